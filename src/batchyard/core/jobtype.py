@@ -1,0 +1,87 @@
+"""Job types: a name, a params model, a source of items, per-item ``process``, optional per-chunk ``write``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from batchyard.core.context import Context
+from batchyard.core.policies import Policies
+from batchyard.errors import InvalidJobType, InvalidParams
+
+ProcessFn = Callable[[Any, Context], Any]
+WriteFn = Callable[[list[Any], Context], None]
+SourceFn = Callable[[Any], Iterable[Any]]
+KeyFn = Callable[[Any], str]
+
+
+@dataclass(frozen=True, slots=True)
+class JobType:
+    name: str
+    process: ProcessFn
+    policies: Policies = field(default_factory=Policies)
+    params_model: type[BaseModel] | None = None
+    source: SourceFn | None = None
+    write: WriteFn | None = None
+    key: KeyFn | None = None
+    title: str = ""
+
+    def parse_params(self, raw: dict[str, Any] | None) -> Any:
+        """Validate raw params into the type's model (or pass a plain dict through when it has none)."""
+        if self.params_model is None:
+            return dict(raw or {})
+        try:
+            return self.params_model.model_validate(raw or {})
+        except ValidationError as exc:
+            raise InvalidParams(reason=_describe(exc), errors=exc.errors(include_url=False)) from exc
+
+    def params_dict(self, params: Any) -> dict[str, Any]:
+        if isinstance(params, BaseModel):
+            return params.model_dump(mode="json")
+        return dict(params)
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "params"
+    return f"{where}: {first['msg']}"
+
+
+def define_job_type(name: str, target: Any, **options: Any) -> JobType:
+    """Build a JobType from a function ``(item, ctx) -> output`` or a class with ``process`` and friends."""
+    title = options.pop("title", "") or name
+    try:
+        policies = Policies(**options)
+    except InvalidJobType as exc:
+        raise InvalidJobType(name=name, reason=exc.details["reason"]) from None
+    except TypeError as exc:
+        raise InvalidJobType(name=name, reason=str(exc)) from None
+    if inspect.isclass(target):
+        return _from_class(name, target, policies, title)
+    if not callable(target):
+        raise InvalidJobType(name=name, reason="expected a function or a class")
+    return JobType(name=name, process=target, policies=policies, title=title)
+
+
+def _from_class(name: str, cls: type[Any], policies: Policies, title: str) -> JobType:
+    instance = cls()
+    process = getattr(instance, "process", None)
+    if not callable(process):
+        raise InvalidJobType(name=name, reason="a job type class needs a process(item, ctx) method")
+    params_model = getattr(cls, "Params", None)
+    if params_model is not None and not (inspect.isclass(params_model) and issubclass(params_model, BaseModel)):
+        raise InvalidJobType(name=name, reason="Params must be a pydantic BaseModel")
+    return JobType(
+        name=name,
+        process=process,
+        policies=policies,
+        params_model=params_model,
+        source=getattr(instance, "source", None),
+        write=getattr(instance, "write", None),
+        key=getattr(instance, "key", None),
+        title=getattr(cls, "title", title),
+    )

@@ -1,0 +1,64 @@
+"""Cutting a stream of items into chunk descriptors, lazily, so no job ever holds all its items in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any
+
+from batchyard.core.jobtype import KeyFn
+from batchyard.core.model import PlannedChunk
+from batchyard.core.status import ItemState
+
+ITEMS_PER_BATCH = 10_000  # items stored per planning transaction: workers start after the first batch
+
+AlreadyDone = Callable[[Sequence[str]], set[str]]
+
+
+def cut_chunks(
+    items: Iterable[Any],
+    *,
+    chunk_size: int,
+    first_index: int = 0,
+    first_seq: int = 0,
+    key: KeyFn | None = None,
+    already_done: AlreadyDone | None = None,
+) -> Iterator[list[PlannedChunk]]:
+    """Yield batches of planned chunks. Items whose key was done in an earlier job (``already_done``) are
+    planned as skipped, so a re-run reports them instead of doing them again."""
+    per_batch = max(1, ITEMS_PER_BATCH // chunk_size)
+    iterator = iter(items)
+    index, seq = first_index, first_seq
+    batch: list[PlannedChunk] = []
+    while slice_ := list(islice(iterator, chunk_size)):
+        batch.append(_plan(slice_, index, seq, key, already_done))
+        index, seq = index + len(slice_), seq + 1
+        if len(batch) == per_batch:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _plan(items: list[Any], index: int, seq: int, key: KeyFn | None, already_done: AlreadyDone | None) -> PlannedChunk:
+    keys = [str(key(item)) for item in items] if key is not None else None
+    done = already_done(keys) if keys is not None and already_done is not None else set()
+    states = "".join(ItemState.SKIPPED if k in done else ItemState.PENDING for k in keys) if done else (
+        ItemState.PENDING * len(items)
+    )
+    return PlannedChunk(seq=seq, first_index=index, items=items, keys=keys, states=states)
+
+
+def bisect_failures(indices: Sequence[int], attempt: Callable[[Sequence[int]], BaseException | None]) -> dict[int, BaseException]:
+    """Find the items a batch operation fails on by halving: one bad row never fails 999 good ones.
+
+    ``attempt`` runs the operation on a subset and returns its error (having undone its effects) or None.
+    Costs about 2·log2(n) attempts per bad item.
+    """
+    error = attempt(indices)
+    if error is None:
+        return {}
+    if len(indices) == 1:
+        return {indices[0]: error}
+    middle = len(indices) // 2
+    return bisect_failures(indices[:middle], attempt) | bisect_failures(indices[middle:], attempt)

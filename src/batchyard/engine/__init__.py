@@ -1,0 +1,1 @@
+"""The worker side: claiming chunks, running items, committing, planning sources, supervising processes."""

@@ -1,0 +1,46 @@
+"""Planning a source-based job on a worker: enumerate the source lazily, store chunks in batches, and
+resume after the items already stored if the previous planner died."""
+
+from __future__ import annotations
+
+import logging
+from itertools import islice
+
+from batchyard.core.jobtype import JobType
+from batchyard.core.planning import cut_chunks
+from batchyard.core.registry import Registry
+from batchyard.errors import BatchyardError, LeaseLost
+from batchyard.service.jobs import skip_done_scope
+from batchyard.store.base import PlanningClaim, Store
+
+log = logging.getLogger("batchyard.planner")
+
+
+def plan_source(store: Store, registry: Registry, claim: PlanningClaim) -> None:
+    try:
+        job_type = registry.get(claim.job_type)
+        _enumerate(store, job_type, claim)
+    except LeaseLost:
+        log.info("planning of job %s was taken over or the job was stopped", claim.job_id)
+    except Exception as exc:  # noqa: BLE001 - a failing source stops its job with the reason, not the worker
+        reason = exc.message() if isinstance(exc, BatchyardError) else f"the source failed: {exc}"
+        log.warning("planning of job %s failed: %s", claim.job_id, reason)
+        store.abandon_planning(claim.job_id, claim.token, reason)
+    store.finish_if_done(claim.job_id)
+
+
+def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim) -> None:
+    assert job_type.source is not None
+    params = job_type.parse_params(claim.params)
+    scope = skip_done_scope(job_type, claim.owner, claim.params)
+    items = islice(iter(job_type.source(params)), claim.planned, None)
+    for batch in cut_chunks(
+        items,
+        chunk_size=job_type.policies.chunk_size,
+        first_index=claim.planned,
+        first_seq=claim.next_seq,
+        key=job_type.key,
+        already_done=(lambda keys: store.done_keys(scope, keys)) if scope else None,
+    ):
+        store.add_chunks(claim.job_id, claim.token, batch)
+    store.seal(claim.job_id, claim.token)

@@ -1,0 +1,119 @@
+"""The worker loop: claim a chunk (or a job to plan), run it, commit it, repeat; reap what dead workers left.
+
+A worker stops gracefully on request (SIGTERM): the item in hand finishes, the chunk's finished items are
+committed and the rest goes straight back to the queue, so nobody waits for a lease to expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from batchyard.core.context import Context
+from batchyard.core.jobtype import JobType
+from batchyard.core.model import ClaimedChunk
+from batchyard.core.registry import Registry
+from batchyard.engine.commit import commit_outcome
+from batchyard.engine.heartbeat import Heartbeat
+from batchyard.engine.planner import plan_source
+from batchyard.engine.runner import run_chunk
+from batchyard.errors import LeaseLost, UnknownJobType
+from batchyard.service.jobs import skip_done_scope
+from batchyard.store.base import Store
+
+log = logging.getLogger("batchyard.worker")
+
+IDLE_MIN, IDLE_MAX = 0.005, 0.1  # seconds between polls when there is nothing to do
+
+
+class Worker:
+    def __init__(self, store: Store, registry: Registry, *, lease: float = 30.0, name: str | None = None) -> None:
+        self.store = store
+        self.registry = registry
+        self.lease = lease
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self._stopping = threading.Event()
+        self._ctx: Context | None = None
+        self._last_reap = 0.0
+        self.chunks_done = 0
+
+    def stop(self) -> None:
+        """Ask the worker to finish the item in hand, commit what it did, and return from ``run``."""
+        self._stopping.set()
+        if self._ctx is not None:
+            self._ctx.request_stop()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        heartbeat = Heartbeat(self.store, lease=self.lease)
+        idle = IDLE_MIN
+        try:
+            while not self._stopping.is_set() and not (until and until()):
+                if self.work_once(heartbeat):
+                    idle = IDLE_MIN
+                else:
+                    self._stopping.wait(idle)
+                    idle = min(idle * 2, IDLE_MAX)
+        finally:
+            heartbeat.close()
+
+    def work_once(self, heartbeat: Heartbeat) -> bool:
+        """Do one unit of work; False when there was none."""
+        self._reap_now_and_then()
+        chunk = self.store.claim_chunk(self.name, self.lease)
+        if chunk is not None:
+            self._run(chunk, heartbeat)
+            return True
+        planning = self.store.claim_planning(self.name, self.lease)
+        if planning is not None:
+            plan_source(self.store, self.registry, planning)
+            return True
+        return False
+
+    def _reap_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reap >= self.lease / 3:
+            self._last_reap = now
+            if reaped := self.store.reap():
+                log.info("requeued %d chunk(s) whose worker was lost", reaped)
+
+    def _run(self, chunk: ClaimedChunk, heartbeat: Heartbeat) -> None:
+        try:
+            job_type = self.registry.get(chunk.job_type)
+        except UnknownJobType:
+            log.error("job %s has type %r, which this worker does not know; releasing", chunk.job_id, chunk.job_type)
+            self.store.release(chunk)
+            self._stopping.wait(1.0)
+            return
+        ctx = Context(job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params),
+                      round=chunk.round)
+        self._ctx = ctx
+        if self._stopping.is_set():
+            ctx.request_stop()
+        heartbeat.hold(chunk, ctx)
+        try:
+            self._process_and_commit(job_type, chunk, ctx, heartbeat)
+        finally:
+            heartbeat.drop()
+            self._ctx = None
+
+    def _process_and_commit(self, job_type: JobType, chunk: ClaimedChunk, ctx: Context, heartbeat: Heartbeat) -> None:
+        scope = skip_done_scope(job_type, chunk.owner, chunk.params)
+        outcome = run_chunk(job_type, chunk, ctx, done_scope=scope)
+        if heartbeat.lost:
+            log.warning("not committing chunk %s of job %s: its lease was lost", chunk.seq, chunk.job_id)
+            return
+        try:
+            commit_outcome(self.store, job_type, outcome, ctx)
+        except LeaseLost:
+            log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
+            return
+        self.chunks_done += 1
+        self.store.finish_if_done(chunk.job_id)

@@ -1,0 +1,127 @@
+"""The one exception root of batchyard, with a stable code and a message in English and Chinese per error.
+
+Each class's docstring is its English message template; ``_ZH`` holds the Chinese one. Templates are filled
+from ``details``, so the API can render the message in the caller's language long after the error was raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BatchyardError(Exception):
+    """Something went wrong in batchyard."""
+
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.details = details
+        self._message = message
+        super().__init__(self.message("en"))
+
+    def message(self, language: str = "en") -> str:
+        """The message in ``language`` ("en" or "zh-CN"), filled from the details."""
+        if self._message is not None:
+            return self._message
+        template = _ZH.get(self.code) if language.lower().startswith("zh") else None
+        template = template or (type(self).__doc__ or self.code).strip()
+        try:
+            return template.format(**self.details)
+        except (KeyError, IndexError, ValueError):
+            return template
+
+
+class ConfigurationError(BatchyardError):
+    """The configuration is invalid: {reason}"""
+
+    code = "configuration_error"
+
+
+class UnknownJobType(BatchyardError):
+    """There is no job type named {name!r}."""
+
+    code = "unknown_job_type"
+
+
+class DuplicateJobType(BatchyardError):
+    """A job type named {name!r} is already registered."""
+
+    code = "duplicate_job_type"
+
+
+class InvalidJobType(BatchyardError):
+    """Job type {name!r} is not valid: {reason}"""
+
+    code = "invalid_job_type"
+
+
+class InvalidParams(BatchyardError):
+    """The parameters are not valid: {reason}"""
+
+    code = "invalid_params"
+
+
+class TooManyItems(BatchyardError):
+    """A job of type {type!r} takes at most {limit} items; {count} were given."""
+
+    code = "too_many_items"
+
+
+class NoItems(BatchyardError):
+    """The job has no items to process."""
+
+    code = "no_items"
+
+
+class JobNotFound(BatchyardError):
+    """Job {job_id} does not exist."""
+
+    code = "job_not_found"
+
+
+class Conflict(BatchyardError):
+    """Job {job_id} is already active for {key!r}; wait for it to finish or cancel it."""
+
+    code = "conflict"
+
+
+class IllegalTransition(BatchyardError):
+    """Job {job_id} is {status}; it cannot {action}."""
+
+    code = "illegal_transition"
+
+
+class LeaseLost(BatchyardError):
+    """The lease on chunk {chunk_id} was lost; another worker owns it now."""
+
+    code = "lease_lost"
+
+
+class StorageError(BatchyardError):
+    """The database failed: {reason}"""
+
+    code = "storage_error"
+
+
+class SchemaOutOfDate(BatchyardError):
+    """The database schema is not up to date; run `batchyard db upgrade`."""
+
+    code = "schema_out_of_date"
+
+
+_ZH: dict[str, str] = {
+    "error": "batchyard 出错了。",
+    "configuration_error": "配置无效：{reason}",
+    "unknown_job_type": "不存在名为 {name!r} 的任务类型。",
+    "duplicate_job_type": "名为 {name!r} 的任务类型已注册。",
+    "invalid_job_type": "任务类型 {name!r} 无效：{reason}",
+    "invalid_params": "参数无效：{reason}",
+    "too_many_items": "{type!r} 类型的任务最多 {limit} 项，实际提交了 {count} 项。",
+    "no_items": "任务没有可处理的项目。",
+    "job_not_found": "任务 {job_id} 不存在。",
+    "conflict": "{key!r} 已有进行中的任务 {job_id}；请等待其完成或先取消它。",
+    "illegal_transition": "任务 {job_id} 当前状态为 {status}，无法{action}。",
+    "lease_lost": "分块 {chunk_id} 的租约已失效，已由其他 worker 接管。",
+    "storage_error": "数据库出错：{reason}",
+    "schema_out_of_date": "数据库结构不是最新的，请运行 `batchyard db upgrade`。",
+}

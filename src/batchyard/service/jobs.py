@@ -1,0 +1,117 @@
+"""Submitting jobs and acting on them: validation, exclusive and idempotency keys, streamed planning."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
+from typing import Any
+
+from batchyard.core.jobtype import JobType
+from batchyard.core.model import ItemRecord, Job, NewJob
+from batchyard.core.planning import cut_chunks
+from batchyard.core.registry import Registry
+from batchyard.core.templates import render_key
+from batchyard.errors import BatchyardError, InvalidParams, NoItems, TooManyItems
+from batchyard.store.base import Store
+
+
+class JobService:
+    def __init__(self, store: Store, registry: Registry) -> None:
+        self.store = store
+        self.registry = registry
+
+    def submit(
+        self,
+        type_name: str,
+        *,
+        owner: str,
+        items: Iterable[Any] | None = None,
+        params: dict[str, Any] | None = None,
+        priority: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        job_type = self.registry.get(type_name)
+        raw_params = job_type.params_dict(job_type.parse_params(params))
+        if items is None and job_type.source is None:
+            raise NoItems()
+        stream = None if items is None else _checked_items(job_type, items)
+        token = secrets.token_hex(16) if stream is not None else None
+        new = NewJob(
+            type=type_name,
+            owner=owner,
+            params=raw_params,
+            priority=job_type.policies.priority if priority is None else priority,
+            max_concurrency=job_type.policies.max_concurrency,
+            exclusive_key=_exclusive_key(job_type, owner, raw_params),
+            idempotency_key=idempotency_key,
+            plan_by_worker=stream is None,
+            max_lost=job_type.policies.max_attempts,
+            planner_token=token,
+        )
+        job, created = self.store.create_job(new)
+        if created and stream is not None and token is not None:
+            self._plan(job_type, job, stream, token)
+            return self.store.get_job(job.id)
+        return job
+
+    def _plan(self, job_type: JobType, job: Job, items: Iterable[Any], token: str) -> None:
+        """Store the items chunk by chunk; workers start on the first batch while the rest is stored."""
+        scope = skip_done_scope(job_type, job.owner, job.params)
+        already_done = (lambda keys: self.store.done_keys(scope, keys)) if scope else None
+        try:
+            for batch in cut_chunks(
+                items, chunk_size=job_type.policies.chunk_size, key=job_type.key, already_done=already_done
+            ):
+                self.store.add_chunks(job.id, token, batch)
+            self.store.seal(job.id, token)
+        except BatchyardError as exc:
+            self.store.abandon_planning(job.id, token, exc.message())
+            raise
+        self.store.finish_if_done(job.id)
+
+    def get(self, job_id: int) -> Job:
+        return self.store.get_job(job_id)
+
+    def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]:
+        return self.store.items(job_id, status)
+
+    def cancel(self, job_id: int) -> Job:
+        return self.store.cancel(job_id)
+
+    def pause(self, job_id: int) -> Job:
+        return self.store.pause(job_id)
+
+    def resume(self, job_id: int) -> Job:
+        return self.store.resume(job_id)
+
+    def retry_failed(self, job_id: int) -> Job:
+        return self.store.retry_failed(job_id)
+
+
+def skip_done_scope(job_type: JobType, owner: str, params: dict[str, Any]) -> str | None:
+    template = job_type.policies.skip_done
+    if template is None:
+        return None
+    if job_type.key is None:
+        raise InvalidParams(reason=f"job type {job_type.name!r} uses skip_done but declares no item key")
+    return render_key(template, type_name=job_type.name, owner=owner, params=params)
+
+
+def _exclusive_key(job_type: JobType, owner: str, params: dict[str, Any]) -> str | None:
+    template = job_type.policies.exclusive
+    if template is None:
+        return None
+    return render_key(template, type_name=job_type.name, owner=owner, params=params)
+
+
+def _checked_items(job_type: JobType, items: Iterable[Any]) -> Iterable[Any]:
+    """Refuse an empty or too large submission before anything is stored, peeking only what is needed."""
+    iterator = iter(items)
+    limit = job_type.policies.max_items
+    head = list(islice(iterator, (limit + 1) if limit is not None else 1))
+    if not head:
+        raise NoItems()
+    if limit is not None and len(head) > limit:
+        raise TooManyItems(type=job_type.name, limit=limit, count=len(head) + sum(1 for _ in iterator))
+    return chain(head, iterator)

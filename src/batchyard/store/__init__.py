@@ -1,0 +1,1 @@
+"""Where batchyard keeps its state: the Store protocol and its SQL implementation."""

@@ -1,0 +1,80 @@
+"""The Store protocol: everything the service and the engine ask of the database, and nothing of SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
+from batchyard.core.status import JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningClaim:
+    """A job whose items a worker must enumerate, resuming after the ``planned`` items already stored."""
+
+    job_id: int
+    job_type: str
+    owner: str
+    params: dict[str, Any]
+    planned: int
+    next_seq: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    job_id: int
+    kind: str
+    data: dict[str, Any]
+    at: float
+
+
+class CommitSession(Protocol):
+    """An open commit transaction on a chunk whose lease was checked when it began."""
+
+    connection: Any
+
+    def attempt(self, fn: Callable[[], None]) -> BaseException | None:
+        """Run ``fn`` inside a savepoint; on error roll back to it and return the error."""
+
+    def apply(self, outcome: ChunkOutcome) -> None:
+        """Write the chunk's states, outputs, errors, counters and an event."""
+
+
+class Store(Protocol):
+    # submitting and planning
+    def create_job(self, new: NewJob) -> tuple[Job, bool]: ...
+    def add_chunks(self, job_id: int, token: str, chunks: Sequence[PlannedChunk]) -> None: ...
+    def seal(self, job_id: int, token: str) -> None: ...
+    def abandon_planning(self, job_id: int, token: str, reason: str) -> None: ...
+    def renew_planning(self, job_id: int, token: str, lease_seconds: float) -> bool: ...
+    def claim_planning(self, worker: str, lease_seconds: float) -> PlanningClaim | None: ...
+    def done_keys(self, scope: str, keys: Sequence[str]) -> set[str]: ...
+
+    # running chunks
+    def claim_chunk(self, worker: str, lease_seconds: float) -> ClaimedChunk | None: ...
+    def heartbeat(
+        self, chunk: ClaimedChunk, lease_seconds: float, current: str | None
+    ) -> JobStatus | None: ...
+    def job_status(self, job_id: int) -> JobStatus: ...
+    def commit_session(self, chunk: ClaimedChunk) -> AbstractContextManager[CommitSession]: ...
+    def release(self, chunk: ClaimedChunk) -> None: ...
+    def finish_if_done(self, job_id: int) -> Job | None: ...
+    def reap(self) -> int: ...
+
+    # lifecycle
+    def cancel(self, job_id: int) -> Job: ...
+    def pause(self, job_id: int) -> Job: ...
+    def resume(self, job_id: int) -> Job: ...
+    def retry_failed(self, job_id: int) -> Job: ...
+
+    # reading
+    def get_job(self, job_id: int) -> Job: ...
+    def list_jobs(self, *, owner: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]: ...
+    def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]: ...
+    def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]: ...
+    def close(self) -> None: ...

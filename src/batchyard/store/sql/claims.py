@@ -1,0 +1,180 @@
+"""Claiming chunks: which job goes next (priority, then fair share across owners, then age), atomically.
+
+The candidates are read without the write lock; only the claim itself is a write. On PostgreSQL the chunk row
+is taken with ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers with ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, exists, func, select, text, update
+
+from batchyard.core.model import ClaimedChunk
+from batchyard.core.status import ChunkStatus, JobStatus
+from batchyard.store.sql import codec
+from batchyard.store.sql.database import Database
+from batchyard.store.sql.rows import epoch, utcnow
+from batchyard.store.sql.tables import chunks, jobs
+
+CLAIMABLE_JOBS = (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    job_id: int
+    type: str
+    owner: str
+    status: str
+    priority: int
+    max_concurrency: int | None
+    running: int
+    last_claim: float
+
+
+def claim_chunk(db: Database, worker: str, lease: float) -> ClaimedChunk | None:
+    with db.read() as conn:
+        candidates = _ranked(_candidates(conn, epoch()))
+    for candidate in candidates:
+        claimed = _claim_from(db, candidate, worker, lease)
+        if claimed is not None:
+            return claimed
+    return None
+
+
+def _candidates(conn: Connection, now: float) -> list[Candidate]:
+    j, c = jobs.c, chunks.c
+    runnable = exists().where(c.job_id == j.id, c.status == ChunkStatus.PENDING, c.run_after <= now)
+    running = (
+        select(func.count())
+        .where(c.job_id == j.id, c.status == ChunkStatus.RUNNING)
+        .scalar_subquery()
+    )
+    last_claim = select(func.max(c.claimed_at)).where(c.job_id == j.id).scalar_subquery()
+    rows = conn.execute(
+        select(j.id, j.type, j.owner, j.status, j.priority, j.max_concurrency, running, last_claim).where(
+            j.status.in_(CLAIMABLE_JOBS), runnable
+        )
+    ).all()
+    return [Candidate(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or 0.0) for r in rows]
+
+
+def _ranked(candidates: list[Candidate]) -> list[Candidate]:
+    """Priority first; then the owner with the fewest running chunks, then the one served longest ago, so a
+    tiny job of one user is not starved by a huge job of another; then the oldest job."""
+    owner_running: dict[str, int] = defaultdict(int)
+    owner_served: dict[str, float] = defaultdict(float)
+    for cand in candidates:
+        owner_running[cand.owner] += cand.running
+        owner_served[cand.owner] = max(owner_served[cand.owner], cand.last_claim)
+    open_ = [c for c in candidates if c.max_concurrency is None or c.running < c.max_concurrency]
+    return sorted(
+        open_, key=lambda c: (-c.priority, owner_running[c.owner], owner_served[c.owner], c.job_id)
+    )
+
+
+_CLAIM = """
+UPDATE by_chunks SET status = 'running', lease_token = :token, lease_expires = :expires,
+       claimed_at = :now, worker = :worker
+WHERE id = (
+    SELECT id FROM by_chunks
+    WHERE job_id = :job_id AND status = 'pending' AND run_after <= :now
+    ORDER BY seq LIMIT 1 {lock}
+)
+RETURNING id, seq, round, first_index, items, keys, states, outputs, attempts, lost
+"""
+CLAIM_SQLITE = text(_CLAIM.format(lock=""))
+CLAIM_POSTGRES = text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED"))
+
+
+def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:
+    now = epoch()
+    token = secrets.token_hex(16)
+    with db.write() as conn:
+        if cand.max_concurrency is not None and not _below_concurrency(db, conn, cand):
+            return None
+        row = conn.execute(
+            CLAIM_SQLITE if db.is_sqlite else CLAIM_POSTGRES,
+            {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id},
+        ).first()
+        if row is None:
+            return None
+        params = _start_job(conn, cand)
+    return ClaimedChunk(
+        id=row.id,
+        job_id=cand.job_id,
+        job_type=cand.type,
+        owner=cand.owner,
+        params=params,
+        round=row.round,
+        token=token,
+        seq=row.seq,
+        first_index=row.first_index,
+        items=codec.loads(row.items),
+        keys=codec.loads(row.keys),
+        states=row.states,
+        outputs=codec.loads(row.outputs) or [None] * len(row.states),
+        attempts=codec.loads_attempts(row.attempts),
+        lost=row.lost,
+    )
+
+
+def _below_concurrency(db: Database, conn: Connection, cand: Candidate) -> bool:
+    """Recount under a lock: on PostgreSQL the job row serialises claims of capped jobs only."""
+    j, c = jobs.c, chunks.c
+    if not db.is_sqlite:
+        conn.execute(select(j.id).where(j.id == cand.job_id).with_for_update())
+    running = conn.execute(
+        select(func.count()).where(c.job_id == cand.job_id, c.status == ChunkStatus.RUNNING)
+    ).scalar_one()
+    return bool(running < (cand.max_concurrency or 0))
+
+
+def _start_job(conn: Connection, cand: Candidate) -> dict[str, object]:
+    j = jobs.c
+    if cand.status == JobStatus.PENDING:
+        conn.execute(
+            update(jobs)
+            .where(j.id == cand.job_id, j.status == JobStatus.PENDING)
+            .values(status=JobStatus.RUNNING, started_at=utcnow())
+        )
+    params: dict[str, object] = codec.loads(conn.execute(select(j.params).where(j.id == cand.job_id)).scalar_one())
+    return params
+
+
+def heartbeat(db: Database, chunk: ClaimedChunk, lease: float, current: str | None) -> JobStatus | None:
+    """Renew the lease; ``None`` when it was lost (the chunk was reclaimed), else the job's status."""
+    c = chunks.c
+    with db.write() as conn:
+        renewed = conn.execute(
+            update(chunks)
+            .where(c.id == chunk.id, c.lease_token == chunk.token, c.status == ChunkStatus.RUNNING)
+            .values(lease_expires=epoch() + lease, current=current)
+        ).rowcount
+        if not renewed:
+            return None
+        return JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == chunk.job_id)).scalar_one())
+
+
+def release(db: Database, chunk: ClaimedChunk) -> None:
+    """Give a claimed chunk back untouched (the worker is shutting down before starting it)."""
+    c = chunks.c
+    with db.write() as conn:
+        status = JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == chunk.job_id)).scalar_one())
+        after = ChunkStatus.CANCELLED if status == JobStatus.CANCELLING else ChunkStatus.PENDING
+        conn.execute(
+            update(chunks)
+            .where(c.id == chunk.id, c.lease_token == chunk.token, c.status == ChunkStatus.RUNNING)
+            .values(status=after, lease_token=None, lease_expires=None)
+        )
+
+
+def job_status(db: Database, job_id: int) -> JobStatus:
+    with db.read() as conn:
+        return JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar_one())
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)

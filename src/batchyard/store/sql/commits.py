@@ -1,0 +1,129 @@
+"""Committing a chunk: states, outputs, failures, done keys, an event and the job's counters, in ONE
+transaction that first checks the lease (fencing: a worker that stalled past its lease must not commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from batchyard.core.model import ChunkOutcome, ClaimedChunk
+from batchyard.core.policies import too_many_failures
+from batchyard.core.status import ChunkStatus, JobStatus
+from batchyard.errors import LeaseLost
+from batchyard.store.sql import codec
+from batchyard.store.sql.database import Database
+from batchyard.store.sql.planning import cancel_pending_chunks
+from batchyard.store.sql.rows import add_counters, emit, epoch, read_counters, shard_of, utcnow
+from batchyard.store.sql.tables import chunks, done_keys, item_errors, jobs
+
+# Statuses in which released work goes back to the queue; otherwise what is left of a chunk is cancelled.
+KEEPS_RUNNING = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED)
+
+
+class SqlCommitSession:
+    def __init__(self, db: Database, conn: Connection, job_status: JobStatus) -> None:
+        self._db = db
+        self.connection: Any = conn
+        self._job_status = job_status
+
+    def attempt(self, fn: Callable[[], None]) -> BaseException | None:
+        savepoint = self.connection.begin_nested()
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - user code: any error fails the items, not the commit
+            savepoint.rollback()
+            return exc
+        savepoint.commit()
+        return None
+
+    def apply(self, outcome: ChunkOutcome) -> None:
+        conn: Connection = self.connection
+        chunk = outcome.chunk
+        conn.execute(
+            update(chunks).where(chunks.c.id == chunk.id).values(**self._chunk_values(outcome))
+        )
+        if outcome.errors:
+            now = utcnow()
+            conn.execute(
+                item_errors.insert(),
+                [
+                    {"job_id": chunk.job_id, "chunk_id": chunk.id, "round": chunk.round, "idx": e.index,
+                     "error": e.error, "attempts": e.attempts, "created_at": now}
+                    for e in outcome.errors
+                ],
+            )
+        if outcome.done_keys and outcome.done_scope:
+            self._remember_done(conn, outcome)
+        delta = outcome.delta
+        emit(conn, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
+        add_counters(conn, chunk.job_id, shard_of(chunk.seq), delta)
+        self._stop_if_going_badly(conn, outcome)
+
+    def _chunk_values(self, outcome: ChunkOutcome) -> dict[str, Any]:
+        if outcome.finished:
+            status, run_after = ChunkStatus.DONE, 0.0
+        elif self._job_status in KEEPS_RUNNING and outcome.stop_reason is None:
+            status, run_after = ChunkStatus.PENDING, outcome.retry_at or 0.0
+        else:
+            status, run_after = ChunkStatus.CANCELLED, 0.0
+        return {
+            "status": status,
+            "states": outcome.states,
+            "outputs": codec.dumps(outcome.outputs),
+            "attempts": codec.dumps(outcome.attempts) if outcome.attempts else None,
+            "run_after": run_after,
+            "lease_token": None,
+            "lease_expires": None,
+            "current": outcome.current,
+        }
+
+    def _remember_done(self, conn: Connection, outcome: ChunkOutcome) -> None:
+        rows = [
+            {"scope": outcome.done_scope, "key": key, "job_id": outcome.chunk.job_id} for key in outcome.done_keys
+        ]
+        dialect_insert = sqlite.insert if self._db.is_sqlite else postgresql.insert
+        conn.execute(dialect_insert(done_keys).on_conflict_do_nothing(), rows)
+
+    def _stop_if_going_badly(self, conn: Connection, outcome: ChunkOutcome) -> None:
+        job_id = outcome.chunk.job_id
+        reason = outcome.stop_reason
+        if reason is None and outcome.max_failures is not None and outcome.delta.failed > 0:
+            counters = read_counters(conn, job_id)
+            if too_many_failures(outcome.max_failures, failed=counters.failed, processed=counters.processed):
+                reason = f"too many failures: {counters.failed} of {counters.processed} items failed"
+        if reason is not None:
+            stop_job(conn, job_id, reason)
+
+
+def stop_job(conn: Connection, job_id: int, reason: str) -> None:
+    """End a job for its own failures: nothing new starts, chunks in flight drain, then it is failed."""
+    j = jobs.c
+    stopped = conn.execute(
+        update(jobs)
+        .where(j.id == job_id, j.status.in_(KEEPS_RUNNING))
+        .values(status=JobStatus.CANCELLING, error=reason)
+    ).rowcount
+    if stopped:
+        cancel_pending_chunks(conn, job_id)
+        emit(conn, job_id, "stopping", reason=reason)
+
+
+@contextmanager
+def commit_session(db: Database, chunk: ClaimedChunk) -> Iterator[SqlCommitSession]:
+    with db.write() as conn:
+        _fence(db, conn, chunk)
+        status = JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == chunk.job_id)).scalar_one())
+        yield SqlCommitSession(db, conn, status)
+
+
+def _fence(db: Database, conn: Connection, chunk: ClaimedChunk) -> None:
+    c = chunks.c
+    query = select(c.id).where(c.id == chunk.id, c.lease_token == chunk.token, c.status == ChunkStatus.RUNNING)
+    if not db.is_sqlite:
+        query = query.with_for_update()
+    if conn.execute(query).first() is None:
+        raise LeaseLost(chunk_id=chunk.id)

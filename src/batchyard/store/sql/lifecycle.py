@@ -1,0 +1,194 @@
+"""User actions on a job (cancel, pause, resume, retry-failed) and the step that finishes a drained job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, exists, select, update
+from sqlalchemy.exc import IntegrityError
+
+from batchyard.core.model import Counters, Job
+from batchyard.core.status import (
+    CANCELLABLE,
+    PAUSABLE,
+    RESUMABLE,
+    RETRYABLE,
+    ChunkStatus,
+    ItemState,
+    JobStatus,
+    final_status,
+)
+from batchyard.errors import Conflict, IllegalTransition, JobNotFound
+from batchyard.store.sql import codec
+from batchyard.store.sql.database import Database
+from batchyard.store.sql.planning import cancel_pending_chunks, forget_exclusive
+from batchyard.store.sql.rows import add_counters, emit, load_job, read_counters, shard_of, utcnow
+from batchyard.store.sql.tables import chunks, exclusive_locks, jobs
+
+OPEN_CHUNKS = (ChunkStatus.PENDING, ChunkStatus.RUNNING)
+
+
+def _locked_status(db: Database, conn: Connection, job_id: int) -> JobStatus:
+    query = select(jobs.c.status).where(jobs.c.id == job_id)
+    if not db.is_sqlite:
+        query = query.with_for_update()
+    status = conn.execute(query).scalar_one_or_none()
+    if status is None:
+        raise JobNotFound(job_id=job_id)
+    return JobStatus(status)
+
+
+def _set_status(conn: Connection, job_id: int, status: JobStatus, **values: Any) -> None:
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(status=status, **values))
+    emit(conn, job_id, "status", status=status)
+
+
+def cancel(db: Database, job_id: int) -> Job:
+    with db.write() as conn:
+        status = _locked_status(db, conn, job_id)
+        if status in CANCELLABLE:
+            _set_status(conn, job_id, JobStatus.CANCELLING)
+            cancel_pending_chunks(conn, job_id)
+        elif status != JobStatus.CANCELLING:
+            raise IllegalTransition(job_id=job_id, status=status, action="cancel")
+    return finish_if_done(db, job_id) or _get(db, job_id)
+
+
+def pause(db: Database, job_id: int) -> Job:
+    with db.write() as conn:
+        status = _locked_status(db, conn, job_id)
+        if status in PAUSABLE:
+            _set_status(conn, job_id, JobStatus.PAUSED)
+        elif status != JobStatus.PAUSED:
+            raise IllegalTransition(job_id=job_id, status=status, action="pause")
+    return _get(db, job_id)
+
+
+def resume(db: Database, job_id: int) -> Job:
+    with db.write() as conn:
+        status = _locked_status(db, conn, job_id)
+        if status not in RESUMABLE:
+            raise IllegalTransition(job_id=job_id, status=status, action="resume")
+        started = conn.execute(select(jobs.c.started_at).where(jobs.c.id == job_id)).scalar_one()
+        _set_status(conn, job_id, JobStatus.RUNNING if started else JobStatus.PENDING)
+    return finish_if_done(db, job_id) or _get(db, job_id)
+
+
+def retry_failed(db: Database, job_id: int) -> Job:
+    """Reopen a finished job's failed items as a new round of the same job."""
+    try:
+        with db.write() as conn:
+            status = _locked_status(db, conn, job_id)
+            failed = read_counters(conn, job_id).failed
+            if status not in RETRYABLE or failed == 0:
+                raise IllegalTransition(job_id=job_id, status=status, action="retry failed items")
+            _open_round(conn, job_id, failed)
+    except IntegrityError:
+        with db.read() as conn:
+            row = conn.execute(select(jobs.c.exclusive_key).where(jobs.c.id == job_id)).scalar_one()
+            holder = conn.execute(
+                select(exclusive_locks.c.job_id).where(exclusive_locks.c.key == row)
+            ).scalar_one_or_none()
+        raise Conflict(job_id=holder, key=row) from None
+    return _get(db, job_id)
+
+
+def _open_round(conn: Connection, job_id: int, failed: int) -> None:
+    row = conn.execute(select(jobs.c.round, jobs.c.rounds, jobs.c.exclusive_key).where(jobs.c.id == job_id)).one()
+    number = row.round + 1
+    rounds = codec.loads(row.rounds) + [{"number": number, "started_at": utcnow().isoformat(), "items": failed}]
+    if row.exclusive_key is not None:
+        conn.execute(exclusive_locks.insert().values(key=row.exclusive_key, job_id=job_id))
+    for chunk in conn.execute(
+        select(chunks.c.id, chunks.c.seq, chunks.c.states, chunks.c.attempts).where(
+            chunks.c.job_id == job_id, chunks.c.states.contains(ItemState.FAILED)
+        )
+    ).all():
+        _reopen_chunk(conn, job_id, chunk, number)
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(status=JobStatus.RUNNING, round=number, rounds=codec.dumps(rounds), finished_at=None, error=None)
+    )
+    emit(conn, job_id, "round", round=number, items=failed)
+
+
+def _reopen_chunk(conn: Connection, job_id: int, chunk: Any, number: int) -> None:
+    reopened = chunk.states.count(ItemState.FAILED)
+    states = chunk.states.replace(ItemState.FAILED, ItemState.PENDING)
+    attempts = {i: n for i, n in codec.loads_attempts(chunk.attempts).items() if states[i] != ItemState.PENDING}
+    conn.execute(
+        update(chunks)
+        .where(chunks.c.id == chunk.id)
+        .values(
+            status=ChunkStatus.PENDING,
+            states=states,
+            round=number,
+            attempts=codec.dumps(attempts) if attempts else None,
+            run_after=0.0,
+            lost=0,
+        )
+    )
+    add_counters(conn, job_id, shard_of(chunk.seq), Counters(processed=-reopened, failed=-reopened))
+
+
+def finish_if_done(db: Database, job_id: int) -> Job | None:
+    """Finish the job if no chunk is left to run; ``None`` if it is not done (or was already finished).
+
+    Called after every commit. Under READ COMMITTED two last commits may each still see the other's chunk
+    running, but the later of the two checks sees both, so one of them always finishes the job.
+    """
+    with db.read() as conn:
+        if not _drained(conn, job_id):
+            return None
+    with db.write() as conn:
+        status = _locked_status(db, conn, job_id)
+        if status.is_finished or not _drained(conn, job_id):
+            return None
+        _finish(conn, job_id, status)
+    return _get(db, job_id)
+
+
+def _drained(conn: Connection, job_id: int) -> bool:
+    j, c = jobs.c, chunks.c
+    row = conn.execute(select(j.status, j.sealed).where(j.id == job_id)).one_or_none()
+    if row is None or JobStatus(row.status).is_finished:
+        return False
+    if not row.sealed and row.status != JobStatus.CANCELLING:
+        return False
+    still_open = (ChunkStatus.RUNNING,) if row.status == JobStatus.CANCELLING else OPEN_CHUNKS
+    return not conn.execute(
+        select(exists().where(c.job_id == job_id, c.status.in_(still_open)))
+    ).scalar_one()
+
+
+def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:
+    counters = read_counters(conn, job_id)
+    row = conn.execute(select(jobs.c.error, jobs.c.rounds).where(jobs.c.id == job_id)).one()
+    cancelling = status == JobStatus.CANCELLING
+    final = final_status(
+        succeeded=counters.succeeded,
+        failed=counters.failed,
+        cancelling=cancelling,
+        stopped=cancelling and row.error is not None,
+    )
+    now = utcnow()
+    rounds = codec.loads(row.rounds)
+    rounds[-1]["finished_at"] = now.isoformat()
+    cancel_pending_chunks(conn, job_id)
+    forget_exclusive(conn, job_id)
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(status=final, finished_at=now, rounds=codec.dumps(rounds), planner_token=None)
+    )
+    emit(conn, job_id, "finished", status=final, succeeded=counters.succeeded, failed=counters.failed,
+         skipped=counters.skipped)
+
+
+def _get(db: Database, job_id: int) -> Job:
+    with db.read() as conn:
+        job = load_job(conn, job_id)
+    if job is None:
+        raise JobNotFound(job_id=job_id)
+    return job

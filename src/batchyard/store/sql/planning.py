@@ -1,0 +1,233 @@
+"""Creating jobs and storing their planned chunks, in batches, under a planner lease."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from batchyard.core.model import Counters, Job, NewJob, PlannedChunk
+from batchyard.core.status import ChunkStatus, ItemState, JobStatus
+from batchyard.errors import Conflict, LeaseLost
+from batchyard.store.base import PlanningClaim
+from batchyard.store.sql import codec
+from batchyard.store.sql.database import Database
+from batchyard.store.sql.rows import add_counters, emit, epoch, load_job, shard_of, utcnow
+from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, exclusive_locks, job_counters, jobs
+from batchyard.store.sql.tables import done_keys as done_keys_table
+
+PLANNABLE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED)
+DONE_KEYS_BATCH = 500
+
+
+def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
+    """Insert a job; an idempotent repeat returns the first job, an exclusive clash raises Conflict."""
+    existing = _find_idempotent(db, new)
+    if existing is not None:
+        return existing, False
+    try:
+        with db.write() as conn:
+            job_id = _insert_job(conn, new, lease=lease)
+            job = load_job(conn, job_id)
+    except IntegrityError:
+        return _explain_clash(db, new), False
+    assert job is not None
+    return job, True
+
+
+def _find_idempotent(db: Database, new: NewJob) -> Job | None:
+    if new.idempotency_key is None:
+        return None
+    with db.read() as conn:
+        job_id = conn.execute(
+            select(jobs.c.id).where(jobs.c.owner == new.owner, jobs.c.idempotency_key == new.idempotency_key)
+        ).scalar_one_or_none()
+        return None if job_id is None else load_job(conn, job_id)
+
+
+def _explain_clash(db: Database, new: NewJob) -> Job:
+    """A unique index refused the insert: the same idempotency key (return that job) or an active holder
+    of the exclusive key (refuse, naming it)."""
+    existing = _find_idempotent(db, new)
+    if existing is not None:
+        return existing
+    with db.read() as conn:
+        holder = conn.execute(
+            select(exclusive_locks.c.job_id).where(exclusive_locks.c.key == new.exclusive_key)
+        ).scalar_one_or_none()
+    raise Conflict(job_id=holder, key=new.exclusive_key)
+
+
+def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
+    now = utcnow()
+    job_id: int = conn.execute(
+        jobs.insert()
+        .values(
+            type=new.type,
+            owner=new.owner,
+            status=JobStatus.PENDING,
+            params=codec.dumps(new.params),
+            priority=new.priority,
+            max_concurrency=new.max_concurrency,
+            max_lost=new.max_lost,
+            total=0,
+            next_seq=0,
+            sealed=False,
+            plan_by_worker=new.plan_by_worker,
+            planner_token=new.planner_token,
+            planner_expires=epoch() + lease if new.planner_token else None,
+            round=1,
+            rounds=codec.dumps([{"number": 1, "started_at": now.isoformat(), "items": 0}]),
+            exclusive_key=new.exclusive_key,
+            idempotency_key=new.idempotency_key,
+            created_at=now,
+        )
+        .returning(jobs.c.id)
+    ).scalar_one()
+    conn.execute(job_counters.insert(), [{"job_id": job_id, "shard": s} for s in range(COUNTER_SHARDS)])
+    if new.exclusive_key is not None:
+        conn.execute(exclusive_locks.insert().values(key=new.exclusive_key, job_id=job_id))
+    emit(conn, job_id, "created", type=new.type, owner=new.owner)
+    return job_id
+
+
+def add_chunks(db: Database, job_id: int, token: str, planned: Sequence[PlannedChunk], lease: float) -> None:
+    """Store a batch of planned chunks; the planner's lease is checked and renewed in the same transaction."""
+    items = sum(len(c.items) for c in planned)
+    with db.write() as conn:
+        _advance_planner(conn, job_id, token, items=items, next_seq=planned[-1].seq + 1, lease=lease)
+        conn.execute(chunks.insert(), [_chunk_row(job_id, c) for c in planned])
+        for chunk in planned:
+            add_counters(conn, job_id, shard_of(chunk.seq), Counters.of_states(chunk.states))
+
+
+def _advance_planner(conn: Connection, job_id: int, token: str, *, items: int, next_seq: int, lease: float) -> None:
+    j = jobs.c
+    moved = conn.execute(
+        update(jobs)
+        .where(j.id == job_id, j.planner_token == token, j.status.in_(PLANNABLE))
+        .values(total=j.total + items, next_seq=next_seq, planner_expires=epoch() + lease)
+    ).rowcount
+    if moved != 1:
+        raise LeaseLost(chunk_id=f"plan:{job_id}")
+
+
+def _chunk_row(job_id: int, chunk: PlannedChunk) -> dict[str, object]:
+    runnable = ItemState.PENDING in chunk.states
+    return {
+        "job_id": job_id,
+        "seq": chunk.seq,
+        "round": 1,
+        "status": ChunkStatus.PENDING if runnable else ChunkStatus.DONE,
+        "first_index": chunk.first_index,
+        "size": len(chunk.items),
+        "items": codec.dumps(chunk.items),
+        "keys": codec.dumps(chunk.keys) if chunk.keys is not None else None,
+        "states": chunk.states,
+        "outputs": None,
+        "attempts": None,
+        "lost": 0,
+        "run_after": 0.0,
+    }
+
+
+def seal(db: Database, job_id: int, token: str) -> None:
+    """Planning has ended: the job's total is final and it may now complete."""
+    with db.write() as conn:
+        j = jobs.c
+        total = conn.execute(select(j.total).where(j.id == job_id)).scalar_one()
+        rounds = [{"number": 1, "started_at": utcnow().isoformat(), "items": total}]
+        sealed = conn.execute(
+            update(jobs)
+            .where(j.id == job_id, j.planner_token == token)
+            .values(sealed=True, planner_token=None, planner_expires=None, rounds=codec.dumps(rounds))
+        ).rowcount
+        if sealed != 1:
+            raise LeaseLost(chunk_id=f"plan:{job_id}")
+        emit(conn, job_id, "planned", total=total)
+
+
+def renew_planning(db: Database, job_id: int, token: str, lease: float) -> bool:
+    with db.write() as conn:
+        j = jobs.c
+        return bool(
+            conn.execute(
+                update(jobs)
+                .where(j.id == job_id, j.planner_token == token, j.status.in_(PLANNABLE))
+                .values(planner_expires=epoch() + lease)
+            ).rowcount
+        )
+
+
+def claim_planning(db: Database, worker_token: str, lease: float) -> PlanningClaim | None:
+    """Take over the enumeration of a job's items: a new job, or one whose planner died."""
+    j = jobs.c
+    now = epoch()
+    waiting = and_(
+        j.plan_by_worker.is_(True),
+        j.sealed.is_(False),
+        j.status.in_((JobStatus.PENDING, JobStatus.RUNNING)),
+        or_(j.planner_expires.is_(None), j.planner_expires < now),
+    )
+    with db.read() as conn:
+        if conn.execute(select(j.id).where(waiting).limit(1)).first() is None:
+            return None
+    pick = select(j.id).where(waiting).order_by(j.priority.desc(), j.id).limit(1)
+    if not db.is_sqlite:
+        pick = pick.with_for_update(skip_locked=True)
+    with db.write() as conn:
+        row = conn.execute(
+            update(jobs)
+            .where(j.id == pick.scalar_subquery())
+            .values(planner_token=worker_token, planner_expires=now + lease)
+            .returning(j.id, j.type, j.owner, j.params, j.total, j.next_seq)
+        ).first()
+    if row is None:
+        return None
+    return PlanningClaim(
+        job_id=row.id,
+        job_type=row.type,
+        owner=row.owner,
+        params=codec.loads(row.params),
+        planned=row.total,
+        next_seq=row.next_seq,
+        token=worker_token,
+    )
+
+
+def abandon_planning(db: Database, job_id: int, token: str, reason: str) -> None:
+    """Planning cannot go on (the source failed, or the submitter died): stop the job with the reason."""
+    j = jobs.c
+    with db.write() as conn:
+        stopped = conn.execute(
+            update(jobs)
+            .where(j.id == job_id, j.planner_token == token, j.status.in_(PLANNABLE))
+            .values(status=JobStatus.CANCELLING, error=reason, planner_token=None, planner_expires=None)
+        ).rowcount
+        if stopped:
+            cancel_pending_chunks(conn, job_id)
+            emit(conn, job_id, "stopping", reason=reason)
+
+
+def cancel_pending_chunks(conn: Connection, job_id: int) -> None:
+    c = chunks.c
+    conn.execute(
+        update(chunks)
+        .where(c.job_id == job_id, c.status == ChunkStatus.PENDING)
+        .values(status=ChunkStatus.CANCELLED)
+    )
+
+
+def done_keys(db: Database, scope: str, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    query = select(done_keys_table.c.key).where(done_keys_table.c.scope == scope, done_keys_table.c.key.in_(bindparam("keys", expanding=True)))
+    with db.read() as conn:
+        for start in range(0, len(keys), DONE_KEYS_BATCH):
+            found.update(conn.execute(query, {"keys": list(keys[start : start + DONE_KEYS_BATCH])}).scalars())
+    return found
+
+
+def forget_exclusive(conn: Connection, job_id: int) -> None:
+    conn.execute(delete(exclusive_locks).where(exclusive_locks.c.job_id == job_id))
+

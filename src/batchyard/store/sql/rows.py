@@ -1,0 +1,133 @@
+"""Small shared steps of the SQL store: clocks, counters, events, and turning rows into domain records."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from batchyard.core.eta import eta_seconds
+from batchyard.core.model import Counters, Job, Round
+from batchyard.core.status import JobStatus
+from batchyard.store.sql import codec
+from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, job_counters, jobs
+
+ETA_WINDOW = 20  # commits the moving average of throughput looks back over
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def epoch() -> float:
+    return time.time()
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were stored as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def emit(conn: Connection, job_id: int, kind: str, **data: Any) -> None:
+    conn.execute(
+        events.insert().values(job_id=job_id, kind=kind, data=codec.dumps(data), created_at=utcnow())
+    )
+
+
+def shard_of(seq: int) -> int:
+    return seq % COUNTER_SHARDS
+
+
+def add_counters(conn: Connection, job_id: int, shard: int, delta: Counters) -> None:
+    if not delta:
+        return
+    c = job_counters.c
+    conn.execute(
+        job_counters.update()
+        .where(c.job_id == job_id, c.shard == shard)
+        .values(
+            processed=c.processed + delta.processed,
+            succeeded=c.succeeded + delta.succeeded,
+            failed=c.failed + delta.failed,
+            skipped=c.skipped + delta.skipped,
+        )
+    )
+
+
+def read_counters(conn: Connection, job_id: int) -> Counters:
+    c = job_counters.c
+    row = conn.execute(
+        select(func.sum(c.processed), func.sum(c.succeeded), func.sum(c.failed), func.sum(c.skipped)).where(
+            c.job_id == job_id
+        )
+    ).one()
+    return Counters(*(int(v or 0) for v in row))
+
+
+def load_job(conn: Connection, job_id: int) -> Job | None:
+    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().one_or_none()
+    if row is None:
+        return None
+    counters = read_counters(conn, job_id)
+    status = JobStatus(row["status"])
+    return Job(
+        id=row["id"],
+        type=row["type"],
+        owner=row["owner"],
+        status=status,
+        params=codec.loads(row["params"]),
+        total=row["total"],
+        sealed=row["sealed"],
+        counters=counters,
+        round=row["round"],
+        priority=row["priority"],
+        created_at=as_utc(row["created_at"]) or utcnow(),
+        started_at=as_utc(row["started_at"]),
+        finished_at=as_utc(row["finished_at"]),
+        error=row["error"],
+        current=_current_label(conn, job_id) if status.is_active else None,
+        eta_seconds=_eta(conn, row, counters) if status.is_active else None,
+        exclusive_key=row["exclusive_key"],
+        idempotency_key=row["idempotency_key"],
+        rounds=tuple(_round(r) for r in codec.loads(row["rounds"])),
+    )
+
+
+def _round(data: dict[str, Any]) -> Round:
+    return Round(
+        number=data["number"],
+        started_at=datetime.fromisoformat(data["started_at"]),
+        items=data["items"],
+        finished_at=datetime.fromisoformat(data["finished_at"]) if data.get("finished_at") else None,
+    )
+
+
+def _current_label(conn: Connection, job_id: int) -> str | None:
+    c = chunks.c
+    return conn.execute(
+        select(c.current)
+        .where(c.job_id == job_id, c.current.is_not(None))
+        .order_by(c.claimed_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _eta(conn: Connection, row: Any, counters: Counters) -> float | None:
+    if not row["sealed"] or row["status"] != JobStatus.RUNNING:
+        return None
+    e = events.c
+    recent = conn.execute(
+        select(e.data).where(e.job_id == row["id"], e.kind == "progress").order_by(e.id.desc()).limit(ETA_WINDOW)
+    ).scalars()
+    samples = [(d["at"], d["items"]) for d in map(codec.loads, reversed(list(recent)))]
+    started = as_utc(row["started_at"])
+    return eta_seconds(
+        samples,
+        remaining=row["total"] - counters.processed,
+        now=epoch(),
+        started_at=started.timestamp() if started else None,
+    )

@@ -1,0 +1,153 @@
+"""Table definitions: the schema that the migrations create and that autogenerate compares against.
+
+A chunk keeps its items, outputs and per-item states as arrays in its own row (one character per item state),
+so a 1,000-item chunk is one row written once per commit. Per-item rows exist only for failures.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only auto-increments INTEGER PRIMARY KEY
+UtcTime = DateTime(timezone=True)
+
+jobs = Table(
+    "by_jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("type", String(200), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("max_concurrency", Integer),
+    Column("max_lost", Integer, nullable=False),
+    Column("total", BigInteger, nullable=False, default=0),
+    Column("next_seq", Integer, nullable=False, default=0),
+    Column("sealed", Boolean, nullable=False, default=False),
+    Column("plan_by_worker", Boolean, nullable=False, default=False),
+    Column("planner_token", String(64)),
+    Column("planner_expires", Float),
+    Column("round", Integer, nullable=False, default=1),
+    Column("rounds", Text, nullable=False),
+    Column("error", Text),
+    Column("exclusive_key", String(300)),
+    Column("idempotency_key", String(300)),
+    Column("created_at", UtcTime, nullable=False),
+    Column("started_at", UtcTime),
+    Column("finished_at", UtcTime),
+    UniqueConstraint("owner", "idempotency_key"),
+    Index(None, "status"),
+    Index(None, "owner", "id"),
+)
+
+# Counters are split into shards so that many workers committing chunks of one job do not queue on one row;
+# a job's progress is the sum of its few shard rows.
+COUNTER_SHARDS = 8
+
+job_counters = Table(
+    "by_job_counters",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("shard", Integer, nullable=False),
+    Column("processed", BigInteger, nullable=False, default=0),
+    Column("succeeded", BigInteger, nullable=False, default=0),
+    Column("failed", BigInteger, nullable=False, default=0),
+    Column("skipped", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("job_id", "shard"),
+)
+
+# One row per active exclusive key: the primary key makes a second active job with the same key impossible,
+# across processes and machines, without any lock held in memory.
+exclusive_locks = Table(
+    "by_exclusive_locks",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+)
+
+chunks = Table(
+    "by_chunks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("round", Integer, nullable=False, default=1),
+    Column("status", String(16), nullable=False),
+    Column("first_index", BigInteger, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("items", Text, nullable=False),
+    Column("keys", Text),
+    Column("states", Text, nullable=False),
+    Column("outputs", Text),
+    Column("attempts", Text),
+    Column("lost", Integer, nullable=False, default=0),
+    Column("run_after", Float, nullable=False, default=0.0),
+    Column("lease_token", String(64)),
+    Column("lease_expires", Float),
+    Column("claimed_at", Float),
+    Column("worker", String(200)),
+    Column("current", Text),
+    UniqueConstraint("job_id", "seq"),
+    Index(None, "job_id", "status", "run_after"),
+    Index(None, "status", "lease_expires"),
+    Index(None, "job_id", "claimed_at"),
+)
+
+item_errors = Table(
+    "by_item_errors",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("chunk_id", Id, nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Index(None, "job_id", "round", "idx"),
+)
+
+done_keys = Table(
+    "by_done_keys",
+    metadata,
+    Column("scope", String(300), nullable=False),
+    Column("key", String(500), nullable=False),
+    Column("job_id", Id, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+)
+
+events = Table(
+    "by_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Index(None, "job_id", "kind", "id"),
+)

@@ -1,0 +1,107 @@
+"""``Yard``: the Python API. Declare job types, submit jobs, watch and steer them, run workers in-process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from batchyard.core.jobtype import define_job_type
+from batchyard.core.model import ItemRecord, Job
+from batchyard.core.registry import Registry
+from batchyard.engine.worker import Worker
+from batchyard.service.jobs import JobService
+from batchyard.settings import Settings
+from batchyard.store.sql import SqlStore
+
+T = TypeVar("T")
+
+
+class Yard:
+    """A registry of job types bound to one database.
+
+    Nothing touches the database until first use, so a module can create ``yard = Yard()`` at import time and
+    a worker process can import it.
+    """
+
+    def __init__(self, database_url: str | None = None, *, settings: Settings | None = None, **overrides: Any) -> None:
+        if database_url is not None:
+            overrides["database_url"] = database_url
+        self.settings = settings or Settings(**overrides)
+        self.registry = Registry()
+        self._store: SqlStore | None = None
+
+    # declaring
+    def job(self, name: str, **options: Any) -> Callable[[T], T]:
+        """Register a job type: a function ``(item, ctx) -> output`` or a class with ``process``."""
+
+        def register(target: T) -> T:
+            self.registry.add(define_job_type(name, target, **options))
+            return target
+
+        return register
+
+    # plumbing
+    @property
+    def store(self) -> SqlStore:
+        if self._store is None:
+            self._store = SqlStore(self.settings.resolved_database_url, planning_lease=self.settings.lease_seconds)
+        return self._store
+
+    @property
+    def service(self) -> JobService:
+        return JobService(self.store, self.registry)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # submitting and steering
+    def submit(
+        self,
+        type: str,
+        *,
+        items: Iterable[Any] | None = None,
+        params: dict[str, Any] | None = None,
+        owner: str = "system",
+        priority: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        return self.service.submit(
+            type, owner=owner, items=items, params=params, priority=priority, idempotency_key=idempotency_key
+        )
+
+    def get(self, job_id: int) -> Job:
+        return self.store.get_job(job_id)
+
+    def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]:
+        return self.store.items(job_id, status)
+
+    def cancel(self, job_id: int) -> Job:
+        return self.service.cancel(job_id)
+
+    def pause(self, job_id: int) -> Job:
+        return self.service.pause(job_id)
+
+    def resume(self, job_id: int) -> Job:
+        return self.service.resume(job_id)
+
+    def retry_failed(self, job_id: int) -> Job:
+        return self.service.retry_failed(job_id)
+
+    # running
+    def worker(self, *, name: str | None = None) -> Worker:
+        return Worker(self.store, self.registry, lease=self.settings.lease_seconds, name=name)
+
+    def run_until_done(self, job_id: int, *, timeout: float | None = None) -> Job:
+        """Work in this process until the job has finished (or ``timeout`` seconds passed); return it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def finished() -> bool:
+            if deadline is not None and time.monotonic() > deadline:
+                return True
+            return self.store.job_status(job_id).is_finished
+
+        self.worker().run(until=finished)
+        return self.get(job_id)
