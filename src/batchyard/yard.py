@@ -12,6 +12,7 @@ from batchyard.core.registry import Registry
 from batchyard.engine.worker import Worker
 from batchyard.service.jobs import JobService
 from batchyard.settings import Settings
+from batchyard.bootstrap import open_store
 from batchyard.store.sql import SqlStore
 
 T = TypeVar("T")
@@ -45,7 +46,7 @@ class Yard:
     @property
     def store(self) -> SqlStore:
         if self._store is None:
-            self._store = SqlStore(self.settings.resolved_database_url, planning_lease=self.settings.lease_seconds)
+            self._store = open_store(self.settings)
         return self._store
 
     @property

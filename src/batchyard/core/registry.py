@@ -28,3 +28,7 @@ class Registry:
 
     def __iter__(self) -> Iterator[JobType]:
         return iter(self._types.values())
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._types)

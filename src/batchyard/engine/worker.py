@@ -21,7 +21,7 @@ from batchyard.engine.commit import commit_outcome
 from batchyard.engine.heartbeat import Heartbeat
 from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import run_chunk
-from batchyard.errors import LeaseLost, UnknownJobType
+from batchyard.errors import LeaseLost
 from batchyard.service.jobs import skip_done_scope
 from batchyard.store.base import Store
 
@@ -67,11 +67,12 @@ class Worker:
     def work_once(self, heartbeat: Heartbeat) -> bool:
         """Do one unit of work; False when there was none."""
         self._reap_now_and_then()
-        chunk = self.store.claim_chunk(self.name, self.lease)
+        types = self.registry.names
+        chunk = self.store.claim_chunk(self.name, self.lease, types)
         if chunk is not None:
             self._run(chunk, heartbeat)
             return True
-        planning = self.store.claim_planning(self.name, self.lease)
+        planning = self.store.claim_planning(self.name, self.lease, types)
         if planning is not None:
             plan_source(self.store, self.registry, planning)
             return True
@@ -85,13 +86,7 @@ class Worker:
                 log.info("requeued %d chunk(s) whose worker was lost", reaped)
 
     def _run(self, chunk: ClaimedChunk, heartbeat: Heartbeat) -> None:
-        try:
-            job_type = self.registry.get(chunk.job_type)
-        except UnknownJobType:
-            log.error("job %s has type %r, which this worker does not know; releasing", chunk.job_id, chunk.job_type)
-            self.store.release(chunk)
-            self._stopping.wait(1.0)
-            return
+        job_type = self.registry.get(chunk.job_type)
         ctx = Context(job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params),
                       round=chunk.round)
         self._ctx = ctx

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, exists, func, select, text, update
@@ -34,9 +35,10 @@ class Candidate:
     last_claim: float
 
 
-def claim_chunk(db: Database, worker: str, lease: float) -> ClaimedChunk | None:
+def claim_chunk(db: Database, worker: str, lease: float, types: Sequence[str]) -> ClaimedChunk | None:
+    """Claim the next chunk of a job whose type this worker knows."""
     with db.read() as conn:
-        candidates = _ranked(_candidates(conn, epoch()))
+        candidates = _ranked(_candidates(conn, epoch(), types))
     for candidate in candidates:
         claimed = _claim_from(db, candidate, worker, lease)
         if claimed is not None:
@@ -44,7 +46,7 @@ def claim_chunk(db: Database, worker: str, lease: float) -> ClaimedChunk | None:
     return None
 
 
-def _candidates(conn: Connection, now: float) -> list[Candidate]:
+def _candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Candidate]:
     j, c = jobs.c, chunks.c
     runnable = exists().where(c.job_id == j.id, c.status == ChunkStatus.PENDING, c.run_after <= now)
     running = (
@@ -55,7 +57,7 @@ def _candidates(conn: Connection, now: float) -> list[Candidate]:
     last_claim = select(func.max(c.claimed_at)).where(c.job_id == j.id).scalar_subquery()
     rows = conn.execute(
         select(j.id, j.type, j.owner, j.status, j.priority, j.max_concurrency, running, last_claim).where(
-            j.status.in_(CLAIMABLE_JOBS), runnable
+            j.status.in_(CLAIMABLE_JOBS), j.type.in_(types), runnable
         )
     ).all()
     return [Candidate(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or 0.0) for r in rows]

@@ -160,12 +160,13 @@ def renew_planning(db: Database, job_id: int, token: str, lease: float) -> bool:
         )
 
 
-def claim_planning(db: Database, worker_token: str, lease: float) -> PlanningClaim | None:
+def claim_planning(db: Database, worker_token: str, lease: float, types: Sequence[str]) -> PlanningClaim | None:
     """Take over the enumeration of a job's items: a new job, or one whose planner died."""
     j = jobs.c
     now = epoch()
     waiting = and_(
         j.plan_by_worker.is_(True),
+        j.type.in_(types),
         j.sealed.is_(False),
         j.status.in_((JobStatus.PENDING, JobStatus.RUNNING)),
         or_(j.planner_expires.is_(None), j.planner_expires < now),

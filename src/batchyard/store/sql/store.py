@@ -40,15 +40,15 @@ class SqlStore:
     def renew_planning(self, job_id: int, token: str, lease_seconds: float) -> bool:
         return planning.renew_planning(self.db, job_id, token, lease_seconds)
 
-    def claim_planning(self, worker: str, lease_seconds: float) -> PlanningClaim | None:
-        return planning.claim_planning(self.db, claims.new_token(), lease_seconds)
+    def claim_planning(self, worker: str, lease_seconds: float, types: Sequence[str]) -> PlanningClaim | None:
+        return planning.claim_planning(self.db, claims.new_token(), lease_seconds, types)
 
     def done_keys(self, scope: str, keys: Sequence[str]) -> set[str]:
         return planning.done_keys(self.db, scope, keys)
 
     # running chunks
-    def claim_chunk(self, worker: str, lease_seconds: float) -> ClaimedChunk | None:
-        return claims.claim_chunk(self.db, worker, lease_seconds)
+    def claim_chunk(self, worker: str, lease_seconds: float, types: Sequence[str]) -> ClaimedChunk | None:
+        return claims.claim_chunk(self.db, worker, lease_seconds, types)
 
     def heartbeat(self, chunk: ClaimedChunk, lease_seconds: float, current: str | None) -> JobStatus | None:
         return claims.heartbeat(self.db, chunk, lease_seconds, current)

@@ -1,0 +1,23 @@
+"""Wiring: the one place that turns settings into concrete classes (the SQL store, for now)."""
+
+from __future__ import annotations
+
+from batchyard.settings import Settings
+from batchyard.store.sql import SqlStore
+from batchyard.store.sql.migrate import upgrade
+
+
+def open_store(settings: Settings, *, create_schema: bool = True) -> SqlStore:
+    return SqlStore(
+        settings.resolved_database_url, planning_lease=settings.lease_seconds, create_schema=create_schema
+    )
+
+
+def upgrade_database(settings: Settings) -> str:
+    """Apply all migrations; return the database URL (without password) that was upgraded."""
+    store = open_store(settings, create_schema=False)
+    try:
+        upgrade(store.db)
+        return store.db.writer.url.render_as_string(hide_password=True)
+    finally:
+        store.close()

@@ -1,0 +1,34 @@
+"""``batchyard serve``: migrations, the HTTP API and a supervised pool of workers, in one process tree."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from batchyard.api.app import create_app
+from batchyard.bootstrap import upgrade_database
+from batchyard.cli.loading import load_yard, setup_logging
+from batchyard.cli.worker import AppOption, worker_command
+from batchyard.engine.supervisor import Supervisor
+
+
+def serve(
+    app: AppOption = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int | None, typer.Option(min=0, help="worker processes (default: CPU count)")] = None,
+) -> None:
+    """Run everything: API on HOST:PORT plus worker processes; Ctrl-C stops the whole tree cleanly."""
+    setup_logging()
+    yard = load_yard(app)
+    upgrade_database(yard.settings)
+    supervisor = Supervisor(worker_command(app), workers if workers is not None else (os.cpu_count() or 1))
+    supervisor.start()
+    try:
+        uvicorn.run(create_app(yard.store), host=host, port=port, log_config=None)
+    finally:
+        supervisor.stop()
+        yard.close()
