@@ -44,8 +44,9 @@ def raw_sqlite_floor(n: int, chunk: int) -> float:
         for c in range(n // chunk):
             db.execute("BEGIN IMMEDIATE")
             rows = db.execute("SELECT id, input FROM items WHERE chunk = ?", (c,)).fetchall()
-            db.executemany("UPDATE items SET status = 'succeeded', output = ? WHERE id = ?",
-                           ((noop(x), i) for i, x in rows))
+            db.executemany(
+                "UPDATE items SET status = 'succeeded', output = ? WHERE id = ?", ((noop(x), i) for i, x in rows)
+            )
             db.execute("COMMIT")
         elapsed = time.perf_counter() - start
         db.close()
@@ -131,9 +132,9 @@ def drop_postgres(url: str) -> None:
 
 def submitter_peak_mib(url: str, n: int) -> float:
     code = (
-        "import resource,sys; sys.path.insert(0, %r); from noop_app import yard; "
-        "yard.settings.database_url = %r; yard.submit('noop', items=range(%d)); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)" % (str(HERE), url, n)
+        f"import resource,sys; sys.path.insert(0, {str(HERE)!r}); from noop_app import yard; "
+        f"yard.settings.database_url = {url!r}; yard.submit('noop', items=range({n})); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return int(out.strip()) / 1024

@@ -8,4 +8,4 @@ from batchyard.core.status import JobStatus
 from batchyard.errors import BatchyardError
 from batchyard.yard import Yard
 
-__all__ = ["__version__", "BatchyardError", "Context", "ItemRecord", "Job", "JobStatus", "Skip", "Yard"]
+__all__ = ["BatchyardError", "Context", "ItemRecord", "Job", "JobStatus", "Skip", "Yard", "__version__"]

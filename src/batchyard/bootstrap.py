@@ -8,9 +8,7 @@ from batchyard.store.sql.migrate import upgrade
 
 
 def open_store(settings: Settings, *, create_schema: bool = True) -> SqlStore:
-    return SqlStore(
-        settings.resolved_database_url, planning_lease=settings.lease_seconds, create_schema=create_schema
-    )
+    return SqlStore(settings.resolved_database_url, planning_lease=settings.lease_seconds, create_schema=create_schema)
 
 
 def upgrade_database(settings: Settings) -> str:

@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from batchyard.bootstrap import open_store
 from batchyard.core.jobtype import define_job_type
 from batchyard.core.model import ItemRecord, Job
 from batchyard.core.registry import Registry
 from batchyard.engine.worker import Worker
 from batchyard.service.jobs import JobService
 from batchyard.settings import Settings
-from batchyard.bootstrap import open_store
 from batchyard.store.sql import SqlStore
 
 T = TypeVar("T")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from batchyard import __version__
 from batchyard.errors import BatchyardError
 from batchyard.store.base import Store
 
@@ -33,13 +33,14 @@ def health(store: Annotated[Store, Depends(_store)]) -> JSONResponse:
         reachable = store.ping()
     except BatchyardError:
         reachable = False
-    body = Health(status="ok" if reachable else "degraded", database="ok" if reachable else "unreachable",
-                  version=__version__)
+    body = Health(
+        status="ok" if reachable else "degraded", database="ok" if reachable else "unreachable", version=version("batchyard")
+    )
     return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
 
 
 def create_app(store: Store) -> FastAPI:
-    app = FastAPI(title="batchyard", version=__version__)
+    app = FastAPI(title="batchyard", version=version("batchyard"))
     app.state.store = store
     app.include_router(router)
     return app

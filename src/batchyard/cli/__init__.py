@@ -6,8 +6,12 @@ import typer
 
 from batchyard.cli import db, serve, worker
 
-app = typer.Typer(name="batchyard", help="Large batch jobs you can watch, pause, resume, retry and trust.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    name="batchyard",
+    help="Large batch jobs you can watch, pause, resume, retry and trust.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")

@@ -10,5 +10,6 @@ def backoff_seconds(attempt: int, *, base: float, cap: float = 300.0) -> float:
 
     Full jitter spreads retries of many failing chunks so they do not hammer a recovering service together.
     """
-    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    ceiling: float = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    jitter = random.uniform(0, ceiling / 2)
+    return ceiling / 2 + jitter

@@ -42,14 +42,15 @@ def cut_chunks(
 
 def _plan(items: list[Any], index: int, seq: int, key: KeyFn | None, already_done: AlreadyDone | None) -> PlannedChunk:
     keys = [str(key(item)) for item in items] if key is not None else None
-    done = already_done(keys) if keys is not None and already_done is not None else set()
-    states = "".join(ItemState.SKIPPED if k in done else ItemState.PENDING for k in keys) if done else (
-        ItemState.PENDING * len(items)
-    )
+    states = ItemState.PENDING * len(items)
+    if keys is not None and already_done is not None and (done := already_done(keys)):
+        states = "".join(ItemState.SKIPPED if k in done else ItemState.PENDING for k in keys)
     return PlannedChunk(seq=seq, first_index=index, items=items, keys=keys, states=states)
 
 
-def bisect_failures(indices: Sequence[int], attempt: Callable[[Sequence[int]], BaseException | None]) -> dict[int, BaseException]:
+def bisect_failures(
+    indices: Sequence[int], attempt: Callable[[Sequence[int]], BaseException | None]
+) -> dict[int, BaseException]:
     """Find the items a batch operation fails on by halving: one bad row never fails 999 good ones.
 
     ``attempt`` runs the operation on a subset and returns its error (having undone its effects) or None.

@@ -24,9 +24,7 @@ class JobStatus(StrEnum):
         return self not in FINISHED
 
 
-FINISHED = frozenset(
-    {JobStatus.CANCELLED, JobStatus.SUCCEEDED, JobStatus.PARTIALLY_SUCCEEDED, JobStatus.FAILED}
-)
+FINISHED = frozenset({JobStatus.CANCELLED, JobStatus.SUCCEEDED, JobStatus.PARTIALLY_SUCCEEDED, JobStatus.FAILED})
 ACTIVE = frozenset(set(JobStatus) - FINISHED)
 
 # Where each user action may start from, and where it leads.

@@ -28,6 +28,7 @@ class ItemTimeout(Exception):
 class _Progress:
     """The chunk's arrays as they are being filled in."""
 
+    first_index: int
     states: list[str]
     outputs: list[Any]
     attempts: dict[int, int]
@@ -39,7 +40,7 @@ class _Progress:
 
 def run_chunk(job_type: JobType, chunk: ClaimedChunk, ctx: Context, *, done_scope: str | None) -> ChunkOutcome:
     """Process the chunk's pending items until done or told to stop; return what to commit."""
-    progress = _Progress(list(chunk.states), list(chunk.outputs), dict(chunk.attempts))
+    progress = _Progress(chunk.first_index, list(chunk.states), list(chunk.outputs), dict(chunk.attempts))
     for i, state in enumerate(chunk.states):
         if state != ItemState.PENDING:
             continue
@@ -74,7 +75,7 @@ def _run_item(job_type: JobType, chunk: ClaimedChunk, ctx: Context, i: int, prog
         if skip.reason:
             progress.errors.append(ItemError(chunk.first_index + i, skip.reason, ctx.attempt))
     except Exception as exc:  # noqa: BLE001 - any error of user code fails the item, never the worker
-        _record_failure(job_type, chunk, ctx, i, exc, progress)
+        _record_failure(job_type, chunk.first_index + i, ctx, exc, progress)
     else:
         progress.states[i] = ItemState.SUCCEEDED
         progress.outputs[i] = output
@@ -82,10 +83,9 @@ def _run_item(job_type: JobType, chunk: ClaimedChunk, ctx: Context, i: int, prog
             progress.done_keys.append(chunk.keys[i])
 
 
-def _record_failure(
-    job_type: JobType, chunk: ClaimedChunk, ctx: Context, i: int, exc: Exception, progress: _Progress
-) -> None:
+def _record_failure(job_type: JobType, index: int, ctx: Context, exc: Exception, progress: _Progress) -> None:
     policies = job_type.policies
+    i = index - progress.first_index
     progress.attempts[i] = ctx.attempt
     if policies.on_error == OnError.RETRY and ctx.attempt < policies.max_attempts:
         due = time.time() + backoff_seconds(ctx.attempt, base=policies.retry_backoff)
@@ -93,9 +93,9 @@ def _record_failure(
         return
     message = describe(exc)
     progress.states[i] = ItemState.FAILED
-    progress.errors.append(ItemError(chunk.first_index + i, message, ctx.attempt))
+    progress.errors.append(ItemError(index, message, ctx.attempt))
     if policies.on_error == OnError.STOP:
-        progress.stop_reason = f"item {chunk.first_index + i} failed: {message}"
+        progress.stop_reason = f"item {index} failed: {message}"
 
 
 def describe(exc: BaseException) -> str:

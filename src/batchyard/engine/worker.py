@@ -87,8 +87,9 @@ class Worker:
 
     def _run(self, chunk: ClaimedChunk, heartbeat: Heartbeat) -> None:
         job_type = self.registry.get(chunk.job_type)
-        ctx = Context(job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params),
-                      round=chunk.round)
+        ctx = Context(
+            job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params), round=chunk.round
+        )
         self._ctx = ctx
         if self._stopping.is_set():
             ctx.request_stop()

@@ -49,11 +49,7 @@ def claim_chunk(db: Database, worker: str, lease: float, types: Sequence[str]) -
 def _candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Candidate]:
     j, c = jobs.c, chunks.c
     runnable = exists().where(c.job_id == j.id, c.status == ChunkStatus.PENDING, c.run_after <= now)
-    running = (
-        select(func.count())
-        .where(c.job_id == j.id, c.status == ChunkStatus.RUNNING)
-        .scalar_subquery()
-    )
+    running = select(func.count()).where(c.job_id == j.id, c.status == ChunkStatus.RUNNING).scalar_subquery()
     last_claim = select(func.max(c.claimed_at)).where(c.job_id == j.id).scalar_subquery()
     rows = conn.execute(
         select(j.id, j.type, j.owner, j.status, j.priority, j.max_concurrency, running, last_claim).where(
@@ -72,9 +68,7 @@ def _ranked(candidates: list[Candidate]) -> list[Candidate]:
         owner_running[cand.owner] += cand.running
         owner_served[cand.owner] = max(owner_served[cand.owner], cand.last_claim)
     open_ = [c for c in candidates if c.max_concurrency is None or c.running < c.max_concurrency]
-    return sorted(
-        open_, key=lambda c: (-c.priority, owner_running[c.owner], owner_served[c.owner], c.job_id)
-    )
+    return sorted(open_, key=lambda c: (-c.priority, owner_running[c.owner], owner_served[c.owner], c.job_id))
 
 
 _CLAIM = """

@@ -43,16 +43,21 @@ class SqlCommitSession:
     def apply(self, outcome: ChunkOutcome) -> None:
         conn: Connection = self.connection
         chunk = outcome.chunk
-        conn.execute(
-            update(chunks).where(chunks.c.id == chunk.id).values(**self._chunk_values(outcome))
-        )
+        conn.execute(update(chunks).where(chunks.c.id == chunk.id).values(**self._chunk_values(outcome)))
         if outcome.errors:
             now = utcnow()
             conn.execute(
                 item_errors.insert(),
                 [
-                    {"job_id": chunk.job_id, "chunk_id": chunk.id, "round": chunk.round, "idx": e.index,
-                     "error": e.error, "attempts": e.attempts, "created_at": now}
+                    {
+                        "job_id": chunk.job_id,
+                        "chunk_id": chunk.id,
+                        "round": chunk.round,
+                        "idx": e.index,
+                        "error": e.error,
+                        "attempts": e.attempts,
+                        "created_at": now,
+                    }
                     for e in outcome.errors
                 ],
             )
@@ -82,9 +87,7 @@ class SqlCommitSession:
         }
 
     def _remember_done(self, conn: Connection, outcome: ChunkOutcome) -> None:
-        rows = [
-            {"scope": outcome.done_scope, "key": key, "job_id": outcome.chunk.job_id} for key in outcome.done_keys
-        ]
+        rows = [{"scope": outcome.done_scope, "key": key, "job_id": outcome.chunk.job_id} for key in outcome.done_keys]
         dialect_insert = sqlite.insert if self._db.is_sqlite else postgresql.insert
         conn.execute(dialect_insert(done_keys).on_conflict_do_nothing(), rows)
 

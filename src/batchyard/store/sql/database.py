@@ -41,9 +41,7 @@ class Database:
             self.writer = _sqlite_engine(self.url, immediate=True)
             self.reader = _sqlite_engine(self.url, immediate=False)
         else:
-            self.writer = create_engine(
-                self.url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, future=True
-            )
+            self.writer = create_engine(self.url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, future=True)
             self.reader = self.writer
 
     @property

@@ -96,7 +96,7 @@ def retry_failed(db: Database, job_id: int) -> Job:
 def _open_round(conn: Connection, job_id: int, failed: int) -> None:
     row = conn.execute(select(jobs.c.round, jobs.c.rounds, jobs.c.exclusive_key).where(jobs.c.id == job_id)).one()
     number = row.round + 1
-    rounds = codec.loads(row.rounds) + [{"number": number, "started_at": utcnow().isoformat(), "items": failed}]
+    rounds = [*codec.loads(row.rounds), {"number": number, "started_at": utcnow().isoformat(), "items": failed}]
     if row.exclusive_key is not None:
         conn.execute(exclusive_locks.insert().values(key=row.exclusive_key, job_id=job_id))
     for chunk in conn.execute(
@@ -157,9 +157,7 @@ def _drained(conn: Connection, job_id: int) -> bool:
     if not row.sealed and row.status != JobStatus.CANCELLING:
         return False
     still_open = (ChunkStatus.RUNNING,) if row.status == JobStatus.CANCELLING else OPEN_CHUNKS
-    return not conn.execute(
-        select(exists().where(c.job_id == job_id, c.status.in_(still_open)))
-    ).scalar_one()
+    return not conn.execute(select(exists().where(c.job_id == job_id, c.status.in_(still_open)))).scalar_one()
 
 
 def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:
@@ -182,8 +180,15 @@ def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:
         .where(jobs.c.id == job_id)
         .values(status=final, finished_at=now, rounds=codec.dumps(rounds), planner_token=None)
     )
-    emit(conn, job_id, "finished", status=final, succeeded=counters.succeeded, failed=counters.failed,
-         skipped=counters.skipped)
+    emit(
+        conn,
+        job_id,
+        "finished",
+        status=final,
+        succeeded=counters.succeeded,
+        failed=counters.failed,
+        skipped=counters.skipped,
+    )
 
 
 def _get(db: Database, job_id: int) -> Job:

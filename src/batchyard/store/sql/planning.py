@@ -214,15 +214,15 @@ def abandon_planning(db: Database, job_id: int, token: str, reason: str) -> None
 def cancel_pending_chunks(conn: Connection, job_id: int) -> None:
     c = chunks.c
     conn.execute(
-        update(chunks)
-        .where(c.job_id == job_id, c.status == ChunkStatus.PENDING)
-        .values(status=ChunkStatus.CANCELLED)
+        update(chunks).where(c.job_id == job_id, c.status == ChunkStatus.PENDING).values(status=ChunkStatus.CANCELLED)
     )
 
 
 def done_keys(db: Database, scope: str, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    query = select(done_keys_table.c.key).where(done_keys_table.c.scope == scope, done_keys_table.c.key.in_(bindparam("keys", expanding=True)))
+    query = select(done_keys_table.c.key).where(
+        done_keys_table.c.scope == scope, done_keys_table.c.key.in_(bindparam("keys", expanding=True))
+    )
     with db.read() as conn:
         for start in range(0, len(keys), DONE_KEYS_BATCH):
             found.update(conn.execute(query, {"keys": list(keys[start : start + DONE_KEYS_BATCH])}).scalars())
@@ -231,4 +231,3 @@ def done_keys(db: Database, scope: str, keys: Sequence[str]) -> set[str]:
 
 def forget_exclusive(conn: Connection, job_id: int) -> None:
     conn.execute(delete(exclusive_locks).where(exclusive_locks.c.job_id == job_id))
-

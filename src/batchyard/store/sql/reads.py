@@ -45,12 +45,16 @@ def items(db: Database, job_id: int, status: str | None) -> Iterator[ItemRecord]
     after = -1
     while True:
         with db.read() as conn:
-            batch = conn.execute(
-                select(chunks)
-                .where(chunks.c.job_id == job_id, chunks.c.seq > after)
-                .order_by(chunks.c.seq)
-                .limit(CHUNKS_PER_READ)
-            ).mappings().all()
+            batch = (
+                conn.execute(
+                    select(chunks)
+                    .where(chunks.c.job_id == job_id, chunks.c.seq > after)
+                    .order_by(chunks.c.seq)
+                    .limit(CHUNKS_PER_READ)
+                )
+                .mappings()
+                .all()
+            )
             for chunk in batch:
                 yield from _chunk_items(conn, chunk, wanted)
         if len(batch) < CHUNKS_PER_READ:
@@ -99,7 +103,12 @@ def list_events(db: Database, job_id: int | None, after: int, limit: int) -> lis
     with db.read() as conn:
         rows = conn.execute(query).mappings().all()
     return [
-        Event(id=r["id"], job_id=r["job_id"], kind=r["kind"], data=codec.loads(r["data"]),
-              at=(as_utc(r["created_at"]) or r["created_at"]).timestamp())
+        Event(
+            id=r["id"],
+            job_id=r["job_id"],
+            kind=r["kind"],
+            data=codec.loads(r["data"]),
+            at=(as_utc(r["created_at"]) or r["created_at"]).timestamp(),
+        )
         for r in rows
     ]

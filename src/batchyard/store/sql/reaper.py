@@ -23,9 +23,9 @@ def reap(db: Database) -> int:
     now = epoch()
     c, j = chunks.c, jobs.c
     with db.read() as conn:
-        expired = conn.execute(
-            select(c.id).where(c.status == ChunkStatus.RUNNING, c.lease_expires < now)
-        ).scalars().all()
+        expired = (
+            conn.execute(select(c.id).where(c.status == ChunkStatus.RUNNING, c.lease_expires < now)).scalars().all()
+        )
         interrupted = conn.execute(
             select(j.id, j.planner_token).where(
                 j.plan_by_worker.is_(False), j.sealed.is_(False), j.status.in_(PLANNABLE), j.planner_expires < now
@@ -74,15 +74,27 @@ def _fail_remaining(conn: Connection, chunk: Any, lost: int) -> None:
     conn.execute(
         item_errors.insert(),
         [
-            {"job_id": chunk["job_id"], "chunk_id": chunk["id"], "round": chunk["round"],
-             "idx": chunk["first_index"] + i, "error": reason, "attempts": lost, "created_at": now}
+            {
+                "job_id": chunk["job_id"],
+                "chunk_id": chunk["id"],
+                "round": chunk["round"],
+                "idx": chunk["first_index"] + i,
+                "error": reason,
+                "attempts": lost,
+                "created_at": now,
+            }
             for i in open_
         ],
     )
     conn.execute(
         update(chunks)
         .where(chunks.c.id == chunk["id"])
-        .values(status=ChunkStatus.DONE, states=states.replace(ItemState.PENDING, ItemState.FAILED), lost=lost,
-                lease_token=None, lease_expires=None)
+        .values(
+            status=ChunkStatus.DONE,
+            states=states.replace(ItemState.PENDING, ItemState.FAILED),
+            lost=lost,
+            lease_token=None,
+            lease_expires=None,
+        )
     )
     add_counters(conn, chunk["job_id"], shard_of(chunk["seq"]), Counters(processed=len(open_), failed=len(open_)))

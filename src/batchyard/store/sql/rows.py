@@ -33,9 +33,7 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def emit(conn: Connection, job_id: int, kind: str, **data: Any) -> None:
-    conn.execute(
-        events.insert().values(job_id=job_id, kind=kind, data=codec.dumps(data), created_at=utcnow())
-    )
+    conn.execute(events.insert().values(job_id=job_id, kind=kind, data=codec.dumps(data), created_at=utcnow()))
 
 
 def shard_of(seq: int) -> int:
@@ -109,10 +107,7 @@ def _round(data: dict[str, Any]) -> Round:
 def _current_label(conn: Connection, job_id: int) -> str | None:
     c = chunks.c
     return conn.execute(
-        select(c.current)
-        .where(c.job_id == job_id, c.current.is_not(None))
-        .order_by(c.claimed_at.desc())
-        .limit(1)
+        select(c.current).where(c.job_id == job_id, c.current.is_not(None)).order_by(c.claimed_at.desc()).limit(1)
     ).scalar_one_or_none()
 
 

@@ -96,7 +96,7 @@ class SqlStore:
 
     def ping(self) -> bool:
         with self.db.read() as conn:
-            return conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+            return bool(conn.exec_driver_sql("SELECT 1").scalar_one() == 1)
 
     def close(self) -> None:
         self.db.dispose()

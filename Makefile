@@ -1,0 +1,51 @@
+# Two commands for newcomers: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export BATCHYARD_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: all run test lint typecheck imports unit pytest bench clean install
+
+all: test
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --quiet
+	touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(BIN)/batchyard db upgrade
+	$(BIN)/batchyard serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+imports: install
+	$(BIN)/lint-imports
+
+pytest: install
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report --fail-under=90
+
+test: lint typecheck imports pytest
+
+bench: install
+	$(BIN)/python bench/engine.py --memory
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .batchyard
