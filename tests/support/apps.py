@@ -1,0 +1,42 @@
+"""Job types used by tests that run real worker subprocesses (``--app tests.support.apps:yard``).
+
+The database comes from ``BATCHYARD_DATABASE_URL``; behaviour is steered by item values so that one module
+serves every scenario.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from batchyard import Context, Yard
+
+yard = Yard()
+
+
+@yard.job("slow_square", chunk_size=20, max_attempts=1000)
+def slow_square(item: int, ctx: Context) -> int:
+    """Squares, slowly enough that a kill lands in the middle of chunks."""
+    time.sleep(float(os.environ.get("BATCHYARD_TEST_ITEM_SECONDS", "0.002")))
+    return item * item
+
+
+class Ledger:
+    """Writes each item once into ``test_effects`` inside the chunk's commit: duplicates would show a
+    chunk committed twice."""
+
+    def process(self, item: int, ctx: Context) -> dict[str, Any]:
+        time.sleep(float(os.environ.get("BATCHYARD_TEST_ITEM_SECONDS", "0.002")))
+        return {"item": item, "square": item * item}
+
+    def write(self, outputs: list[dict[str, Any]], ctx: Context) -> None:
+        ctx.connection.execute(
+            text("INSERT INTO test_effects (job_id, item, square) VALUES (:job, :item, :square)"),
+            [{"job": ctx.job_id, **o} for o in outputs],
+        )
+
+
+yard.job("ledger", chunk_size=10, max_attempts=1000)(Ledger)
