@@ -34,7 +34,9 @@ def health(store: Annotated[Store, Depends(_store)]) -> JSONResponse:
     except BatchyardError:
         reachable = False
     body = Health(
-        status="ok" if reachable else "degraded", database="ok" if reachable else "unreachable", version=version("batchyard")
+        status="ok" if reachable else "degraded",
+        database="ok" if reachable else "unreachable",
+        version=version("batchyard"),
     )
     return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
 

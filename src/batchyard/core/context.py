@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+LABEL_LIMIT = 200
+
 
 class Skip(Exception):
     """Raised by ``ctx.skip(reason)``: the item is counted as skipped, not failed."""
@@ -26,9 +28,24 @@ class Context:
         self.params = params
         self.round = round
         self.attempt = 1
-        self.current: str | None = None
+        self.item: Any = None
+        self.label: str | None = None
         self.connection: Any = None
-        self._stop_requested = False
+        self.stop_requested = False
+
+    @property
+    def current(self) -> str | None:
+        """What the job is doing now, for people watching: the label set by ``process``, else the item."""
+        if self.label is not None:
+            return self.label[:LABEL_LIMIT]
+        if self.item is None:
+            return None
+        text = self.item if isinstance(self.item, str) else repr(self.item)
+        return text[:LABEL_LIMIT]
+
+    @current.setter
+    def current(self, label: str | None) -> None:
+        self.label = label
 
     def skip(self, reason: str = "") -> NoReturn:
         raise Skip(reason)
@@ -38,7 +55,7 @@ class Context:
 
         A long-running ``process`` may poll this to stop early; items are always stopped between.
         """
-        return self._stop_requested
+        return self.stop_requested
 
     def request_stop(self) -> None:
-        self._stop_requested = True
+        self.stop_requested = True

@@ -18,12 +18,12 @@ from batchyard.engine.runner import describe
 from batchyard.store.base import CommitSession, Store
 
 
-def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> ChunkOutcome:
+def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
+    """Commit; True when no pending chunk is left, so the caller should try to finish the job."""
     with store.commit_session(outcome.chunk) as session:
         if job_type.write is not None:
             outcome = _write(session, job_type, outcome, ctx)
-        session.apply(outcome)
-    return outcome
+        return session.apply(outcome)
 
 
 def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> ChunkOutcome:

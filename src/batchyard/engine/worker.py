@@ -107,9 +107,10 @@ class Worker:
             log.warning("not committing chunk %s of job %s: its lease was lost", chunk.seq, chunk.job_id)
             return
         try:
-            commit_outcome(self.store, job_type, outcome, ctx)
+            drained = commit_outcome(self.store, job_type, outcome, ctx)
         except LeaseLost:
             log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
             return
         self.chunks_done += 1
-        self.store.finish_if_done(chunk.job_id)
+        if drained:
+            self.store.finish_if_done(chunk.job_id)

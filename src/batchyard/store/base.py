@@ -41,8 +41,9 @@ class CommitSession(Protocol):
     def attempt(self, fn: Callable[[], None]) -> BaseException | None:
         """Run ``fn`` inside a savepoint; on error roll back to it and return the error."""
 
-    def apply(self, outcome: ChunkOutcome) -> None:
-        """Write the chunk's states, outputs, errors, counters and an event."""
+    def apply(self, outcome: ChunkOutcome) -> bool:
+        """Write the chunk's states, outputs, errors, counters and an event; True when the job has no
+        pending chunk left, so it may be finished once this commits."""
 
 
 class Store(Protocol):

@@ -11,11 +11,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, exists, func, select, text, update
+from sqlalchemy import Connection, func, select, update
 
 from batchyard.core.model import ClaimedChunk
 from batchyard.core.status import ChunkStatus, JobStatus
-from batchyard.store.sql import codec
+from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import epoch, utcnow
 from batchyard.store.sql.tables import chunks, jobs
@@ -31,6 +31,7 @@ class Candidate:
     status: str
     priority: int
     max_concurrency: int | None
+    params: str
     running: int
     last_claim: float
 
@@ -47,16 +48,13 @@ def claim_chunk(db: Database, worker: str, lease: float, types: Sequence[str]) -
 
 
 def _candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Candidate]:
-    j, c = jobs.c, chunks.c
-    runnable = exists().where(c.job_id == j.id, c.status == ChunkStatus.PENDING, c.run_after <= now)
-    running = select(func.count()).where(c.job_id == j.id, c.status == ChunkStatus.RUNNING).scalar_subquery()
-    last_claim = select(func.max(c.claimed_at)).where(c.job_id == j.id).scalar_subquery()
-    rows = conn.execute(
-        select(j.id, j.type, j.owner, j.status, j.priority, j.max_concurrency, running, last_claim).where(
-            j.status.in_(CLAIMABLE_JOBS), j.type.in_(types), runnable
+    rows = conn.execute(queries.CANDIDATE_JOBS, {"types": list(types), "now": now}).all()
+    return [
+        Candidate(
+            r.id, r.type, r.owner, r.status, r.priority, r.max_concurrency, r.params, r.running, r.last_claim or 0.0
         )
-    ).all()
-    return [Candidate(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or 0.0) for r in rows]
+        for r in rows
+    ]
 
 
 def _ranked(candidates: list[Candidate]) -> list[Candidate]:
@@ -71,20 +69,6 @@ def _ranked(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(open_, key=lambda c: (-c.priority, owner_running[c.owner], owner_served[c.owner], c.job_id))
 
 
-_CLAIM = """
-UPDATE by_chunks SET status = 'running', lease_token = :token, lease_expires = :expires,
-       claimed_at = :now, worker = :worker
-WHERE id = (
-    SELECT id FROM by_chunks
-    WHERE job_id = :job_id AND status = 'pending' AND run_after <= :now
-    ORDER BY seq LIMIT 1 {lock}
-)
-RETURNING id, seq, round, first_index, items, keys, states, outputs, attempts, lost
-"""
-CLAIM_SQLITE = text(_CLAIM.format(lock=""))
-CLAIM_POSTGRES = text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED"))
-
-
 def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:
     now = epoch()
     token = secrets.token_hex(16)
@@ -92,18 +76,19 @@ def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> Cla
         if cand.max_concurrency is not None and not _below_concurrency(db, conn, cand):
             return None
         row = conn.execute(
-            CLAIM_SQLITE if db.is_sqlite else CLAIM_POSTGRES,
+            queries.for_dialect(queries.CLAIM_CHUNK, db.dialect),
             {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id},
         ).first()
         if row is None:
             return None
-        params = _start_job(conn, cand)
+        if cand.status == JobStatus.PENDING:
+            conn.execute(queries.START_JOB, {"now": utcnow(), "job_id": cand.job_id})
     return ClaimedChunk(
         id=row.id,
         job_id=cand.job_id,
         job_type=cand.type,
         owner=cand.owner,
-        params=params,
+        params=codec.loads(cand.params),
         round=row.round,
         token=token,
         seq=row.seq,
@@ -126,18 +111,6 @@ def _below_concurrency(db: Database, conn: Connection, cand: Candidate) -> bool:
         select(func.count()).where(c.job_id == cand.job_id, c.status == ChunkStatus.RUNNING)
     ).scalar_one()
     return bool(running < (cand.max_concurrency or 0))
-
-
-def _start_job(conn: Connection, cand: Candidate) -> dict[str, object]:
-    j = jobs.c
-    if cand.status == JobStatus.PENDING:
-        conn.execute(
-            update(jobs)
-            .where(j.id == cand.job_id, j.status == JobStatus.PENDING)
-            .values(status=JobStatus.RUNNING, started_at=utcnow())
-        )
-    params: dict[str, object] = codec.loads(conn.execute(select(j.params).where(j.id == cand.job_id)).scalar_one())
-    return params
 
 
 def heartbeat(db: Database, chunk: ClaimedChunk, lease: float, current: str | None) -> JobStatus | None:

@@ -7,18 +7,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.policies import too_many_failures
 from batchyard.core.status import ChunkStatus, JobStatus
 from batchyard.errors import LeaseLost
-from batchyard.store.sql import codec
+from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks
 from batchyard.store.sql.rows import add_counters, emit, epoch, read_counters, shard_of, utcnow
-from batchyard.store.sql.tables import chunks, done_keys, item_errors, jobs
+from batchyard.store.sql.tables import done_keys, item_errors, jobs
 
 # Statuses in which released work goes back to the queue; otherwise what is left of a chunk is cancelled.
 KEEPS_RUNNING = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED)
@@ -40,10 +40,10 @@ class SqlCommitSession:
         savepoint.commit()
         return None
 
-    def apply(self, outcome: ChunkOutcome) -> None:
+    def apply(self, outcome: ChunkOutcome) -> bool:
         conn: Connection = self.connection
         chunk = outcome.chunk
-        conn.execute(update(chunks).where(chunks.c.id == chunk.id).values(**self._chunk_values(outcome)))
+        conn.execute(queries.COMMIT_CHUNK, {"id": chunk.id, **self._chunk_values(outcome)})
         if outcome.errors:
             now = utcnow()
             conn.execute(
@@ -67,6 +67,7 @@ class SqlCommitSession:
         emit(conn, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
         add_counters(conn, chunk.job_id, shard_of(chunk.seq), delta)
         self._stop_if_going_badly(conn, outcome)
+        return conn.execute(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id}).first() is None
 
     def _chunk_values(self, outcome: ChunkOutcome) -> dict[str, Any]:
         if outcome.finished:
@@ -81,8 +82,6 @@ class SqlCommitSession:
             "outputs": codec.dumps(outcome.outputs),
             "attempts": codec.dumps(outcome.attempts) if outcome.attempts else None,
             "run_after": run_after,
-            "lease_token": None,
-            "lease_expires": None,
             "current": outcome.current,
         }
 
@@ -117,16 +116,11 @@ def stop_job(conn: Connection, job_id: int, reason: str) -> None:
 
 @contextmanager
 def commit_session(db: Database, chunk: ClaimedChunk) -> Iterator[SqlCommitSession]:
+    """Open the commit transaction, first checking (and on PostgreSQL locking) the chunk's lease."""
     with db.write() as conn:
-        _fence(db, conn, chunk)
-        status = JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == chunk.job_id)).scalar_one())
-        yield SqlCommitSession(db, conn, status)
-
-
-def _fence(db: Database, conn: Connection, chunk: ClaimedChunk) -> None:
-    c = chunks.c
-    query = select(c.id).where(c.id == chunk.id, c.lease_token == chunk.token, c.status == ChunkStatus.RUNNING)
-    if not db.is_sqlite:
-        query = query.with_for_update()
-    if conn.execute(query).first() is None:
-        raise LeaseLost(chunk_id=chunk.id)
+        status = conn.execute(
+            queries.for_dialect(queries.FENCE, db.dialect), {"id": chunk.id, "token": chunk.token}
+        ).scalar_one_or_none()
+        if status is None:
+            raise LeaseLost(chunk_id=chunk.id)
+        yield SqlCommitSession(db, conn, JobStatus(status))

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, select
 from batchyard.core.eta import eta_seconds
 from batchyard.core.model import Counters, Job, Round
 from batchyard.core.status import JobStatus
-from batchyard.store.sql import codec
+from batchyard.store.sql import codec, queries
 from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, job_counters, jobs
 
 ETA_WINDOW = 20  # commits the moving average of throughput looks back over
@@ -33,7 +33,9 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def emit(conn: Connection, job_id: int, kind: str, **data: Any) -> None:
-    conn.execute(events.insert().values(job_id=job_id, kind=kind, data=codec.dumps(data), created_at=utcnow()))
+    conn.execute(
+        queries.INSERT_EVENT, {"job_id": job_id, "kind": kind, "data": codec.dumps(data), "created_at": utcnow()}
+    )
 
 
 def shard_of(seq: int) -> int:
@@ -41,19 +43,18 @@ def shard_of(seq: int) -> int:
 
 
 def add_counters(conn: Connection, job_id: int, shard: int, delta: Counters) -> None:
-    if not delta:
-        return
-    c = job_counters.c
-    conn.execute(
-        job_counters.update()
-        .where(c.job_id == job_id, c.shard == shard)
-        .values(
-            processed=c.processed + delta.processed,
-            succeeded=c.succeeded + delta.succeeded,
-            failed=c.failed + delta.failed,
-            skipped=c.skipped + delta.skipped,
+    if delta:
+        conn.execute(
+            queries.ADD_COUNTERS,
+            {
+                "job_id": job_id,
+                "shard": shard,
+                "processed": delta.processed,
+                "succeeded": delta.succeeded,
+                "failed": delta.failed,
+                "skipped": delta.skipped,
+            },
         )
-    )
 
 
 def read_counters(conn: Connection, job_id: int) -> Counters:

@@ -1,0 +1,70 @@
+"""The hot-path SQL, named and in one place: statements run once or more per chunk.
+
+Written as text so that no expression is built or cache-keyed per call; everything else uses SQLAlchemy
+Core on the tables of ``tables.py``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import TextClause, bindparam, text
+
+from batchyard.store.sql.tables import UtcTime
+
+CANDIDATE_JOBS = text(
+    """
+    SELECT j.id, j.type, j.owner, j.status, j.priority, j.max_concurrency, j.params,
+           (SELECT count(*) FROM by_chunks c WHERE c.job_id = j.id AND c.status = 'running') AS running,
+           (SELECT max(c.claimed_at) FROM by_chunks c WHERE c.job_id = j.id) AS last_claim
+    FROM by_jobs j
+    WHERE j.status IN ('pending', 'running') AND j.type IN :types
+      AND EXISTS (SELECT 1 FROM by_chunks c
+                  WHERE c.job_id = j.id AND c.status = 'pending' AND c.run_after <= :now)
+    """
+).bindparams(bindparam("types", expanding=True))
+
+_CLAIM = """
+    UPDATE by_chunks SET status = 'running', lease_token = :token, lease_expires = :expires,
+           claimed_at = :now, worker = :worker
+    WHERE id = (
+        SELECT id FROM by_chunks
+        WHERE job_id = :job_id AND status = 'pending' AND run_after <= :now
+        ORDER BY seq LIMIT 1 {lock}
+    )
+    RETURNING id, seq, round, first_index, items, keys, states, outputs, attempts, lost
+"""
+CLAIM_CHUNK = {"sqlite": text(_CLAIM.format(lock="")), "postgresql": text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED"))}
+
+START_JOB = text("UPDATE by_jobs SET status = 'running', started_at = :now WHERE id = :job_id AND status = 'pending'")
+START_JOB = START_JOB.bindparams(bindparam("now", type_=UtcTime))
+
+_FENCE = """
+    SELECT j.status FROM by_chunks c JOIN by_jobs j ON j.id = c.job_id
+    WHERE c.id = :id AND c.lease_token = :token AND c.status = 'running' {lock}
+"""
+FENCE = {"sqlite": text(_FENCE.format(lock="")), "postgresql": text(_FENCE.format(lock="FOR UPDATE OF c"))}
+
+COMMIT_CHUNK = text(
+    """
+    UPDATE by_chunks SET status = :status, states = :states, outputs = :outputs, attempts = :attempts,
+           run_after = :run_after, lease_token = NULL, lease_expires = NULL, current = :current
+    WHERE id = :id
+    """
+)
+
+INSERT_EVENT = text(
+    "INSERT INTO by_events (job_id, kind, data, created_at) VALUES (:job_id, :kind, :data, :created_at)"
+).bindparams(bindparam("created_at", type_=UtcTime))
+
+ADD_COUNTERS = text(
+    """
+    UPDATE by_job_counters SET processed = processed + :processed, succeeded = succeeded + :succeeded,
+           failed = failed + :failed, skipped = skipped + :skipped
+    WHERE job_id = :job_id AND shard = :shard
+    """
+)
+
+HAS_PENDING_CHUNKS = text("SELECT 1 FROM by_chunks WHERE job_id = :job_id AND status = 'pending' LIMIT 1")
+
+
+def for_dialect(statements: dict[str, TextClause], dialect: str) -> TextClause:
+    return statements["sqlite" if dialect == "sqlite" else "postgresql"]
