@@ -13,6 +13,7 @@ from batchyard.core.context import Context
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import ChunkOutcome, ItemError
 from batchyard.core.planning import bisect_failures
+from batchyard.core.policies import OnError
 from batchyard.core.status import ItemState
 from batchyard.engine.runner import describe
 from batchyard.store.base import CommitSession, Store
@@ -45,7 +46,14 @@ def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx
         failures = bisect_failures(fresh, attempt)
     finally:
         ctx.connection = None
-    return _mark_failed(outcome, failures) if failures else outcome
+    if not failures:
+        return outcome
+    failed = _mark_failed(outcome, failures)
+    if job_type.policies.on_error == OnError.STOP and failed.stop_reason is None:
+        first = min(failures)
+        reason = f"item {outcome.chunk.first_index + first} failed: {describe(failures[first])}"
+        failed = dataclasses.replace(failed, stop_reason=reason)
+    return failed
 
 
 def _mark_failed(outcome: ChunkOutcome, failures: dict[int, BaseException]) -> ChunkOutcome:

@@ -4,6 +4,7 @@ resume after the items already stored if the previous planner died."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from itertools import islice
 
 from batchyard.core.jobtype import JobType
@@ -16,10 +17,11 @@ from batchyard.store.base import PlanningClaim, Store
 log = logging.getLogger("batchyard.planner")
 
 
-def plan_source(store: Store, registry: Registry, claim: PlanningClaim) -> None:
+def plan_source(store: Store, registry: Registry, claim: PlanningClaim, should_stop: Callable[[], bool]) -> None:
+    """Plan a job's items; if the worker is stopping, hand the planning over to another worker at once."""
     try:
         job_type = registry.get(claim.job_type)
-        _enumerate(store, job_type, claim)
+        _enumerate(store, job_type, claim, should_stop)
     except LeaseLost:
         log.info("planning of job %s was taken over or the job was stopped", claim.job_id)
     except Exception as exc:  # noqa: BLE001 - a failing source stops its job with the reason, not the worker
@@ -29,7 +31,7 @@ def plan_source(store: Store, registry: Registry, claim: PlanningClaim) -> None:
     store.finish_if_done(claim.job_id)
 
 
-def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim) -> None:
+def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim, should_stop: Callable[[], bool]) -> None:
     assert job_type.source is not None
     params = job_type.parse_params(claim.params)
     scope = skip_done_scope(job_type, claim.owner, claim.params)
@@ -43,4 +45,7 @@ def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim) -> None:
         already_done=(lambda keys: store.done_keys(scope, keys)) if scope else None,
     ):
         store.add_chunks(claim.job_id, claim.token, batch)
+        if should_stop():
+            store.renew_planning(claim.job_id, claim.token, 0.0)
+            return
     store.seal(claim.job_id, claim.token)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from batchyard.core.backoff import backoff_seconds
 from batchyard.core.context import Context, Skip
-from batchyard.core.jobtype import JobType
+from batchyard.core.jobtype import JobType, ProcessFn
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.policies import OnError
 from batchyard.core.status import ItemState
@@ -59,9 +59,8 @@ def run_chunk(job_type: JobType, chunk: ClaimedChunk, ctx: Context, *, done_scop
 
 def _process_items(job_type: JobType, chunk: ClaimedChunk, ctx: Context, progress: _Progress) -> None:
     """The hot loop: kept flat, since for cheap items its overhead is the engine's per-item cost."""
-    process = job_type.process
+    process = _with_deadline(job_type.process, job_type.policies.timeout)
     items, states, outputs, attempts = chunk.items, progress.states, progress.outputs, progress.attempts
-    guard = _deadline_guard(job_type.policies.timeout)
     for i, state in enumerate(chunk.states):
         if state != PENDING:
             continue
@@ -70,8 +69,7 @@ def _process_items(job_type: JobType, chunk: ClaimedChunk, ctx: Context, progres
         item = ctx.item = items[i]
         ctx.attempt = attempts.get(i, 0) + 1
         try:
-            with guard():
-                outputs[i] = process(item, ctx)
+            outputs[i] = process(item, ctx)
             states[i] = SUCCEEDED
         except Skip as skip:
             states[i] = SKIPPED
@@ -112,11 +110,16 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _deadline_guard(seconds: float | None) -> Callable[[], Any]:
+def _with_deadline(process: ProcessFn, seconds: float | None) -> ProcessFn:
     """Per-item timeout (SIGALRM: main thread only; elsewhere, and without a timeout, no limit)."""
     if seconds is None or threading.current_thread() is not threading.main_thread():
-        return nullcontext
-    return lambda: _deadline(seconds)
+        return process
+
+    def limited(item: Any, ctx: Context) -> Any:
+        with _deadline(seconds):
+            return process(item, ctx)
+
+    return limited
 
 
 @contextmanager

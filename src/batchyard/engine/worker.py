@@ -74,7 +74,7 @@ class Worker:
             return True
         planning = self.store.claim_planning(self.name, self.lease, types)
         if planning is not None:
-            plan_source(self.store, self.registry, planning)
+            plan_source(self.store, self.registry, planning, self._stopping.is_set)
             return True
         return False
 

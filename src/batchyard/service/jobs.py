@@ -12,7 +12,7 @@ from batchyard.core.model import ItemRecord, Job, NewJob
 from batchyard.core.planning import cut_chunks
 from batchyard.core.registry import Registry
 from batchyard.core.templates import render_key
-from batchyard.errors import BatchyardError, InvalidParams, NoItems, TooManyItems
+from batchyard.errors import BatchyardError, InvalidParams, LeaseLost, NoItems, TooManyItems
 from batchyard.store.base import Store
 
 
@@ -65,6 +65,8 @@ class JobService:
             ):
                 self.store.add_chunks(job.id, token, batch)
             self.store.seal(job.id, token)
+        except LeaseLost:
+            pass  # the job was cancelled while its items were being stored: nothing more to store
         except BatchyardError as exc:
             self.store.abandon_planning(job.id, token, exc.message())
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, exists, or_, select, update
 
 from batchyard.core.model import Counters
 from batchyard.core.status import ACTIVE, ChunkStatus, ItemState, JobStatus
@@ -34,11 +34,23 @@ def reap(db: Database) -> int:
     reaped = sum(_recover(db, chunk_id, now) for chunk_id in expired)
     for job_id, token in interrupted:
         abandon_planning(db, job_id, token, SUBMISSION_INTERRUPTED)
-    with db.read() as conn:
-        active = conn.execute(select(j.id).where(j.status.in_(ACTIVE))).scalars().all()
-    for job_id in active:
+    for job_id in _drained_jobs(db):
         finish_if_done(db, job_id)
     return reaped
+
+
+def _drained_jobs(db: Database) -> list[int]:
+    """Active jobs with nothing left to run: their last commit died before finishing them."""
+    j, c = jobs.c, chunks.c
+    open_chunks = exists().where(c.job_id == j.id, c.status.in_((ChunkStatus.PENDING, ChunkStatus.RUNNING)))
+    with db.read() as conn:
+        return list(
+            conn.execute(
+                select(j.id).where(
+                    j.status.in_(ACTIVE), or_(j.sealed.is_(True), j.status == JobStatus.CANCELLING), ~open_chunks
+                )
+            ).scalars()
+        )
 
 
 def _recover(db: Database, chunk_id: int, now: float) -> int:
