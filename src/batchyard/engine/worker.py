@@ -21,13 +21,14 @@ from batchyard.engine.commit import commit_outcome
 from batchyard.engine.heartbeat import Heartbeat
 from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import run_chunk
-from batchyard.errors import LeaseLost
+from batchyard.errors import LeaseLost, StorageError
 from batchyard.service.jobs import skip_done_scope
 from batchyard.store.base import Store
 
 log = logging.getLogger("batchyard.worker")
 
 IDLE_MIN, IDLE_MAX = 0.005, 0.1  # seconds between polls when there is nothing to do
+STORAGE_RETRY_SECONDS = 1.0
 
 
 class Worker:
@@ -56,13 +57,23 @@ class Worker:
         idle = IDLE_MIN
         try:
             while not self._stopping.is_set() and not (until and until()):
-                if self.work_once(heartbeat):
+                if self._work_safely(heartbeat):
                     idle = IDLE_MIN
                 else:
                     self._stopping.wait(idle)
                     idle = min(idle * 2, IDLE_MAX)
         finally:
             heartbeat.close()
+
+    def _work_safely(self, heartbeat: Heartbeat) -> bool:
+        """A database that is briefly unreachable, or a deadlock PostgreSQL broke, costs a pause, not the
+        worker: whatever was not committed is redone from the last commit."""
+        try:
+            return self.work_once(heartbeat)
+        except StorageError as exc:
+            log.warning("database error, retrying in %.0fs: %s", STORAGE_RETRY_SECONDS, exc)
+            self._stopping.wait(STORAGE_RETRY_SECONDS)
+            return False
 
     def work_once(self, heartbeat: Heartbeat) -> bool:
         """Do one unit of work; False when there was none."""

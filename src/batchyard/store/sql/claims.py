@@ -73,6 +73,8 @@ def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> Cla
     now = epoch()
     token = secrets.token_hex(16)
     with db.write() as conn:
+        if cand.status == JobStatus.PENDING:  # the job row before any chunk row: one lock order everywhere
+            conn.execute(queries.START_JOB, {"now": utcnow(), "job_id": cand.job_id})
         if cand.max_concurrency is not None and not _below_concurrency(db, conn, cand):
             return None
         row = conn.execute(
@@ -81,8 +83,6 @@ def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> Cla
         ).first()
         if row is None:
             return None
-        if cand.status == JobStatus.PENDING:
-            conn.execute(queries.START_JOB, {"now": utcnow(), "job_id": cand.job_id})
     return ClaimedChunk(
         id=row.id,
         job_id=cand.job_id,

@@ -28,6 +28,7 @@ _CLAIM = """
     WHERE id = (
         SELECT id FROM by_chunks
         WHERE job_id = :job_id AND status = 'pending' AND run_after <= :now
+          AND EXISTS (SELECT 1 FROM by_jobs WHERE id = :job_id AND status IN ('pending', 'running'))
         ORDER BY seq LIMIT 1 {lock}
     )
     RETURNING id, seq, round, first_index, items, keys, states, outputs, attempts, lost
