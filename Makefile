@@ -6,6 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_COMPILE_BYTECODE := 1
 export BATCHYARD_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: all run test lint typecheck imports unit pytest bench clean install

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,8 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def children_of(pid: int) -> set[int]:
-    """Live child processes of ``pid``, read from ``/proc``."""
-    found = set()
+def _live_processes() -> Iterator[tuple[int, int, int]]:
+    """``(pid, parent pid, process group)`` of every live process, from ``/proc`` (zombies left out)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -74,9 +73,18 @@ def children_of(pid: int) -> set[int]:
             fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry.name))
-    return found
+        if fields[0] != "Z":
+            yield int(entry.name), int(fields[1]), int(fields[2])
+
+
+def children_of(pid: int) -> set[int]:
+    """Live child processes of ``pid``."""
+    return {child for child, parent, _ in _live_processes() if parent == pid}
+
+
+def process_group(pgid: int) -> set[int]:
+    """Live processes of the process group ``pgid``: a supervisor and its workers, orphans included."""
+    return {pid for pid, _, group in _live_processes() if group == pgid}
 
 
 def free_port() -> int:
@@ -93,13 +101,12 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=10)
 
 
-def kill_pids(pids: set[int]) -> None:
-    """SIGKILL processes that are not our children (a supervisor's workers), ignoring those already gone."""
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill every process in ``proc``'s process group (start it with ``start_new_session=True``), orphans
+    included, and reap ``proc``: a supervisor's workers never outlive a test that failed midway."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    stop_process(proc)
 
 
 def log_records(path: Path) -> list[dict[str, Any]]:

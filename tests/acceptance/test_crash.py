@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from tests.acceptance.helpers import (
     all_events,
     assert_ledger_done_exactly_once,
     create_effects_table,
+    effects,
     log_records,
     running_chunks,
+    use_test_app,
     wait_for,
     wait_until_finished,
     worker_pid,
@@ -38,8 +41,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def ledger(yard: Yard) -> Yard:
     """The test database, with the subprocesses' job types known and the effects table created."""
-    from tests.acceptance.helpers import use_test_app
-
     use_test_app(yard, "ledger", "slow_square")
     create_effects_table(yard)
     return yard
@@ -57,24 +58,24 @@ def test_kill_9_of_random_busy_workers_loses_and_duplicates_nothing(ledger: Yard
     with workers(database_url, tmp_path, lease=1.5, item_seconds=0.01) as pool:
         for _ in range(3):
             pool.start()
-        deadline = time.monotonic() + 120
-        while kills < 12 and not ledger.get(job.id).status.is_finished:
+        deadline = time.monotonic() + 60
+        while kills < 10 and not ledger.get(job.id).status.is_finished:
             assert time.monotonic() < deadline, f"only {kills} kills before the deadline\n{pool.describe()}"
-            time.sleep(rng.uniform(0.3, 0.5))
+            time.sleep(rng.uniform(0.3, 0.4))
             busy = {worker_pid(worker) for _, worker in running_chunks(ledger, job.id)}
             victims = [proc for proc in pool.alive if proc.pid in busy]  # each kill lands in the middle of a chunk
             if victims:
                 pool.kill9(rng.choice(victims))
                 kills += 1
                 pool.start()
-        wait_until_finished(ledger, job.id, pool, timeout=90)
+        wait_until_finished(ledger, job.id, pool, timeout=60)
 
     assert kills >= 10, "the job finished before the chaos was over: make it bigger"
     assert_ledger_done_exactly_once(ledger, job.id, items)
     events = all_events(ledger, job.id)
     assert any(e.kind == "lost" for e in events), "no chunk was ever reclaimed from a killed worker"
-    committed = Counter(e.data["chunk"] for e in events if e.kind == "progress" and e.data["items"] > 0)
-    assert set(committed) == set(range(150))
+    committed = Counter(e.data["chunk"] for e in events if e.kind == "progress")
+    assert committed == Counter(range(150)), "a killed worker's chunk was committed twice, or never"
 
 
 def _stop_outside_a_transaction(proc: subprocess.Popen[bytes], yard: Yard, database_url: str, app_name: str) -> None:
@@ -135,7 +136,7 @@ def test_worker_stalled_past_its_lease_cannot_commit_the_reclaimed_chunk(
 ):
     items = range(20)
     job = ledger.submit("ledger", items=items)
-    stalled_name = f"stalled_{tmp_path.name[-20:]}".replace("-", "_")
+    stalled_name = f"stalled_{uuid.uuid4().hex[:12]}"
     with workers(database_url, tmp_path, lease=1.0, item_seconds=0.3) as pool:
         stalled = pool.start(database_url=_tagged(database_url, stalled_name))
         [seq] = wait_for(lambda: _claimed_by(ledger, job.id, stalled), timeout=60, what="the first worker's claim")
@@ -148,23 +149,23 @@ def test_worker_stalled_past_its_lease_cannot_commit_the_reclaimed_chunk(
         assert stalled.poll() is None
 
         stalled.send_signal(signal.SIGCONT)
-        refused = wait_for(
-            lambda: _lease_loss_noticed(pool, stalled, seq, job.id),
+        wait_for(
+            lambda: _lease_loss_noticed(pool, stalled, seq, job.id) or len(effects(ledger, job.id)) > len(items),
             timeout=15,
             what="the stalled worker to give up its commit",
         )
-        assert refused
         stalled.send_signal(signal.SIGTERM)
         assert stalled.wait(timeout=10) == 0
 
     assert_ledger_done_exactly_once(ledger, job.id, items)
+    assert _lease_loss_noticed(pool, stalled, seq, job.id)
     lost = [e.data for e in all_events(ledger, job.id) if e.kind == "lost"]
     assert [d["chunk"] for d in lost] == [seq]
     assert worker_pid(lost[0]["worker"]) == stalled.pid
 
 
 def test_racing_workers_claim_and_commit_each_chunk_exactly_once(ledger: Yard, database_url: str, tmp_path: Path):
-    items = range(20_000)  # 2,000 chunks of 10 instant items: the workers spend their time claiming and committing
+    items = range(8_000)  # 800 chunks of 10 instant items: the workers spend their time claiming and committing
     job = ledger.submit("ledger", items=items)
     with workers(database_url, tmp_path, lease=30.0, item_seconds=0) as pool:
         for _ in range(4):
@@ -175,7 +176,7 @@ def test_racing_workers_claim_and_commit_each_chunk_exactly_once(ledger: Yard, d
     assert_ledger_done_exactly_once(ledger, job.id, items)
     events = all_events(ledger, job.id)
     committed = Counter(e.data["chunk"] for e in events if e.kind == "progress")
-    assert committed == Counter(range(2000)), "some chunk was committed more than once, or never"
+    assert committed == Counter(range(800)), "some chunk was committed more than once, or never"
     assert [e for e in events if e.kind == "lost"] == []
     with ledger.store.db.read() as conn:
         by_worker = conn.execute(
@@ -185,9 +186,7 @@ def test_racing_workers_claim_and_commit_each_chunk_exactly_once(ledger: Yard, d
     assert len(by_worker) >= 2, f"no race happened: {by_worker}"
 
 
-def test_sigterm_commits_the_items_done_and_releases_the_rest_at_once(
-    ledger: Yard, database_url: str, tmp_path: Path
-):
+def test_sigterm_commits_the_items_done_and_releases_the_rest_at_once(ledger: Yard, database_url: str, tmp_path: Path):
     items = range(20)
     job = ledger.submit("ledger", items=items)
     with workers(database_url, tmp_path, lease=30.0, item_seconds=0.2) as pool:

@@ -45,17 +45,20 @@ def wait_for(predicate: Callable[[], bool], *, timeout: float = 10.0, what: str 
 
 def context_for(yard: Yard, chunk: ClaimedChunk) -> Context:
     job_type = yard.registry.get(chunk.job_type)
-    return Context(job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params), round=chunk.round)
+    return Context(
+        job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params), round=chunk.round
+    )
 
 
 def run_and_commit(yard: Yard, chunk: ClaimedChunk, ctx: Context | None = None) -> ChunkOutcome:
-    """What a worker does with a claimed chunk: run its items, commit the outcome, finish the job if drained."""
+    """What a worker does with a claimed chunk: run its items, commit the outcome, finish the job if drained.
+    Returns the outcome as run (before any bisection of a failing write)."""
     job_type = yard.registry.get(chunk.job_type)
     ctx = ctx or context_for(yard, chunk)
     outcome = run_chunk(job_type, chunk, ctx, done_scope=skip_done_scope(job_type, chunk.owner, chunk.params))
-    committed = commit_outcome(yard.store, job_type, outcome, ctx)
+    commit_outcome(yard.store, job_type, outcome, ctx)
     yard.store.finish_if_done(chunk.job_id)
-    return committed
+    return outcome
 
 
 def claim(yard: Yard, worker: str = "w1", *, lease: float = 2.0, types: list[str] | None = None) -> ClaimedChunk:

@@ -6,9 +6,7 @@ import os
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from batchyard.api.app import create_app
 from batchyard.bootstrap import upgrade_database
 from batchyard.cli.loading import load_yard, setup_logging
 from batchyard.cli.worker import AppOption, worker_command
@@ -22,6 +20,10 @@ def serve(
     workers: Annotated[int | None, typer.Option(min=0, help="worker processes (default: CPU count)")] = None,
 ) -> None:
     """Run everything: API on HOST:PORT plus worker processes; Ctrl-C stops the whole tree cleanly."""
+    import uvicorn  # imported here so that `batchyard worker` starts without the web stack
+
+    from batchyard.api.app import create_app
+
     setup_logging()
     yard = load_yard(app)
     upgrade_database(yard.settings)

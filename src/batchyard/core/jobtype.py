@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from batchyard.core.context import Context
 from batchyard.core.policies import Policies
+from batchyard.core.templates import check_template
 from batchyard.errors import InvalidJobType, InvalidParams
 
 ProcessFn = Callable[[Any, Context], Any]
@@ -60,6 +61,9 @@ def define_job_type(name: str, target: Any, **options: Any) -> JobType:
         raise InvalidJobType(name=name, reason=exc.details["reason"]) from None
     except TypeError as exc:
         raise InvalidJobType(name=name, reason=str(exc)) from None
+    for template in (policies.exclusive, policies.skip_done):
+        if template is not None:
+            check_template(template, type_name=name)
     if inspect.isclass(target):
         return _from_class(name, target, policies, title)
     if not callable(target):

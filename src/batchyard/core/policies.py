@@ -39,6 +39,7 @@ class Policies:
         _require(self.timeout is None or self.timeout > 0, "timeout must be positive")
         _require(self.max_items is None or self.max_items >= 1, "max_items must be at least 1")
         _require(_valid_max_failures(self.max_failures), "max_failures is a count >= 0 or a ratio in (0, 1)")
+        _require(self.on_error in set(OnError), "on_error is one of continue, stop, retry")
         object.__setattr__(self, "on_error", OnError(self.on_error))
 
 

@@ -71,6 +71,8 @@ def _process_items(job_type: JobType, chunk: ClaimedChunk, ctx: Context, progres
         try:
             outputs[i] = process(item, ctx)
             states[i] = SUCCEEDED
+            if i in attempts:
+                attempts[i] = ctx.attempt
         except Skip as skip:
             states[i] = SKIPPED
             if skip.reason:

@@ -67,8 +67,9 @@ class JobService:
             self.store.seal(job.id, token)
         except LeaseLost:
             pass  # the job was cancelled while its items were being stored: nothing more to store
-        except BatchyardError as exc:
-            self.store.abandon_planning(job.id, token, exc.message())
+        except Exception as exc:
+            reason = exc.message() if isinstance(exc, BatchyardError) else f"reading the items failed: {exc}"
+            self.store.abandon_planning(job.id, token, reason)
             raise
         self.store.finish_if_done(job.id)
 

@@ -7,7 +7,6 @@ is taken with ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers with ``BEGIN
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,14 +32,15 @@ class Candidate:
     max_concurrency: int | None
     params: str
     running: int
-    last_claim: float
 
 
 def claim_chunk(db: Database, worker: str, lease: float, types: Sequence[str]) -> ClaimedChunk | None:
     """Claim the next chunk of a job whose type this worker knows."""
     with db.read() as conn:
-        candidates = _ranked(_candidates(conn, epoch(), types))
-    for candidate in candidates:
+        candidates = _candidates(conn, epoch(), types)
+        owners = {c.owner for c in candidates}
+        load = _owner_load(conn, owners) if len(owners) > 1 else {}
+    for candidate in _ranked(candidates, load):
         claimed = _claim_from(db, candidate, worker, lease)
         if claimed is not None:
             return claimed
@@ -50,23 +50,20 @@ def claim_chunk(db: Database, worker: str, lease: float, types: Sequence[str]) -
 def _candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Candidate]:
     rows = conn.execute(queries.CANDIDATE_JOBS, {"types": list(types), "now": now}).all()
     return [
-        Candidate(
-            r.id, r.type, r.owner, r.status, r.priority, r.max_concurrency, r.params, r.running, r.last_claim or 0.0
-        )
-        for r in rows
+        Candidate(r.id, r.type, r.owner, r.status, r.priority, r.max_concurrency, r.params, r.running) for r in rows
     ]
 
 
-def _ranked(candidates: list[Candidate]) -> list[Candidate]:
+def _owner_load(conn: Connection, owners: set[str]) -> dict[str, tuple[int, float]]:
+    rows = conn.execute(queries.OWNER_LOAD, {"owners": sorted(owners)}).all()
+    return {r.owner: (int(r.running or 0), float(r.last_claim or 0.0)) for r in rows}
+
+
+def _ranked(candidates: list[Candidate], load: dict[str, tuple[int, float]]) -> list[Candidate]:
     """Priority first; then the owner with the fewest running chunks, then the one served longest ago, so a
     tiny job of one user is not starved by a huge job of another; then the oldest job."""
-    owner_running: dict[str, int] = defaultdict(int)
-    owner_served: dict[str, float] = defaultdict(float)
-    for cand in candidates:
-        owner_running[cand.owner] += cand.running
-        owner_served[cand.owner] = max(owner_served[cand.owner], cand.last_claim)
     open_ = [c for c in candidates if c.max_concurrency is None or c.running < c.max_concurrency]
-    return sorted(open_, key=lambda c: (-c.priority, owner_running[c.owner], owner_served[c.owner], c.job_id))
+    return sorted(open_, key=lambda c: (-c.priority, *load.get(c.owner, (0, 0.0)), c.job_id))
 
 
 def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:

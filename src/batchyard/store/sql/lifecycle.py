@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, exists, select, update
+from sqlalchemy import Connection, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.model import Counters, Job
@@ -75,14 +75,16 @@ def resume(db: Database, job_id: int) -> Job:
 
 
 def retry_failed(db: Database, job_id: int) -> Job:
-    """Reopen a finished job's failed items as a new round of the same job."""
+    """Reopen a finished job's failed items as a new round of the same job; items that a stop (on_error or
+    max_failures) left unprocessed run in that round too."""
     try:
         with db.write() as conn:
             status = _locked_status(db, conn, job_id)
-            failed = read_counters(conn, job_id).failed
-            if status not in RETRYABLE or failed == 0:
+            counters = read_counters(conn, job_id)
+            if status not in RETRYABLE or counters.failed == 0:
                 raise IllegalTransition(job_id=job_id, status=status, action="retry failed items")
-            _open_round(conn, job_id, failed)
+            total = conn.execute(select(jobs.c.total).where(jobs.c.id == job_id)).scalar_one()
+            _open_round(conn, job_id, counters.failed + total - counters.processed)
     except IntegrityError:
         with db.read() as conn:
             row = conn.execute(select(jobs.c.exclusive_key).where(jobs.c.id == job_id)).scalar_one()
@@ -93,24 +95,22 @@ def retry_failed(db: Database, job_id: int) -> Job:
     return _get(db, job_id)
 
 
-def _open_round(conn: Connection, job_id: int, failed: int) -> None:
+def _open_round(conn: Connection, job_id: int, items: int) -> None:
     row = conn.execute(select(jobs.c.round, jobs.c.rounds, jobs.c.exclusive_key).where(jobs.c.id == job_id)).one()
     number = row.round + 1
-    rounds = [*codec.loads(row.rounds), {"number": number, "started_at": utcnow().isoformat(), "items": failed}]
+    rounds = [*codec.loads(row.rounds), {"number": number, "started_at": utcnow().isoformat(), "items": items}]
     if row.exclusive_key is not None:
         conn.execute(exclusive_locks.insert().values(key=row.exclusive_key, job_id=job_id))
-    for chunk in conn.execute(
-        select(chunks.c.id, chunks.c.seq, chunks.c.states, chunks.c.attempts).where(
-            chunks.c.job_id == job_id, chunks.c.states.contains(ItemState.FAILED)
-        )
-    ).all():
+    c = chunks.c
+    reopen = or_(c.states.contains(ItemState.FAILED), c.status == ChunkStatus.CANCELLED)
+    for chunk in conn.execute(select(c.id, c.seq, c.states, c.attempts).where(c.job_id == job_id, reopen)).all():
         _reopen_chunk(conn, job_id, chunk, number)
     conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id)
         .values(status=JobStatus.RUNNING, round=number, rounds=codec.dumps(rounds), finished_at=None, error=None)
     )
-    emit(conn, job_id, "round", round=number, items=failed)
+    emit(conn, job_id, "round", round=number, items=items)
 
 
 def _reopen_chunk(conn: Connection, job_id: int, chunk: Any, number: int) -> None:

@@ -13,14 +13,26 @@ from batchyard.store.sql.tables import UtcTime
 CANDIDATE_JOBS = text(
     """
     SELECT j.id, j.type, j.owner, j.status, j.priority, j.max_concurrency, j.params,
-           (SELECT count(*) FROM by_chunks c WHERE c.job_id = j.id AND c.status = 'running') AS running,
-           (SELECT max(c.claimed_at) FROM by_chunks c WHERE c.job_id = j.id) AS last_claim
+           (SELECT count(*) FROM by_chunks c WHERE c.job_id = j.id AND c.status = 'running') AS running
     FROM by_jobs j
     WHERE j.status IN ('pending', 'running') AND j.type IN :types
       AND EXISTS (SELECT 1 FROM by_chunks c
                   WHERE c.job_id = j.id AND c.status = 'pending' AND c.run_after <= :now)
     """
 ).bindparams(bindparam("types", expanding=True))
+
+# Load of each owner over all their active jobs, not only those with a chunk to claim now: an owner whose
+# other job is busy running chunks must not count as idle.
+OWNER_LOAD = text(
+    """
+    SELECT j.owner,
+           sum((SELECT count(*) FROM by_chunks c WHERE c.job_id = j.id AND c.status = 'running')) AS running,
+           max((SELECT max(c.claimed_at) FROM by_chunks c WHERE c.job_id = j.id)) AS last_claim
+    FROM by_jobs j
+    WHERE j.status IN ('pending', 'running', 'paused', 'cancelling') AND j.owner IN :owners
+    GROUP BY j.owner
+    """
+).bindparams(bindparam("owners", expanding=True))
 
 _CLAIM = """
     UPDATE by_chunks SET status = 'running', lease_token = :token, lease_expires = :expires,

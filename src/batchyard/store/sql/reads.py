@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from batchyard.core.model import ItemRecord, Job
-from batchyard.core.status import ItemState
+from batchyard.core.status import ChunkStatus, ItemState
 from batchyard.errors import JobNotFound
 from batchyard.store.base import Event
 from batchyard.store.sql import codec
@@ -39,9 +39,11 @@ def list_jobs(db: Database, *, owner: str | None, status: str | None, limit: int
 
 
 def items(db: Database, job_id: int, status: str | None) -> Iterator[ItemRecord]:
-    """Each item in order, read a few chunks at a time so a 10M-item job streams in constant memory."""
+    """Each item in order, read a few chunks at a time so a 10M-item job streams in constant memory.
+
+    ``status`` is one of succeeded, failed, skipped, pending, or cancelled (items a cancel left undone).
+    """
     get_job(db, job_id)
-    wanted = None if status is None else {s.value for s in ItemState if s.label == status}
     after = -1
     while True:
         with db.read() as conn:
@@ -55,33 +57,42 @@ def items(db: Database, job_id: int, status: str | None) -> Iterator[ItemRecord]
                 .mappings()
                 .all()
             )
-            for chunk in batch:
-                yield from _chunk_items(conn, chunk, wanted)
+            records = [record for chunk in batch for record in _chunk_items(conn, chunk, status)]
+        yield from records  # outside the transaction: a slow reader holds no database snapshot
         if len(batch) < CHUNKS_PER_READ:
             return
         after = batch[-1]["seq"]
 
 
-def _chunk_items(conn: Connection, chunk: Any, wanted: set[str] | None) -> Iterator[ItemRecord]:
+def _labels(chunk: Any) -> dict[str, str]:
+    labels = {state.value: state.label for state in ItemState}
+    if chunk["status"] == ChunkStatus.CANCELLED:
+        labels[ItemState.PENDING] = "cancelled"
+    return labels
+
+
+def _chunk_items(conn: Connection, chunk: Any, wanted: str | None) -> Iterator[ItemRecord]:
     states: str = chunk["states"]
-    if wanted is not None and not wanted.intersection(states):
+    labels = _labels(chunk)
+    if wanted is not None and not any(labels[state] == wanted for state in set(states)):
         return
     inputs = codec.loads(chunk["items"])
     outputs = codec.loads(chunk["outputs"]) or [None] * len(states)
     keys = codec.loads(chunk["keys"])
     attempts = codec.loads_attempts(chunk["attempts"])
-    errors = _errors(conn, chunk) if ItemState.FAILED in states else {}
+    notes = _errors(conn, chunk) if ItemState.FAILED in states or ItemState.SKIPPED in states else {}
     for i, state in enumerate(states):
-        if wanted is not None and state not in wanted:
+        label = labels[state]
+        if wanted is not None and label != wanted:
             continue
         index = chunk["first_index"] + i
-        error, tries = errors.get(index, (None, attempts.get(i, 1 if state != ItemState.PENDING else 0)))
+        note, tries = notes.get(index, (None, attempts.get(i, 0 if state == ItemState.PENDING else 1)))
         yield ItemRecord(
             index=index,
             key=keys[i] if keys else None,
-            status=ItemState(state).label,
+            status=label,
             output=outputs[i],
-            error=error if state == ItemState.FAILED else None,
+            error=note if state in (ItemState.FAILED, ItemState.SKIPPED) else None,
             attempts=tries,
             input=inputs[i],
         )

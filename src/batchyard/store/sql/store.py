@@ -61,6 +61,7 @@ class SqlStore:
 
     def release(self, chunk: ClaimedChunk) -> None:
         claims.release(self.db, chunk)
+        lifecycle.finish_if_done(self.db, chunk.job_id)
 
     def finish_if_done(self, job_id: int) -> Job | None:
         return lifecycle.finish_if_done(self.db, job_id)
