@@ -30,7 +30,7 @@ def assert_counters_match(yard: Yard, job_id: int) -> Job:
     assert job.failed == tally["failed"]
     assert job.skipped == tally["skipped"]
     assert job.processed == job.succeeded + job.failed + job.skipped
-    assert job.processed + tally["pending"] == job.total
+    assert job.processed + tally["pending"] + tally["cancelled"] == job.total
     assert 0.0 <= job.progress <= 100.0
     return job
 

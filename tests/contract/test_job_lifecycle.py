@@ -62,7 +62,7 @@ def test_cancel_stops_in_flight_chunk_at_next_item_and_cancels_pending_chunks(ya
     assert sorted(blocker.calls) == [0, 1, 2, 3], "the chunk stops at the next item; no other chunk starts"
     assert done.processed == 4 < done.total == 50
     assert chunk_column(yard, job.id, "status") == ["cancelled"] * 5
-    assert len(list(yard.items(job.id, status="pending"))) == 46
+    assert len(list(yard.items(job.id, status="cancelled"))) == 46
     assert_counters_match(yard, job.id)
 
 

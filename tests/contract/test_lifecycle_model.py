@@ -79,6 +79,13 @@ ALLOWED_FROM = {
 }
 
 
+def _label(chunk: Any, state: str) -> str:
+    """An item a cancel left undone is reported as cancelled, not pending."""
+    if state == ItemState.PENDING and chunk.status == "cancelled":
+        return "cancelled"
+    return ItemState(state).label
+
+
 @dataclass(frozen=True)
 class Spec:
     """A job type under test: small chunks, and a policy that decides what happens to a failing item."""
@@ -236,6 +243,8 @@ def predict_run(job: MJob, chunk: ClaimedChunk, *, failing: bool, marker: str, s
                 states[i] = ItemState.FAILED
         else:
             states[i], outputs[i] = ItemState.SUCCEEDED, f"{item}@{marker}"
+            if i in attempts:  # an item that failed before records the attempt that succeeded
+                attempts[i] += 1
     return Predicted("".join(states), outputs, attempts)
 
 
@@ -392,6 +401,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.store.release(held.chunk)
         chunk = job.chunks[held.chunk.seq]
         chunk.status, chunk.token = ("cancelled" if job.status == CG else "pending"), None
+        job.finish_if_done()  # the last chunk of a cancelling job given back: the job is cancelled
 
     @rule()
     def reap(self) -> None:
@@ -446,7 +456,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         job.round += 1
         job.status = R
         for chunk in job.chunks:
-            if ItemState.FAILED in chunk.states:
+            if ItemState.FAILED in chunk.states or chunk.status == "cancelled":
                 chunk.states = chunk.states.replace(ItemState.FAILED, ItemState.PENDING)
                 chunk.attempts = {i: n for i, n in chunk.attempts.items() if chunk.states[i] != ItemState.PENDING}
                 chunk.status, chunk.round, chunk.lost = "pending", job.round, 0
@@ -616,9 +626,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         counted = (tally["succeeded"] + tally["failed"] + tally["skipped"], tally["succeeded"], tally["failed"])
         assert counted == (stored.processed, stored.succeeded, stored.failed), (tally, stored.counters)
         assert tally["skipped"] == stored.skipped
-        expected = [(ItemState(s).label, o) for c in job.chunks for s, o in zip(c.states, c.outputs, strict=True)]
+        expected = [(_label(c, s), o) for c in job.chunks for s, o in zip(c.states, c.outputs, strict=True)]
         assert [(i.status, i.output) for i in items] == expected, "item states or outputs differ from the model"
-        assert all((i.error is not None) == (i.status == "failed") for i in items), "only failed items have errors"
+        assert all(i.error is not None for i in items if i.status == "failed"), "a failed item says why"
+        assert all(i.error is None for i in items if i.status not in ("failed", "skipped")), "only failures have errors"
         if stored.status == OK:
             assert tally.keys() <= {"succeeded", "skipped"}, tally
 
@@ -661,7 +672,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if job.status == OK:
             assert tally.keys() <= {"succeeded", "skipped"}, tally
         if job.status == CD:  # items a cancelled job never reached were never processed
-            assert tally["pending"] == job.total - job.processed
+            assert tally["cancelled"] == job.total - job.processed
         else:
             assert tally.keys() <= {"succeeded", "failed", "skipped"}, (job.id, job.status, tally)
             assert job.processed == job.total

@@ -36,6 +36,7 @@ class SqlStore:
 
     def abandon_planning(self, job_id: int, token: str, reason: str) -> None:
         planning.abandon_planning(self.db, job_id, token, reason)
+        lifecycle.finish_if_done(self.db, job_id)
 
     def renew_planning(self, job_id: int, token: str, lease_seconds: float) -> bool:
         return planning.renew_planning(self.db, job_id, token, lease_seconds)
