@@ -66,7 +66,15 @@ class Workers:
     def __init__(self, url: str, count: int) -> None:
         env = dict(os.environ, BATCHYARD_DATABASE_URL=url, PYTHONPATH=str(HERE))
         command = [sys.executable, "-m", "batchyard", "worker", "--app", "noop_app:yard"]
-        self.procs = [subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL) for _ in range(count)]
+        self.logs = [tempfile.TemporaryFile() for _ in range(count)]  # noqa: SIM115 - closed with the process
+        self.procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log) for log in self.logs]
+
+    def tail_logs(self) -> str:
+        lines = []
+        for log in self.logs:
+            log.seek(0)
+            lines.extend(log.read().decode(errors="replace").splitlines()[-5:])
+        return "\n".join(lines)
 
     def peak_rss_mib(self) -> list[float]:
         peaks = []
@@ -80,14 +88,21 @@ class Workers:
         for proc in self.procs:
             proc.terminate()
         for proc in self.procs:
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print(f"worker {proc.pid} ignored SIGTERM for 30 s; killing it", file=sys.stderr)
+                proc.kill()
+                proc.wait()
 
 
-def engine_run(yard: object, n: int) -> float:
+def engine_run(yard: object, n: int, workers: Workers, deadline: float = 600.0) -> float:
     start = time.perf_counter()
     job = yard.submit("noop", items=range(n))  # type: ignore[attr-defined]
     while not yard.store.job_status(job.id).is_finished:  # type: ignore[attr-defined]
         time.sleep(0.002)
+        if time.perf_counter() - start > deadline:
+            raise RuntimeError(f"job did not finish: {yard.get(job.id)}\n{workers.tail_logs()}")  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - start
     done = yard.get(job.id)  # type: ignore[attr-defined]
     assert done.succeeded == n, done
@@ -104,8 +119,8 @@ def bench_engine(url: str, n: int, runs: int) -> tuple[float, list[float]]:
     yard.store  # noqa: B018 - create the schema before the workers start
     workers = Workers(url, 2)
     try:
-        engine_run(yard, 2_000)  # the workers are up and polling
-        rates = [engine_run(yard, n) for _ in range(runs)]
+        engine_run(yard, 2_000, workers)  # the workers are up and polling
+        rates = [engine_run(yard, n, workers) for _ in range(runs)]
         return max(rates), workers.peak_rss_mib()
     finally:
         workers.stop()
