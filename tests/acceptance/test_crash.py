@@ -210,3 +210,18 @@ def test_sigterm_commits_the_items_done_and_releases_the_rest_at_once(ledger: Ya
 
     assert_ledger_done_exactly_once(ledger, job.id, items)
     assert [e for e in all_events(ledger, job.id) if e.kind == "lost"] == []
+
+
+def test_idle_workers_exit_at_once_on_repeated_sigterm(database_url: str, tmp_path: Path) -> None:
+    """Signals land while the idle loop sleeps; the handler must never block on a lock the loop holds."""
+    with workers(database_url, tmp_path, lease=30.0, item_seconds=0.0) as pool:
+        procs = [pool.start() for _ in range(3)]
+        time.sleep(2.0)  # past start-up: each worker is polling its idle loop
+        for proc in procs:
+            for _ in range(5):
+                proc.send_signal(signal.SIGTERM)
+                time.sleep(0.003)
+        stopped_at = time.monotonic()
+        for proc in procs:
+            assert proc.wait(timeout=10) == 0, pool.describe()
+        assert time.monotonic() - stopped_at < 3.0

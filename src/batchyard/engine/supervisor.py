@@ -21,7 +21,7 @@ class Supervisor:
         self.grace = grace
         self.restarts = 0
         self._procs: list[subprocess.Popen[bytes]] = []
-        self._stopping = threading.Event()
+        self._stop_requested = False  # a plain flag: set from signal handlers (see Worker)
         self._thread: threading.Thread | None = None
 
     @property
@@ -39,18 +39,19 @@ class Supervisor:
         return proc
 
     def _watch(self) -> None:
-        while not self._stopping.wait(0.2):
+        while not self._stop_requested:
+            time.sleep(0.2)
             for i, proc in enumerate(self._procs):
-                if proc.poll() is not None and not self._stopping.is_set():
+                if proc.poll() is not None and not self._stop_requested:
                     log.warning("worker pid %d exited with %s; restarting", proc.pid, proc.returncode)
                     time.sleep(RESTART_DELAY)
-                    if not self._stopping.is_set():
+                    if not self._stop_requested:
                         self._procs[i] = self._spawn()
                         self.restarts += 1
 
     def stop(self) -> None:
         """SIGTERM every worker (each commits or releases its chunk), wait, then SIGKILL stragglers."""
-        self._stopping.set()
+        self._stop_requested = True
         if self._thread is not None:
             self._thread.join()
         for proc in self._procs:
@@ -67,7 +68,8 @@ class Supervisor:
 
     def request_stop(self) -> None:
         """Safe from a signal handler: ``wait`` returns, then the caller runs ``stop``."""
-        self._stopping.set()
+        self._stop_requested = True
 
     def wait(self) -> None:
-        self._stopping.wait()
+        while not self._stop_requested:
+            time.sleep(0.2)

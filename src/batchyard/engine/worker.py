@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -37,30 +36,33 @@ class Worker:
         self.registry = registry
         self.lease = lease
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self._stopping = threading.Event()
+        # A plain flag, not a threading.Event: stop() runs in signal handlers, and Event.set() there deadlocks
+        # when the signal lands while the main thread is inside Event.wait() holding the same lock.
+        self._stop_requested = False
         self._ctx: Context | None = None
         self._last_reap = 0.0
         self.chunks_done = 0
 
     def stop(self) -> None:
         """Ask the worker to finish the item in hand, commit what it did, and return from ``run``."""
-        self._stopping.set()
-        if self._ctx is not None:
-            self._ctx.request_stop()
+        self._stop_requested = True
+        ctx = self._ctx
+        if ctx is not None:
+            ctx.request_stop()
 
     @property
     def stopping(self) -> bool:
-        return self._stopping.is_set()
+        return self._stop_requested
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         heartbeat = Heartbeat(self.store, lease=self.lease)
         idle = IDLE_MIN
         try:
-            while not self._stopping.is_set() and not (until and until()):
+            while not self._stop_requested and not (until and until()):
                 if self._work_safely(heartbeat):
                     idle = IDLE_MIN
                 else:
-                    self._stopping.wait(idle)
+                    time.sleep(idle)
                     idle = min(idle * 2, IDLE_MAX)
         finally:
             heartbeat.close()
@@ -72,8 +74,14 @@ class Worker:
             return self.work_once(heartbeat)
         except StorageError as exc:
             log.warning("database error, retrying in %.0fs: %s", STORAGE_RETRY_SECONDS, exc)
-            self._stopping.wait(STORAGE_RETRY_SECONDS)
+            self._sleep(STORAGE_RETRY_SECONDS)
             return False
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early (within 50 ms) once a stop is requested."""
+        deadline = time.monotonic() + seconds
+        while not self._stop_requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
 
     def work_once(self, heartbeat: Heartbeat) -> bool:
         """Do one unit of work; False when there was none."""
@@ -85,7 +93,7 @@ class Worker:
             return True
         planning = self.store.claim_planning(self.name, self.lease, types)
         if planning is not None:
-            plan_source(self.store, self.registry, planning, self._stopping.is_set)
+            plan_source(self.store, self.registry, planning, lambda: self._stop_requested)
             return True
         return False
 
@@ -102,7 +110,7 @@ class Worker:
             job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params), round=chunk.round
         )
         self._ctx = ctx
-        if self._stopping.is_set():
+        if self._stop_requested:
             ctx.request_stop()
         heartbeat.hold(chunk, ctx)
         try:
