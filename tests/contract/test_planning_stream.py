@@ -109,6 +109,24 @@ def test_failing_source_fails_the_job_with_its_reason(yard: Yard) -> None:
     assert_counters_match(yard, job.id)
 
 
+def test_source_past_max_items_fails_the_job_before_storing_anything(yard: Yard) -> None:
+    yard.job("capped_source", chunk_size=5, max_items=20)(Numbers)
+    job = yard.submit("capped_source", params={"n": 21})
+    done = yard.run_until_done(job.id, timeout=20)
+    assert done.status == JobStatus.FAILED
+    assert done.error is not None
+    assert "at most 20 items" in done.error
+    assert (done.total, done.processed) == (0, 0)
+    assert_counters_match(yard, job.id)
+
+
+def test_source_within_max_items_runs_every_item(yard: Yard) -> None:
+    yard.job("capped_ok", chunk_size=5, max_items=20)(Numbers)
+    job = yard.submit("capped_ok", params={"n": 20})
+    done = yard.run_until_done(job.id, timeout=20)
+    assert (done.status, done.succeeded) == (JobStatus.SUCCEEDED, 20)
+
+
 def test_job_is_never_finished_before_it_is_sealed(database_url: str) -> None:
     # A long lease: the submitter is deliberately slow and must not be taken for dead meanwhile.
     yard = Yard(database_url, lease_seconds=30.0)

@@ -9,6 +9,7 @@ from typing import Any
 from batchyard.core.jobtype import KeyFn
 from batchyard.core.model import PlannedChunk
 from batchyard.core.status import ItemState
+from batchyard.errors import TooManyItems
 
 ITEMS_PER_BATCH = 10_000  # items stored per planning transaction: workers start after the first batch
 
@@ -46,6 +47,17 @@ def _plan(items: list[Any], index: int, seq: int, key: KeyFn | None, already_don
     if keys is not None and already_done is not None and (done := already_done(keys)):
         states = "".join(ItemState.SKIPPED if k in done else ItemState.PENDING for k in keys)
     return PlannedChunk(seq=seq, first_index=index, items=items, keys=keys, states=states)
+
+
+def within_limit(items: Iterable[Any], limit: int | None, *, type_name: str, start: int = 0) -> Iterator[Any]:
+    """Pass items through, raising TooManyItems when item number ``limit + 1`` is reached."""
+    if limit is None:
+        yield from items
+        return
+    for count, item in enumerate(items, start=start + 1):
+        if count > limit:
+            raise TooManyItems(type=type_name, limit=limit, count=f"more than {limit}")
+        yield item
 
 
 def bisect_failures(

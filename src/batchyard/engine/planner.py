@@ -8,7 +8,7 @@ from collections.abc import Callable
 from itertools import islice
 
 from batchyard.core.jobtype import JobType
-from batchyard.core.planning import cut_chunks
+from batchyard.core.planning import cut_chunks, within_limit
 from batchyard.core.registry import Registry
 from batchyard.errors import BatchyardError, LeaseLost
 from batchyard.service.jobs import skip_done_scope
@@ -35,7 +35,12 @@ def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim, should_sto
     assert job_type.source is not None
     params = job_type.parse_params(claim.params)
     scope = skip_done_scope(job_type, claim.owner, claim.params)
-    items = islice(iter(job_type.source(params)), claim.planned, None)
+    items = within_limit(
+        islice(iter(job_type.source(params)), claim.planned, None),
+        job_type.policies.max_items,
+        type_name=job_type.name,
+        start=claim.planned,
+    )
     for batch in cut_chunks(
         items,
         chunk_size=job_type.policies.chunk_size,
