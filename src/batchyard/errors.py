@@ -62,7 +62,7 @@ class InvalidParams(BatchyardError):
 
 
 class TooManyItems(BatchyardError):
-    """A job of type {type!r} takes at most {limit} items; {count} were given."""
+    """A job of type {type!r} takes at most {limit} items; it has {count}."""
 
     code = "too_many_items"
 
@@ -116,7 +116,7 @@ _ZH: dict[str, str] = {
     "duplicate_job_type": "名为 {name!r} 的任务类型已注册。",
     "invalid_job_type": "任务类型 {name!r} 无效：{reason}",
     "invalid_params": "参数无效：{reason}",
-    "too_many_items": "{type!r} 类型的任务最多 {limit} 项，实际提交了 {count} 项。",
+    "too_many_items": "{type!r} 类型的任务最多 {limit} 项，实际有 {count} 项。",
     "no_items": "任务没有可处理的项目。",
     "job_not_found": "任务 {job_id} 不存在。",
     "conflict": "{key!r} 已有进行中的任务 {job_id}；请等待其完成或先取消它。",

@@ -165,8 +165,8 @@ def test_context_skip_raises_skip_with_reason() -> None:
         ),
         (
             TooManyItems(type="images", limit=50, count=51),
-            "A job of type 'images' takes at most 50 items; 51 were given.",
-            "'images' 类型的任务最多 50 项，实际提交了 51 项。",
+            "A job of type 'images' takes at most 50 items; it has 51.",
+            "'images' 类型的任务最多 50 项，实际有 51 项。",
         ),
         (JobNotFound(job_id=3), "Job 3 does not exist.", "任务 3 不存在。"),
         (NoItems(), "The job has no items to process.", "任务没有可处理的项目。"),

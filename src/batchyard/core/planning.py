@@ -56,7 +56,7 @@ def within_limit(items: Iterable[Any], limit: int | None, *, type_name: str, sta
         return
     for count, item in enumerate(items, start=start + 1):
         if count > limit:
-            raise TooManyItems(type=type_name, limit=limit, count=f"more than {limit}")
+            raise TooManyItems(type=type_name, limit=limit, count=f"{limit + 1}+")
         yield item
 
 
