@@ -41,7 +41,6 @@ class Worker:
         self._stop_requested = False
         self._ctx: Context | None = None
         self._last_reap = 0.0
-        self.chunks_done = 0
 
     def stop(self) -> None:
         """Ask the worker to finish the item in hand, commit what it did, and return from ``run``."""
@@ -49,10 +48,6 @@ class Worker:
         ctx = self._ctx
         if ctx is not None:
             ctx.request_stop()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop_requested
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         heartbeat = Heartbeat(self.store, lease=self.lease)
@@ -130,6 +125,5 @@ class Worker:
         except LeaseLost:
             log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
             return
-        self.chunks_done += 1
         if drained:
             self.store.finish_if_done(chunk.job_id)

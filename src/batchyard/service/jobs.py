@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import chain, islice
 from typing import Any
 
 from batchyard.core.jobtype import JobType
-from batchyard.core.model import ItemRecord, Job, NewJob
+from batchyard.core.model import Job, NewJob
 from batchyard.core.planning import cut_chunks
 from batchyard.core.registry import Registry
 from batchyard.core.templates import render_key
@@ -72,12 +72,6 @@ class JobService:
             self.store.abandon_planning(job.id, token, reason)
             raise
         self.store.finish_if_done(job.id)
-
-    def get(self, job_id: int) -> Job:
-        return self.store.get_job(job_id)
-
-    def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]:
-        return self.store.items(job_id, status)
 
     def cancel(self, job_id: int) -> Job:
         return self.store.cancel(job_id)
