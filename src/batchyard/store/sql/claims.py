@@ -19,8 +19,6 @@ from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import epoch, utcnow
 from batchyard.store.sql.tables import chunks, jobs
 
-CLAIMABLE_JOBS = (JobStatus.PENDING, JobStatus.RUNNING)
-
 
 @dataclass(frozen=True, slots=True)
 class Candidate:

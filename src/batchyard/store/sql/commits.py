@@ -17,8 +17,8 @@ from batchyard.errors import LeaseLost
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks
-from batchyard.store.sql.rows import add_counters, emit, epoch, read_counters, shard_of, utcnow
-from batchyard.store.sql.tables import done_keys, item_errors, jobs
+from batchyard.store.sql.rows import add_counters, emit, epoch, read_counters, record_errors, shard_of
+from batchyard.store.sql.tables import done_keys, jobs
 
 # Statuses in which released work goes back to the queue; otherwise what is left of a chunk is cancelled.
 KEEPS_RUNNING = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED)
@@ -44,23 +44,7 @@ class SqlCommitSession:
         conn: Connection = self.connection
         chunk = outcome.chunk
         conn.execute(queries.COMMIT_CHUNK, {"id": chunk.id, **self._chunk_values(outcome)})
-        if outcome.errors:
-            now = utcnow()
-            conn.execute(
-                item_errors.insert(),
-                [
-                    {
-                        "job_id": chunk.job_id,
-                        "chunk_id": chunk.id,
-                        "round": chunk.round,
-                        "idx": e.index,
-                        "error": e.error,
-                        "attempts": e.attempts,
-                        "created_at": now,
-                    }
-                    for e in outcome.errors
-                ],
-            )
+        record_errors(conn, job_id=chunk.job_id, chunk_id=chunk.id, round=chunk.round, errors=outcome.errors)
         if outcome.done_keys and outcome.done_scope:
             self._remember_done(conn, outcome)
         delta = outcome.delta

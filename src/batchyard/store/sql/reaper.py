@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, or_, select, update
 
-from batchyard.core.model import Counters
+from batchyard.core.model import Counters, ItemError
 from batchyard.core.status import ACTIVE, ChunkStatus, ItemState, JobStatus
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.lifecycle import finish_if_done
 from batchyard.store.sql.planning import PLANNABLE, abandon_planning
-from batchyard.store.sql.rows import add_counters, emit, epoch, shard_of, utcnow
-from batchyard.store.sql.tables import chunks, item_errors, jobs
+from batchyard.store.sql.rows import add_counters, emit, epoch, record_errors, shard_of
+from batchyard.store.sql.tables import chunks, jobs
 
 SUBMISSION_INTERRUPTED = "the submission was interrupted before all items were stored"
 
@@ -82,21 +82,12 @@ def _fail_remaining(conn: Connection, chunk: Any, lost: int) -> None:
     states: str = chunk["states"]
     reason = f"the worker processing this item was lost {lost} times (crash, out of memory or killed)"
     open_ = [i for i, s in enumerate(states) if s == ItemState.PENDING]
-    now = utcnow()
-    conn.execute(
-        item_errors.insert(),
-        [
-            {
-                "job_id": chunk["job_id"],
-                "chunk_id": chunk["id"],
-                "round": chunk["round"],
-                "idx": chunk["first_index"] + i,
-                "error": reason,
-                "attempts": lost,
-                "created_at": now,
-            }
-            for i in open_
-        ],
+    record_errors(
+        conn,
+        job_id=chunk["job_id"],
+        chunk_id=chunk["id"],
+        round=chunk["round"],
+        errors=(ItemError(chunk["first_index"] + i, reason, lost) for i in open_),
     )
     conn.execute(
         update(chunks)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from batchyard.core.eta import eta_seconds
-from batchyard.core.model import Counters, Job, Round
+from batchyard.core.model import Counters, ItemError, Job, Round
 from batchyard.core.status import JobStatus
 from batchyard.store.sql import codec, queries
-from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, job_counters, jobs
+from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, item_errors, job_counters, jobs
 
 ETA_WINDOW = 20  # commits the moving average of throughput looks back over
 
@@ -36,6 +37,25 @@ def emit(conn: Connection, job_id: int, kind: str, **data: Any) -> None:
     conn.execute(
         queries.INSERT_EVENT, {"job_id": job_id, "kind": kind, "data": codec.dumps(data), "created_at": utcnow()}
     )
+
+
+def record_errors(conn: Connection, *, job_id: int, chunk_id: int, round: int, errors: Iterable[ItemError]) -> None:
+    """Store failed items' reasons (and skip reasons): the only per-item rows there are."""
+    now = utcnow()
+    rows = [
+        {
+            "job_id": job_id,
+            "chunk_id": chunk_id,
+            "round": round,
+            "idx": e.index,
+            "error": e.error,
+            "attempts": e.attempts,
+            "created_at": now,
+        }
+        for e in errors
+    ]
+    if rows:
+        conn.execute(item_errors.insert(), rows)
 
 
 def shard_of(seq: int) -> int:
