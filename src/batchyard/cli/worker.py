@@ -10,6 +10,7 @@ import typer
 
 from batchyard.cli.loading import load_yard, setup_logging
 from batchyard.engine.supervisor import Supervisor
+from batchyard.engine.worker import Worker
 
 AppOption = Annotated[str | None, typer.Option("--app", help="module:attribute of your Yard (e.g. shop.jobs:yard)")]
 
@@ -23,18 +24,29 @@ def worker(
     if concurrency > 1:
         _supervise(app, concurrency)
         return
+    shutdown = _Shutdown()
+    signal.signal(signal.SIGTERM, shutdown.handle)  # before start-up, so a SIGTERM during it is graceful too
+    signal.signal(signal.SIGINT, shutdown.handle)
     yard = load_yard(app)
-    runner = yard.worker()
-
-    def _graceful(_signum: int, _frame: Any) -> None:
-        runner.stop()
-
-    signal.signal(signal.SIGTERM, _graceful)
-    signal.signal(signal.SIGINT, _graceful)
     try:
-        runner.run()
+        shutdown.worker = yard.worker()
+        if not shutdown.requested:
+            shutdown.worker.run()
     finally:
         yard.close()
+
+
+class _Shutdown:
+    """What a signal handler may touch: plain attributes, no locks."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.worker: Worker | None = None
+
+    def handle(self, _signum: int, _frame: Any) -> None:
+        self.requested = True
+        if self.worker is not None:
+            self.worker.stop()
 
 
 def worker_command(app: str | None) -> list[str]:
