@@ -91,6 +91,24 @@ class IllegalTransition(BatchyardError):
     code = "illegal_transition"
 
 
+class NothingToRetry(BatchyardError):
+    """Job {job_id} has no failed items to retry."""
+
+    code = "nothing_to_retry"
+
+
+class SubmissionStopped(NothingToRetry):
+    """Job {job_id} has no failed items to retry; its submission stopped at item {stopped_at}: {reason}"""
+
+    code = "submission_stopped"
+
+
+class SubmissionInterrupted(BatchyardError):
+    """Job {job_id} stopped taking items after {stored} of them: {reason}"""
+
+    code = "submission_interrupted"
+
+
 class LeaseLost(BatchyardError):
     """The lease on chunk {chunk_id} was lost; another worker owns it now."""
 
@@ -121,6 +139,9 @@ _ZH: dict[str, str] = {
     "job_not_found": "任务 {job_id} 不存在。",
     "conflict": "{key!r} 已有进行中的任务 {job_id}；请等待其完成或先取消它。",
     "illegal_transition": "任务 {job_id} 当前状态为 {status}，无法{action}。",
+    "nothing_to_retry": "任务 {job_id} 没有可重试的失败项。",
+    "submission_stopped": "任务 {job_id} 没有可重试的失败项；其提交在第 {stopped_at} 项处中止：{reason}",
+    "submission_interrupted": "任务 {job_id} 在接收 {stored} 项后停止接收：{reason}",
     "lease_lost": "分块 {chunk_id} 的租约已失效，已由其他 worker 接管。",
     "storage_error": "数据库出错：{reason}",
     "schema_out_of_date": "数据库结构不是最新的，请运行 `batchyard db upgrade`。",

@@ -148,6 +148,10 @@ class Workers:
         self.logs[proc.pid] = log
         return proc
 
+    def ready(self, proc: subprocess.Popen[bytes]) -> bool:
+        """Whether ``proc`` has started its work loop (it logs so once, when its signal handlers are set)."""
+        return any("ready for" in r.get("message", "") for r in log_records(self.logs[proc.pid]))
+
     @property
     def alive(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.started if p.poll() is None]

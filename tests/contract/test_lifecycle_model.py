@@ -386,23 +386,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         if live:
             job.chunks[held.chunk.seq].expires = time.time() + lease
 
-    @precondition(lambda self: self.held)
-    @rule(data=st.data())
-    def release(self, data: st.DataObject) -> None:
-        """A worker shutting down gives a claim back untouched (a lost claim: nothing happens)."""
-        held = data.draw(st.sampled_from(self.held), label="claim")
-        self.held.remove(held)
-        job = self.jobs[held.chunk.job_id]
-        if not self._live(held):
-            before = self._snapshot(job.id)
-            self.store.release(held.chunk)
-            assert self._snapshot(job.id) == before, "releasing a lost claim changed the store"
-            return
-        self.store.release(held.chunk)
-        chunk = job.chunks[held.chunk.seq]
-        chunk.status, chunk.token = ("cancelled" if job.status == CG else "pending"), None
-        job.finish_if_done()  # the last chunk of a cancelling job given back: the job is cancelled
-
     @rule()
     def reap(self) -> None:
         self._reap()

@@ -103,6 +103,8 @@ class NewJob:
     idempotency_key: str | None = None
     plan_by_worker: bool = False
     max_lost: int = 3
+    max_failures: int | float | None = None
+    stop_on_error: bool = False
     planner_token: str | None = None  # set when the submitter plans the items itself
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
 from typing import Any
 
 from batchyard.core.jobtype import KeyFn
@@ -12,6 +12,7 @@ from batchyard.core.status import ItemState
 from batchyard.errors import TooManyItems
 
 ITEMS_PER_BATCH = 10_000  # items stored per planning transaction: workers start after the first batch
+FLUSH_SECONDS = 1.0  # a slow source's items are stored at least this often, so work starts on them
 
 AlreadyDone = Callable[[Sequence[str]], set[str]]
 
@@ -24,21 +25,40 @@ def cut_chunks(
     first_seq: int = 0,
     key: KeyFn | None = None,
     already_done: AlreadyDone | None = None,
+    flush_after: float = FLUSH_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[list[PlannedChunk]]:
-    """Yield batches of planned chunks. Items whose key was done in an earlier job (``already_done``) are
-    planned as skipped, so a re-run reports them instead of doing them again."""
+    """Yield batches of planned chunks: full batches from a fast source, and whatever is ready (a chunk cut
+    short if need be) once ``flush_after`` seconds passed, so workers start on a slow source's first items.
+    Items whose key was done in an earlier job (``already_done``) are planned as skipped, so a re-run reports
+    them instead of doing them again."""
     per_batch = max(1, ITEMS_PER_BATCH // chunk_size)
-    iterator = iter(items)
     index, seq = first_index, first_seq
     batch: list[PlannedChunk] = []
-    while slice_ := list(islice(iterator, chunk_size)):
+    due = [clock() + flush_after]  # when the batch in hand is stored, ready or not; shared with _slices
+    for slice_ in _slices(iter(items), chunk_size, due, clock):
         batch.append(_plan(slice_, index, seq, key, already_done))
         index, seq = index + len(slice_), seq + 1
-        if len(batch) == per_batch:
+        if len(batch) == per_batch or clock() >= due[0]:
             yield batch
             batch = []
+            due[0] = clock() + flush_after
     if batch:
         yield batch
+
+
+def _slices(iterator: Iterator[Any], size: int, due: list[float], clock: Callable[[], float]) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items; the list in hand is cut short once the clock passes ``due[0]``."""
+    current: list[Any] = []
+    append = current.append
+    for item in iterator:
+        append(item)
+        if len(current) == size or clock() >= due[0]:
+            yield current
+            current = []
+            append = current.append
+    if current:
+        yield current
 
 
 def _plan(items: list[Any], index: int, seq: int, key: KeyFn | None, already_done: AlreadyDone | None) -> PlannedChunk:

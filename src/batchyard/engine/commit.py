@@ -1,19 +1,22 @@
 """Committing a chunk's outcome, running the job type's ``write`` inside the commit transaction.
 
 When ``write`` fails for the batch, the batch is bisected under savepoints so that only the items it really
-fails on are marked failed; the rest of the chunk commits with them, in the same transaction.
+fails on are marked failed (or, under ``on_error="retry"``, put back for another attempt); the rest of the
+chunk commits with them, in the same transaction. An output the database cannot hold fails its item alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 
+from batchyard.core.backoff import backoff_seconds
 from batchyard.core.context import Context
 from batchyard.core.jobtype import JobType
-from batchyard.core.model import ChunkOutcome, ItemError
+from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.planning import bisect_failures
-from batchyard.core.policies import OnError
+from batchyard.core.policies import OnError, Policies
 from batchyard.core.status import ItemState
 from batchyard.engine.runner import describe
 from batchyard.store.base import CommitSession, Store
@@ -21,18 +24,57 @@ from batchyard.store.base import CommitSession, Store
 
 def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
     """Commit; True when no pending chunk is left, so the caller should try to finish the job."""
-    with store.commit_session(outcome.chunk) as session:
+    with store.commit_session(outcome.chunk, may_stop=may_stop(job_type.policies)) as session:
+        unstorable = session.unstorable(outcome.outputs)
+        if unstorable:
+            outcome = _fail_items(outcome, unstorable, policies=None)
         if job_type.write is not None:
             outcome = _write(session, job_type, outcome, ctx)
         return session.apply(outcome)
 
 
-def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> ChunkOutcome:
-    fresh = [
+def commit_failed(store: Store, job_type: JobType, outcome: ChunkOutcome, error: BaseException) -> bool:
+    """Commit the chunk with every item it had just completed failed by ``error``: what is left when the
+    commit itself failed in a way bisection could not pin on items (a deferred constraint at COMMIT)."""
+    reason = f"the chunk could not be committed: {describe(error)}"
+    fresh = {i: reason for i in _fresh(outcome, ItemState.SUCCEEDED)}
+    failed = _fail_items(outcome, fresh, policies=None)
+    with store.commit_session(outcome.chunk, may_stop=may_stop(job_type.policies)) as session:
+        return session.apply(dataclasses.replace(failed, done_keys=()))
+
+
+def commit_unrunnable(store: Store, chunk: ClaimedChunk, reason: str) -> bool:
+    """Fail every open item of a chunk that cannot run at all (its job's params no longer parse) and stop the
+    job: no other chunk of it could run either."""
+    open_ = [i for i, state in enumerate(chunk.states) if state == ItemState.PENDING]
+    outcome = ChunkOutcome(
+        chunk=chunk,
+        states=chunk.states.replace(ItemState.PENDING, ItemState.FAILED),
+        outputs=list(chunk.outputs),
+        attempts=dict(chunk.attempts),
+        errors=tuple(ItemError(chunk.first_index + i, reason, chunk.attempts.get(i, 0) + 1) for i in open_),
+        stop_reason=reason,
+    )
+    with store.commit_session(chunk, may_stop=True) as session:
+        return session.apply(outcome)
+
+
+def may_stop(policies: Policies) -> bool:
+    """Whether a commit of this job type may end the job for its failures (and so must lock it for that)."""
+    return policies.on_error == OnError.STOP or policies.max_failures is not None
+
+
+def _fresh(outcome: ChunkOutcome, *states: str) -> list[int]:
+    """Items this run took from pending to one of ``states``."""
+    return [
         i
         for i, (before, after) in enumerate(zip(outcome.chunk.states, outcome.states, strict=True))
-        if before == ItemState.PENDING and after == ItemState.SUCCEEDED
+        if before == ItemState.PENDING and after in states
     ]
+
+
+def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> ChunkOutcome:
+    fresh = _fresh(outcome, ItemState.SUCCEEDED)
     if not fresh:
         return outcome
     write = job_type.write
@@ -48,28 +90,38 @@ def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx
         ctx.connection = None
     if not failures:
         return outcome
-    failed = _mark_failed(outcome, failures)
-    if job_type.policies.on_error == OnError.STOP and failed.stop_reason is None:
-        first = min(failures)
-        reason = f"item {outcome.chunk.first_index + first} failed: {describe(failures[first])}"
-        failed = dataclasses.replace(failed, stop_reason=reason)
-    return failed
+    return _fail_items(outcome, {i: describe(exc) for i, exc in failures.items()}, policies=job_type.policies)
 
 
-def _mark_failed(outcome: ChunkOutcome, failures: dict[int, BaseException]) -> ChunkOutcome:
-    states = list(outcome.states)
-    outputs = list(outcome.outputs)
-    errors = list(outcome.errors)
-    for i, exc in failures.items():
-        states[i] = ItemState.FAILED
+def _fail_items(outcome: ChunkOutcome, reasons: Mapping[int, str], *, policies: Policies | None) -> ChunkOutcome:
+    """Fail the items at ``reasons`` (chunk positions), or put them back for a later attempt while
+    ``policies`` say retry; with ``on_error="stop"`` the first failure stops the job."""
+    states, outputs = list(outcome.states), list(outcome.outputs)
+    attempts, errors = dict(outcome.attempts), list(outcome.errors)
+    retry_at, first = outcome.retry_at, outcome.chunk.first_index
+    for i, reason in reasons.items():
+        tried = attempts.get(i, 1)
         outputs[i] = None
-        errors.append(ItemError(outcome.chunk.first_index + i, describe(exc), outcome.attempts.get(i, 1)))
+        attempts[i] = tried
+        if policies is not None and policies.on_error == OnError.RETRY and tried < policies.max_attempts:
+            states[i] = ItemState.PENDING
+            retry_at = max(retry_at or 0.0, time.time() + backoff_seconds(tried, base=policies.retry_backoff))
+            continue
+        states[i] = ItemState.FAILED
+        errors.append(ItemError(first + i, reason, tried))
+    stop_reason = outcome.stop_reason
+    failed_now = sorted(i for i in reasons if states[i] == ItemState.FAILED)
+    if policies is not None and policies.on_error == OnError.STOP and stop_reason is None and failed_now:
+        stop_reason = f"item {first + failed_now[0]} failed: {reasons[failed_now[0]]}"
     keys = outcome.chunk.keys
-    bad_keys = {keys[i] for i in failures} if keys is not None else set()
+    bad_keys = {keys[i] for i in reasons} if keys is not None else set()
     return dataclasses.replace(
         outcome,
         states="".join(states),
         outputs=outputs,
+        attempts=attempts,
         errors=tuple(errors),
+        retry_at=retry_at,
+        stop_reason=stop_reason,
         done_keys=tuple(k for k in outcome.done_keys if k not in bad_keys),
     )

@@ -1,5 +1,11 @@
 """Planning a source-based job on a worker: enumerate the source lazily, store chunks in batches, and
-resume after the items already stored if the previous planner died."""
+resume after the items already stored if the previous planner died.
+
+A takeover resumes by position: the new planner skips the first ``planned`` items of a fresh enumeration. So
+a source must yield the same items in the same order on every call for the same params (a query with an
+ORDER BY, a sorted listing, a date range), or its job type must declare ``key`` and ``skip_done`` so that
+items already done are recognised by key.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from batchyard.core.planning import cut_chunks, within_limit
 from batchyard.core.registry import Registry
 from batchyard.errors import BatchyardError, LeaseLost
 from batchyard.service.jobs import skip_done_scope
+from batchyard.service.keepalive import PlanningLease
 from batchyard.store.base import PlanningClaim, Store
 
 log = logging.getLogger("batchyard.planner")
@@ -21,7 +28,8 @@ def plan_source(store: Store, registry: Registry, claim: PlanningClaim, should_s
     """Plan a job's items; if the worker is stopping, hand the planning over to another worker at once."""
     try:
         job_type = registry.get(claim.job_type)
-        _enumerate(store, job_type, claim, should_stop)
+        with PlanningLease(store, claim.job_id, claim.token, lease=store.planning_lease) as lease:
+            _enumerate(store, job_type, claim, lambda: should_stop() or lease.lost)
     except LeaseLost:
         log.info("planning of job %s was taken over or the job was stopped", claim.job_id)
     except Exception as exc:  # noqa: BLE001 - a failing source stops its job with the reason, not the worker
@@ -51,6 +59,6 @@ def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim, should_sto
     ):
         store.add_chunks(claim.job_id, claim.token, batch)
         if should_stop():
-            store.renew_planning(claim.job_id, claim.token, 0.0)
+            store.renew_planning(claim.job_id, claim.token, 0.0)  # hand over: claimable again at once
             return
     store.seal(claim.job_id, claim.token)

@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 from batchyard.core.context import Context
 from batchyard.core.jobtype import JobType
-from batchyard.core.model import ClaimedChunk
+from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.registry import Registry
-from batchyard.engine.commit import commit_outcome
+from batchyard.engine.commit import commit_failed, commit_outcome, commit_unrunnable
 from batchyard.engine.heartbeat import Heartbeat
 from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import run_chunk
-from batchyard.errors import LeaseLost, StorageError
+from batchyard.errors import BatchyardError, LeaseLost, StorageError
 from batchyard.service.jobs import skip_done_scope
 from batchyard.store.base import Store
 
@@ -52,6 +52,7 @@ class Worker:
     def run(self, until: Callable[[], bool] | None = None) -> None:
         heartbeat = Heartbeat(self.store, lease=self.lease)
         idle = IDLE_MIN
+        log.info("worker %s ready for %s", self.name, ", ".join(self.registry.names) or "no job types")
         try:
             while not self._stop_requested and not (until and until()):
                 if self._work_safely(heartbeat):
@@ -69,8 +70,10 @@ class Worker:
             return self.work_once(heartbeat)
         except StorageError as exc:
             log.warning("database error, retrying in %.0fs: %s", STORAGE_RETRY_SECONDS, exc)
-            self._sleep(STORAGE_RETRY_SECONDS)
-            return False
+        except Exception:
+            log.exception("unexpected error in the worker loop; going on in %.0fs", STORAGE_RETRY_SECONDS)
+        self._sleep(STORAGE_RETRY_SECONDS)
+        return False
 
     def _sleep(self, seconds: float) -> None:
         """Sleep, waking early (within 50 ms) once a stop is requested."""
@@ -81,16 +84,12 @@ class Worker:
     def work_once(self, heartbeat: Heartbeat) -> bool:
         """Do one unit of work; False when there was none."""
         self._reap_now_and_then()
-        types = self.registry.names
-        chunk = self.store.claim_chunk(self.name, self.lease, types)
-        if chunk is not None:
-            self._run(chunk, heartbeat)
-            return True
-        planning = self.store.claim_planning(self.name, self.lease, types)
-        if planning is not None:
-            plan_source(self.store, self.registry, planning, lambda: self._stop_requested)
-            return True
-        return False
+        work = self.store.claim(self.name, self.lease, self.registry.names)
+        if isinstance(work, ClaimedChunk):
+            self._run(work, heartbeat)
+        elif work is not None:
+            plan_source(self.store, self.registry, work, lambda: self._stop_requested)
+        return work is not None
 
     def _reap_now_and_then(self) -> None:
         now = time.monotonic()
@@ -101,29 +100,51 @@ class Worker:
 
     def _run(self, chunk: ClaimedChunk, heartbeat: Heartbeat) -> None:
         job_type = self.registry.get(chunk.job_type)
-        ctx = Context(
-            job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params), round=chunk.round
-        )
+        try:
+            ctx = Context(
+                job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params), round=chunk.round
+            )
+            scope = skip_done_scope(job_type, chunk.owner, chunk.params)
+        except BatchyardError as exc:  # params that no longer parse: no item of this job can run
+            reason = f"the job cannot run: {exc.message()}"
+            log.warning("job %s: %s", chunk.job_id, reason)
+            self._finish_if(commit_unrunnable(self.store, chunk, reason), chunk.job_id)
+            return
         self._ctx = ctx
         if self._stop_requested:
             ctx.request_stop()
         heartbeat.hold(chunk, ctx)
         try:
-            self._process_and_commit(job_type, chunk, ctx, heartbeat)
+            self._process_and_commit(job_type, chunk, ctx, heartbeat, scope)
         finally:
             heartbeat.drop()
             self._ctx = None
 
-    def _process_and_commit(self, job_type: JobType, chunk: ClaimedChunk, ctx: Context, heartbeat: Heartbeat) -> None:
-        scope = skip_done_scope(job_type, chunk.owner, chunk.params)
+    def _process_and_commit(
+        self, job_type: JobType, chunk: ClaimedChunk, ctx: Context, heartbeat: Heartbeat, scope: str | None
+    ) -> None:
         outcome = run_chunk(job_type, chunk, ctx, done_scope=scope)
         if heartbeat.lost:
             log.warning("not committing chunk %s of job %s: its lease was lost", chunk.seq, chunk.job_id)
             return
         try:
-            drained = commit_outcome(self.store, job_type, outcome, ctx)
+            drained = self._commit(job_type, outcome, ctx)
         except LeaseLost:
             log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
             return
+        self._finish_if(drained, chunk.job_id)
+
+    def _commit(self, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
+        """Commit the outcome; if the commit itself fails for a reason of the chunk's own (a constraint checked
+        at COMMIT, a bug), the items it completed fail with that reason instead of the worker dying."""
+        try:
+            return commit_outcome(self.store, job_type, outcome, ctx)
+        except (LeaseLost, StorageError):
+            raise
+        except Exception as exc:
+            log.exception("commit of chunk %s of job %s failed", outcome.chunk.seq, outcome.chunk.job_id)
+            return commit_failed(self.store, job_type, outcome, exc)
+
+    def _finish_if(self, drained: bool, job_id: int) -> None:
         if drained:
-            self.store.finish_if_done(chunk.job_id)
+            self.store.finish_if_done(job_id)

@@ -10,10 +10,16 @@ from typing import Any
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import Job, NewJob
 from batchyard.core.planning import cut_chunks
+from batchyard.core.policies import OnError
 from batchyard.core.registry import Registry
+from batchyard.core.status import JobStatus
 from batchyard.core.templates import render_key
-from batchyard.errors import BatchyardError, InvalidParams, LeaseLost, NoItems, TooManyItems
+from batchyard.errors import BatchyardError, InvalidParams, LeaseLost, NoItems, SubmissionInterrupted, TooManyItems
+from batchyard.service.keepalive import PlanningLease
 from batchyard.store.base import Store
+
+# How far past ``max_items`` an oversized submission is counted for the error message.
+COUNT_BOUND = 100_000
 
 
 class JobService:
@@ -47,6 +53,8 @@ class JobService:
             idempotency_key=idempotency_key,
             plan_by_worker=stream is None,
             max_lost=job_type.policies.max_attempts,
+            max_failures=job_type.policies.max_failures,
+            stop_on_error=job_type.policies.on_error == OnError.STOP,
             planner_token=token,
         )
         job, created = self.store.create_job(new)
@@ -56,22 +64,33 @@ class JobService:
         return job
 
     def _plan(self, job_type: JobType, job: Job, items: Iterable[Any], token: str) -> None:
-        """Store the items chunk by chunk; workers start on the first batch while the rest is stored."""
+        """Store the items chunk by chunk; workers start on the first batch while the rest is stored. The
+        planning lease is renewed by time, so a slow iterable is never taken for a dead submitter."""
         scope = skip_done_scope(job_type, job.owner, job.params)
         already_done = (lambda keys: self.store.done_keys(scope, keys)) if scope else None
+        lease = self.store.planning_lease
         try:
-            for batch in cut_chunks(
-                items, chunk_size=job_type.policies.chunk_size, key=job_type.key, already_done=already_done
-            ):
-                self.store.add_chunks(job.id, token, batch)
-            self.store.seal(job.id, token)
+            with PlanningLease(self.store, job.id, token, lease=lease):
+                for batch in cut_chunks(
+                    items, chunk_size=job_type.policies.chunk_size, key=job_type.key, already_done=already_done
+                ):
+                    self.store.add_chunks(job.id, token, batch)
+                self.store.seal(job.id, token)
         except LeaseLost:
-            pass  # the job was cancelled while its items were being stored: nothing more to store
+            self._raise_unless_cancelled(job.id)
         except Exception as exc:
             reason = exc.message() if isinstance(exc, BatchyardError) else f"reading the items failed: {exc}"
             self.store.abandon_planning(job.id, token, reason)
             raise
         self.store.finish_if_done(job.id)
+
+    def _raise_unless_cancelled(self, job_id: int) -> None:
+        """The lease was refused: fine if the job was cancelled under the submitter (nothing more is wanted),
+        an error if the submitter stalled past its lease and the job was stopped as interrupted."""
+        job = self.store.get_job(job_id)
+        if job.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and job.error is None:
+            return
+        raise SubmissionInterrupted(job_id=job_id, stored=job.total, reason=job.error or "the planning lease was lost")
 
     def cancel(self, job_id: int) -> Job:
         return self.store.cancel(job_id)
@@ -103,12 +122,15 @@ def _exclusive_key(job_type: JobType, owner: str, params: dict[str, Any]) -> str
 
 
 def _checked_items(job_type: JobType, items: Iterable[Any]) -> Iterable[Any]:
-    """Refuse an empty or too large submission before anything is stored, peeking only what is needed."""
+    """Refuse an empty or too large submission before anything is stored, peeking only what is needed; an
+    oversized one is counted up to a bound, so an endless iterable is refused too."""
     iterator = iter(items)
     limit = job_type.policies.max_items
     head = list(islice(iterator, (limit + 1) if limit is not None else 1))
     if not head:
         raise NoItems()
     if limit is not None and len(head) > limit:
-        raise TooManyItems(type=job_type.name, limit=limit, count=len(head) + sum(1 for _ in iterator))
+        extra = sum(1 for _ in islice(iterator, COUNT_BOUND))
+        count = len(head) + extra
+        raise TooManyItems(type=job_type.name, limit=limit, count=count if extra < COUNT_BOUND else f"{count}+")
     return chain(head, iterator)

@@ -1,7 +1,9 @@
-"""Claiming chunks: which job goes next (priority, then fair share across owners, then age), atomically.
+"""Claiming work: which job goes next (priority, then fair share across owners, then age), atomically.
 
-The candidates are read without the write lock; only the claim itself is a write. On PostgreSQL the chunk row
-is taken with ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers with ``BEGIN IMMEDIATE``.
+Work is a chunk to run or a job whose source needs planning; both compete in the same order, so a small source
+job is never stuck behind a big job. The candidates are read without the write lock; only the claim itself is
+a write. On PostgreSQL the chunk row is taken with ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers with
+``BEGIN IMMEDIATE``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from sqlalchemy import Connection, func, select, update
 
 from batchyard.core.model import ClaimedChunk
 from batchyard.core.status import ChunkStatus, JobStatus
+from batchyard.store.base import PlanningClaim
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
-from batchyard.store.sql.rows import epoch, utcnow
+from batchyard.store.sql.rows import epoch, utcnow, without_nul
 from batchyard.store.sql.tables import chunks, jobs
+
+Work = ClaimedChunk | PlanningClaim
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,19 +35,39 @@ class Candidate:
     max_concurrency: int | None
     params: str
     running: int
+    plans: bool = False  # the work on offer is planning the job's source, not running a chunk
 
 
-def claim_chunk(db: Database, worker: str, lease: float, types: Sequence[str]) -> ClaimedChunk | None:
-    """Claim the next chunk of a job whose type this worker knows."""
+def claim_work(
+    db: Database, worker: str, lease: float, types: Sequence[str], *, chunks_: bool = True, planning: bool = True
+) -> Work | None:
+    """Claim the next chunk to run, or job to plan, of a job type this worker knows."""
+    now = epoch()
     with db.read() as conn:
-        candidates = _candidates(conn, epoch(), types)
+        candidates = _candidates(conn, now, types) if chunks_ else []
+        if planning:
+            candidates += _planning_candidates(conn, now, types)
         owners = {c.owner for c in candidates}
         load = _owner_load(conn, owners) if len(owners) > 1 else {}
     for candidate in _ranked(candidates, load):
-        claimed = _claim_from(db, candidate, worker, lease)
+        claimed = (
+            _claim_planning(db, candidate, lease) if candidate.plans else _claim_from(db, candidate, worker, lease)
+        )
         if claimed is not None:
             return claimed
     return None
+
+
+def claim_chunk(db: Database, worker: str, lease: float, types: Sequence[str]) -> ClaimedChunk | None:
+    claimed = claim_work(db, worker, lease, types, planning=False)
+    assert claimed is None or isinstance(claimed, ClaimedChunk)
+    return claimed
+
+
+def claim_planning(db: Database, lease: float, types: Sequence[str]) -> PlanningClaim | None:
+    claimed = claim_work(db, "", lease, types, chunks_=False)
+    assert claimed is None or isinstance(claimed, PlanningClaim)
+    return claimed
 
 
 def _candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Candidate]:
@@ -52,6 +77,11 @@ def _candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Cand
     ]
 
 
+def _planning_candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Candidate]:
+    rows = conn.execute(queries.PLANNING_CANDIDATES, {"types": list(types), "now": now}).all()
+    return [Candidate(r.id, r.type, r.owner, r.status, r.priority, None, r.params, 0, plans=True) for r in rows]
+
+
 def _owner_load(conn: Connection, owners: set[str]) -> dict[str, tuple[int, float]]:
     rows = conn.execute(queries.OWNER_LOAD, {"owners": sorted(owners)}).all()
     return {r.owner: (int(r.running or 0), float(r.last_claim or 0.0)) for r in rows}
@@ -59,14 +89,36 @@ def _owner_load(conn: Connection, owners: set[str]) -> dict[str, tuple[int, floa
 
 def _ranked(candidates: list[Candidate], load: dict[str, tuple[int, float]]) -> list[Candidate]:
     """Priority first; then the owner with the fewest running chunks, then the one served longest ago, so a
-    tiny job of one user is not starved by a huge job of another; then the oldest job."""
-    open_ = [c for c in candidates if c.max_concurrency is None or c.running < c.max_concurrency]
-    return sorted(open_, key=lambda c: (-c.priority, *load.get(c.owner, (0, 0.0)), c.job_id))
+    tiny job of one user is not starved by a huge job of another; then the oldest job (its chunks before its
+    planning). A job at its ``max_concurrency`` offers no chunk, but its planning goes on."""
+    open_ = [c for c in candidates if c.plans or c.max_concurrency is None or c.running < c.max_concurrency]
+    return sorted(open_, key=lambda c: (-c.priority, *load.get(c.owner, (0, 0.0)), c.job_id, c.plans))
+
+
+def _claim_planning(db: Database, cand: Candidate, lease: float) -> PlanningClaim | None:
+    """Take the planning of a job nobody plans (new, or its planner's lease ran out); the UPDATE re-checks."""
+    token = new_token()
+    now = epoch()
+    with db.write() as conn:
+        row = conn.execute(
+            queries.CLAIM_PLANNING, {"job_id": cand.job_id, "token": token, "expires": now + lease, "now": now}
+        ).first()
+    if row is None:
+        return None
+    return PlanningClaim(
+        job_id=cand.job_id,
+        job_type=cand.type,
+        owner=cand.owner,
+        params=codec.loads(cand.params),
+        planned=row.total,
+        next_seq=row.next_seq,
+        token=token,
+    )
 
 
 def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:
     now = epoch()
-    token = secrets.token_hex(16)
+    token = new_token()
     with db.write() as conn:
         if cand.status == JobStatus.PENDING:  # the job row before any chunk row: one lock order everywhere
             conn.execute(queries.START_JOB, {"now": utcnow(), "job_id": cand.job_id})
@@ -115,24 +167,11 @@ def heartbeat(db: Database, chunk: ClaimedChunk, lease: float, current: str | No
         renewed = conn.execute(
             update(chunks)
             .where(c.id == chunk.id, c.lease_token == chunk.token, c.status == ChunkStatus.RUNNING)
-            .values(lease_expires=epoch() + lease, current=current)
+            .values(lease_expires=epoch() + lease, current=None if current is None else without_nul(current))
         ).rowcount
         if not renewed:
             return None
         return JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == chunk.job_id)).scalar_one())
-
-
-def release(db: Database, chunk: ClaimedChunk) -> None:
-    """Give a claimed chunk back untouched (the worker is shutting down before starting it)."""
-    c = chunks.c
-    with db.write() as conn:
-        status = JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == chunk.job_id)).scalar_one())
-        after = ChunkStatus.CANCELLED if status == JobStatus.CANCELLING else ChunkStatus.PENDING
-        conn.execute(
-            update(chunks)
-            .where(c.id == chunk.id, c.lease_token == chunk.token, c.status == ChunkStatus.RUNNING)
-            .values(status=after, lease_token=None, lease_expires=None)
-        )
 
 
 def job_status(db: Database, job_id: int) -> JobStatus:

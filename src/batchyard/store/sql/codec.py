@@ -36,3 +36,21 @@ def loads(text: str | None) -> Any:
 
 def loads_attempts(text: str | None) -> dict[int, int]:
     return {int(k): v for k, v in (loads(text) or {}).items()}
+
+
+def unstorable(values: list[Any]) -> dict[int, str]:
+    """Which values JSON cannot hold (an integer past 64 bits, an arbitrary object), with the reason: encoded
+    once as a whole, and one by one only when that fails."""
+    try:
+        dumps(values)
+    except InvalidParams:
+        pass
+    else:
+        return {}
+    bad: dict[int, str] = {}
+    for i, value in enumerate(values):
+        try:
+            dumps(value)
+        except InvalidParams as exc:
+            bad[i] = f"the output cannot be stored: {exc.details['reason']}"
+    return bad

@@ -17,11 +17,18 @@ from batchyard.errors import LeaseLost
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks
-from batchyard.store.sql.rows import add_counters, emit, epoch, read_counters, record_errors, shard_of
+from batchyard.store.sql.rows import (
+    KEEPS_RUNNING,
+    add_counters,
+    emit,
+    epoch,
+    read_counters,
+    record_errors,
+    released_status,
+    shard_of,
+    without_nul,
+)
 from batchyard.store.sql.tables import done_keys, jobs
-
-# Statuses in which released work goes back to the queue; otherwise what is left of a chunk is cancelled.
-KEEPS_RUNNING = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED)
 
 
 class SqlCommitSession:
@@ -34,11 +41,16 @@ class SqlCommitSession:
         savepoint = self.connection.begin_nested()
         try:
             fn()
+            if not self._db.is_sqlite:  # deferred constraints are checked now, where bisection can see them
+                self.connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
         except Exception as exc:  # noqa: BLE001 - user code: any error fails the items, not the commit
             savepoint.rollback()
             return exc
         savepoint.commit()
         return None
+
+    def unstorable(self, outputs: list[Any]) -> dict[int, str]:
+        return codec.unstorable(outputs)
 
     def apply(self, outcome: ChunkOutcome) -> bool:
         conn: Connection = self.connection
@@ -56,8 +68,8 @@ class SqlCommitSession:
     def _chunk_values(self, outcome: ChunkOutcome) -> dict[str, Any]:
         if outcome.finished:
             status, run_after = ChunkStatus.DONE, 0.0
-        elif self._job_status in KEEPS_RUNNING and outcome.stop_reason is None:
-            status, run_after = ChunkStatus.PENDING, outcome.retry_at or 0.0
+        elif outcome.stop_reason is None and (status := released_status(self._job_status)) == ChunkStatus.PENDING:
+            run_after = outcome.retry_at or 0.0
         else:
             status, run_after = ChunkStatus.CANCELLED, 0.0
         return {
@@ -66,7 +78,7 @@ class SqlCommitSession:
             "outputs": codec.dumps(outcome.outputs),
             "attempts": codec.dumps(outcome.attempts) if outcome.attempts else None,
             "run_after": run_after,
-            "current": outcome.current,
+            "current": None if outcome.current is None else without_nul(outcome.current),
         }
 
     def _remember_done(self, conn: Connection, outcome: ChunkOutcome) -> None:
@@ -99,12 +111,23 @@ def stop_job(conn: Connection, job_id: int, reason: str) -> None:
 
 
 @contextmanager
-def commit_session(db: Database, chunk: ClaimedChunk) -> Iterator[SqlCommitSession]:
-    """Open the commit transaction, first checking (and on PostgreSQL locking) the chunk's lease."""
+def commit_session(db: Database, chunk: ClaimedChunk, *, may_stop: bool = False) -> Iterator[SqlCommitSession]:
+    """Open the commit transaction, first checking (and on PostgreSQL locking) the chunk's lease and its job."""
     with db.write() as conn:
-        status = conn.execute(
-            queries.for_dialect(queries.FENCE, db.dialect), {"id": chunk.id, "token": chunk.token}
-        ).scalar_one_or_none()
+        status = _fenced_status(db, conn, chunk, may_stop=may_stop)
         if status is None:
             raise LeaseLost(chunk_id=chunk.id)
         yield SqlCommitSession(db, conn, JobStatus(status))
+
+
+def _fenced_status(db: Database, conn: Connection, chunk: ClaimedChunk, *, may_stop: bool) -> str | None:
+    """The job's status if the lease still holds, else None."""
+    if db.is_sqlite:
+        status: str | None = conn.execute(
+            queries.FENCE_SQLITE, {"id": chunk.id, "token": chunk.token}
+        ).scalar_one_or_none()
+        return status
+    lock = queries.LOCK_JOB_EXCLUSIVE if may_stop else queries.LOCK_JOB_SHARED
+    status = conn.execute(lock, {"job_id": chunk.job_id}).scalar_one_or_none()
+    held = conn.execute(queries.FENCE_CHUNK, {"id": chunk.id, "token": chunk.token}).first()
+    return status if held is not None else None

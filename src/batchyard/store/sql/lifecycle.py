@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, exists, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.model import Counters, Job
 from batchyard.core.status import (
+    ACTIVE,
     CANCELLABLE,
     PAUSABLE,
     RESUMABLE,
@@ -18,14 +19,12 @@ from batchyard.core.status import (
     JobStatus,
     final_status,
 )
-from batchyard.errors import Conflict, IllegalTransition, JobNotFound
+from batchyard.errors import Conflict, IllegalTransition, JobNotFound, NothingToRetry, SubmissionStopped
 from batchyard.store.sql import codec
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks, forget_exclusive
 from batchyard.store.sql.rows import add_counters, emit, load_job, read_counters, shard_of, utcnow
 from batchyard.store.sql.tables import chunks, exclusive_locks, jobs
-
-OPEN_CHUNKS = (ChunkStatus.PENDING, ChunkStatus.RUNNING)
 
 
 def _locked_status(db: Database, conn: Connection, job_id: int) -> JobStatus:
@@ -75,16 +74,22 @@ def resume(db: Database, job_id: int) -> Job:
 
 
 def retry_failed(db: Database, job_id: int) -> Job:
-    """Reopen a finished job's failed items as a new round of the same job; items that a stop (on_error or
-    max_failures) left unprocessed run in that round too."""
+    """Reopen a finished job's failed items as a new round of the same job. Items that a stop (on_error,
+    max_failures, an interrupted submission) left unprocessed run in that round too. A job whose planning
+    never ended is sealed with the items that were stored, or, when a worker plans its source, planned on
+    from where it stopped."""
     try:
         with db.write() as conn:
             status = _locked_status(db, conn, job_id)
-            counters = read_counters(conn, job_id)
-            if status not in RETRYABLE or counters.failed == 0:
+            if status not in RETRYABLE:
                 raise IllegalTransition(job_id=job_id, status=status, action="retry failed items")
-            total = conn.execute(select(jobs.c.total).where(jobs.c.id == job_id)).scalar_one()
-            _open_round(conn, job_id, counters.failed + total - counters.processed)
+            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+            counters = read_counters(conn, job_id)
+            items = counters.failed + job.total - counters.processed
+            resumes_planning = not job.sealed and job.plan_by_worker
+            if items == 0 and not resumes_planning:
+                raise _nothing_to_retry(job)
+            _open_round(conn, job, items, resumes_planning=resumes_planning)
     except IntegrityError:
         with db.read() as conn:
             row = conn.execute(select(jobs.c.exclusive_key).where(jobs.c.id == job_id)).scalar_one()
@@ -95,22 +100,39 @@ def retry_failed(db: Database, job_id: int) -> Job:
     return _get(db, job_id)
 
 
-def _open_round(conn: Connection, job_id: int, items: int) -> None:
-    row = conn.execute(select(jobs.c.round, jobs.c.rounds, jobs.c.exclusive_key).where(jobs.c.id == job_id)).one()
-    number = row.round + 1
-    rounds = [*codec.loads(row.rounds), {"number": number, "started_at": utcnow().isoformat(), "items": items}]
-    if row.exclusive_key is not None:
-        conn.execute(exclusive_locks.insert().values(key=row.exclusive_key, job_id=job_id))
+def _nothing_to_retry(job: Any) -> NothingToRetry:
+    if not job.sealed and job.error:
+        return SubmissionStopped(job_id=job.id, stopped_at=job.total, reason=job.error)
+    return NothingToRetry(job_id=job.id)
+
+
+def _open_round(conn: Connection, job: Any, items: int, *, resumes_planning: bool) -> None:
+    number = job.round + 1
+    this_round: dict[str, Any] = {"number": number, "started_at": utcnow().isoformat(), "items": items}
+    if resumes_planning:
+        this_round["planned_before"] = job.total
+    rounds = [*codec.loads(job.rounds), this_round]
+    if job.exclusive_key is not None:
+        conn.execute(exclusive_locks.insert().values(key=job.exclusive_key, job_id=job.id))
     c = chunks.c
     reopen = or_(c.states.contains(ItemState.FAILED), c.status == ChunkStatus.CANCELLED)
-    for chunk in conn.execute(select(c.id, c.seq, c.states, c.attempts).where(c.job_id == job_id, reopen)).all():
-        _reopen_chunk(conn, job_id, chunk, number)
+    for chunk in conn.execute(select(c.id, c.seq, c.states, c.attempts).where(c.job_id == job.id, reopen)).all():
+        _reopen_chunk(conn, job.id, chunk, number)
     conn.execute(
         update(jobs)
-        .where(jobs.c.id == job_id)
-        .values(status=JobStatus.RUNNING, round=number, rounds=codec.dumps(rounds), finished_at=None, error=None)
+        .where(jobs.c.id == job.id)
+        .values(
+            status=JobStatus.RUNNING,
+            round=number,
+            rounds=codec.dumps(rounds),
+            finished_at=None,
+            error=None,
+            sealed=not resumes_planning,  # a submitter's items that were never stored are gone for good
+            planner_token=None,
+            planner_expires=None,
+        )
     )
-    emit(conn, job_id, "round", round=number, items=items)
+    emit(conn, job.id, "round", round=number, items=items)
 
 
 def _reopen_chunk(conn: Connection, job_id: int, chunk: Any, number: int) -> None:
@@ -150,14 +172,24 @@ def finish_if_done(db: Database, job_id: int) -> Job | None:
 
 
 def _drained(conn: Connection, job_id: int) -> bool:
+    j = jobs.c
+    row = conn.execute(select(j.id).where(j.id == job_id, drained_clause())).first()
+    return row is not None
+
+
+def drained_clause() -> ColumnElement[bool]:
+    """The one definition of a job with nothing left to run, for the check after a commit and the reaper's
+    sweep alike: active, planned to the end (or cancelling: nothing more will be planned), and no chunk
+    running, nor pending unless the job is cancelling (a cancelling job's pending chunks are cancelled)."""
     j, c = jobs.c, chunks.c
-    row = conn.execute(select(j.status, j.sealed).where(j.id == job_id)).one_or_none()
-    if row is None or JobStatus(row.status).is_finished:
-        return False
-    if not row.sealed and row.status != JobStatus.CANCELLING:
-        return False
-    still_open = (ChunkStatus.RUNNING,) if row.status == JobStatus.CANCELLING else OPEN_CHUNKS
-    return not conn.execute(select(exists().where(c.job_id == job_id, c.status.in_(still_open)))).scalar_one()
+    open_chunk = or_(
+        c.status == ChunkStatus.RUNNING, and_(c.status == ChunkStatus.PENDING, j.status != JobStatus.CANCELLING)
+    )
+    return and_(
+        j.status.in_(ACTIVE),
+        or_(j.sealed.is_(True), j.status == JobStatus.CANCELLING),
+        ~exists().where(c.job_id == j.id, open_chunk),
+    )
 
 
 def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.model import Counters, Job, NewJob, PlannedChunk
 from batchyard.core.status import ChunkStatus, ItemState, JobStatus
 from batchyard.errors import Conflict, LeaseLost
-from batchyard.store.base import PlanningClaim
 from batchyard.store.sql import codec
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import add_counters, emit, epoch, load_job, shard_of, utcnow
@@ -71,6 +70,8 @@ def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
             priority=new.priority,
             max_concurrency=new.max_concurrency,
             max_lost=new.max_lost,
+            max_failures=new.max_failures,
+            stop_on_error=new.stop_on_error,
             total=0,
             next_seq=0,
             sealed=False,
@@ -136,8 +137,10 @@ def seal(db: Database, job_id: int, token: str) -> None:
     """Planning has ended: the job's total is final and it may now complete."""
     with db.write() as conn:
         j = jobs.c
-        total = conn.execute(select(j.total).where(j.id == job_id)).scalar_one()
-        rounds = [{"number": 1, "started_at": utcnow().isoformat(), "items": total}]
+        row = conn.execute(select(j.total, j.rounds).where(j.id == job_id)).one()
+        total, rounds = row.total, codec.loads(row.rounds)
+        # the round that planning ends in gains the items planned since it began (all of them in round 1)
+        rounds[-1]["items"] += total - rounds[-1].pop("planned_before", 0)
         sealed = conn.execute(
             update(jobs)
             .where(j.id == job_id, j.planner_token == token)
@@ -158,43 +161,6 @@ def renew_planning(db: Database, job_id: int, token: str, lease: float) -> bool:
                 .values(planner_expires=epoch() + lease)
             ).rowcount
         )
-
-
-def claim_planning(db: Database, worker_token: str, lease: float, types: Sequence[str]) -> PlanningClaim | None:
-    """Take over the enumeration of a job's items: a new job, or one whose planner died."""
-    j = jobs.c
-    now = epoch()
-    waiting = and_(
-        j.plan_by_worker.is_(True),
-        j.type.in_(types),
-        j.sealed.is_(False),
-        j.status.in_((JobStatus.PENDING, JobStatus.RUNNING)),
-        or_(j.planner_expires.is_(None), j.planner_expires < now),
-    )
-    with db.read() as conn:
-        if conn.execute(select(j.id).where(waiting).limit(1)).first() is None:
-            return None
-    pick = select(j.id).where(waiting).order_by(j.priority.desc(), j.id).limit(1)
-    if not db.is_sqlite:
-        pick = pick.with_for_update(skip_locked=True)
-    with db.write() as conn:
-        row = conn.execute(
-            update(jobs)
-            .where(j.id == pick.scalar_subquery())
-            .values(planner_token=worker_token, planner_expires=now + lease)
-            .returning(j.id, j.type, j.owner, j.params, j.total, j.next_seq)
-        ).first()
-    if row is None:
-        return None
-    return PlanningClaim(
-        job_id=row.id,
-        job_type=row.type,
-        owner=row.owner,
-        params=codec.loads(row.params),
-        planned=row.total,
-        next_seq=row.next_seq,
-        token=worker_token,
-    )
 
 
 def abandon_planning(db: Database, job_id: int, token: str, reason: str) -> None:

@@ -50,11 +50,20 @@ CLAIM_CHUNK = {"sqlite": text(_CLAIM.format(lock="")), "postgresql": text(_CLAIM
 START_JOB = text("UPDATE by_jobs SET status = 'running', started_at = :now WHERE id = :job_id AND status = 'pending'")
 START_JOB = START_JOB.bindparams(bindparam("now", type_=UtcTime))
 
-_FENCE = """
+# The commit fence. SQLite serialises writers, so one read suffices. PostgreSQL takes the job row first (one
+# lock order everywhere: job row, then chunk rows, then counter shards): shared by the job's commits, so they
+# run side by side, but exclusive against cancel, pause and the reaper, so the job status a commit acts on
+# cannot change under it. A commit that may stop the job takes the row for update from the start: upgrading a
+# shared lock that other commits also hold would deadlock.
+FENCE_SQLITE = text(
+    """
     SELECT j.status FROM by_chunks c JOIN by_jobs j ON j.id = c.job_id
-    WHERE c.id = :id AND c.lease_token = :token AND c.status = 'running' {lock}
-"""
-FENCE = {"sqlite": text(_FENCE.format(lock="")), "postgresql": text(_FENCE.format(lock="FOR UPDATE OF c"))}
+    WHERE c.id = :id AND c.lease_token = :token AND c.status = 'running'
+    """
+)
+LOCK_JOB_SHARED = text("SELECT status FROM by_jobs WHERE id = :job_id FOR SHARE")
+LOCK_JOB_EXCLUSIVE = text("SELECT status FROM by_jobs WHERE id = :job_id FOR NO KEY UPDATE")
+FENCE_CHUNK = text("SELECT 1 FROM by_chunks WHERE id = :id AND lease_token = :token AND status = 'running' FOR UPDATE")
 
 COMMIT_CHUNK = text(
     """
@@ -77,6 +86,22 @@ ADD_COUNTERS = text(
 )
 
 HAS_PENDING_CHUNKS = text("SELECT 1 FROM by_chunks WHERE job_id = :job_id AND status = 'pending' LIMIT 1")
+
+
+# Jobs whose source a worker must enumerate: new, or their planner's lease ran out.
+_NEEDS_PLANNER = """
+    plan_by_worker = TRUE AND sealed = FALSE AND status IN ('pending', 'running')
+      AND (planner_expires IS NULL OR planner_expires < :now)
+"""
+PLANNING_CANDIDATES = text(
+    "SELECT id, type, owner, status, priority, params FROM by_jobs WHERE type IN :types AND" + _NEEDS_PLANNER
+).bindparams(bindparam("types", expanding=True))
+
+CLAIM_PLANNING = text(
+    "UPDATE by_jobs SET planner_token = :token, planner_expires = :expires WHERE id = :job_id AND"
+    + _NEEDS_PLANNER
+    + "RETURNING total, next_seq"
+)
 
 
 def for_dialect(statements: dict[str, TextClause], dialect: str) -> TextClause:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, exists, or_, select, update
+from sqlalchemy import Connection, select, update
 
 from batchyard.core.model import Counters, ItemError
-from batchyard.core.status import ACTIVE, ChunkStatus, ItemState, JobStatus
+from batchyard.core.policies import too_many_failures
+from batchyard.core.status import ChunkStatus, ItemState, JobStatus
+from batchyard.store.sql.commits import stop_job
 from batchyard.store.sql.database import Database
-from batchyard.store.sql.lifecycle import finish_if_done
+from batchyard.store.sql.lifecycle import drained_clause, finish_if_done
 from batchyard.store.sql.planning import PLANNABLE, abandon_planning
-from batchyard.store.sql.rows import add_counters, emit, epoch, record_errors, shard_of
+from batchyard.store.sql.rows import (
+    add_counters,
+    decode_max_failures,
+    emit,
+    epoch,
+    read_counters,
+    record_errors,
+    released_status,
+    shard_of,
+)
 from batchyard.store.sql.tables import chunks, jobs
 
 SUBMISSION_INTERRUPTED = "the submission was interrupted before all items were stored"
@@ -23,15 +34,15 @@ def reap(db: Database) -> int:
     now = epoch()
     c, j = chunks.c, jobs.c
     with db.read() as conn:
-        expired = (
-            conn.execute(select(c.id).where(c.status == ChunkStatus.RUNNING, c.lease_expires < now)).scalars().all()
-        )
+        expired = conn.execute(
+            select(c.id, c.job_id).where(c.status == ChunkStatus.RUNNING, c.lease_expires < now)
+        ).all()
         interrupted = conn.execute(
             select(j.id, j.planner_token).where(
                 j.plan_by_worker.is_(False), j.sealed.is_(False), j.status.in_(PLANNABLE), j.planner_expires < now
             )
         ).all()
-    reaped = sum(_recover(db, chunk_id, now) for chunk_id in expired)
+    reaped = sum(_recover(db, chunk_id, job_id, now) for chunk_id, job_id in expired)
     for job_id, token in interrupted:
         abandon_planning(db, job_id, token, SUBMISSION_INTERRUPTED)
     for job_id in _drained_jobs(db):
@@ -41,50 +52,48 @@ def reap(db: Database) -> int:
 
 def _drained_jobs(db: Database) -> list[int]:
     """Active jobs with nothing left to run: their last commit died before finishing them."""
-    j, c = jobs.c, chunks.c
-    open_chunks = exists().where(c.job_id == j.id, c.status.in_((ChunkStatus.PENDING, ChunkStatus.RUNNING)))
     with db.read() as conn:
-        return list(
-            conn.execute(
-                select(j.id).where(
-                    j.status.in_(ACTIVE), or_(j.sealed.is_(True), j.status == JobStatus.CANCELLING), ~open_chunks
-                )
-            ).scalars()
-        )
+        return list(conn.execute(select(jobs.c.id).where(drained_clause())).scalars())
 
 
-def _recover(db: Database, chunk_id: int, now: float) -> int:
+def _recover(db: Database, chunk_id: int, job_id: int, now: float) -> int:
+    """Give back (or fail) one chunk whose lease ran out, under its job row's lock, like a commit."""
     c = chunks.c
     query = select(chunks).where(c.id == chunk_id, c.status == ChunkStatus.RUNNING, c.lease_expires < now)
+    job_query = select(jobs.c.status, jobs.c.max_lost, jobs.c.max_failures, jobs.c.stop_on_error)
+    job_query = job_query.where(jobs.c.id == job_id)
     if not db.is_sqlite:
+        job_query = job_query.with_for_update(key_share=False)
         query = query.with_for_update(skip_locked=True)
     with db.write() as conn:
+        job = conn.execute(job_query).one()
         chunk = conn.execute(query).mappings().one_or_none()
         if chunk is None:
             return 0
-        job = conn.execute(select(jobs.c.status, jobs.c.max_lost).where(jobs.c.id == chunk["job_id"])).one()
         lost = chunk["lost"] + 1
-        if lost >= job.max_lost:
-            _fail_remaining(conn, chunk, lost)
+        status = JobStatus(job.status)
+        if lost >= job.max_lost and status != JobStatus.CANCELLING:
+            _fail_remaining(conn, chunk, lost, job)
         else:
-            after = ChunkStatus.CANCELLED if job.status == JobStatus.CANCELLING else ChunkStatus.PENDING
             conn.execute(
                 update(chunks)
                 .where(c.id == chunk_id)
-                .values(status=after, lost=lost, lease_token=None, lease_expires=None, run_after=0.0)
+                .values(status=released_status(status), lost=lost, lease_token=None, lease_expires=None, run_after=0.0)
             )
-        emit(conn, chunk["job_id"], "lost", chunk=chunk["seq"], worker=chunk["worker"], times=lost)
+        emit(conn, job_id, "lost", chunk=chunk["seq"], worker=chunk["worker"], times=lost)
     return 1
 
 
-def _fail_remaining(conn: Connection, chunk: Any, lost: int) -> None:
-    """The chunk has now lost its worker ``lost`` times (OOM, segfault): fail its open items, with a reason."""
+def _fail_remaining(conn: Connection, chunk: Any, lost: int, job: Any) -> None:
+    """The chunk has now lost its worker ``lost`` times (OOM, segfault): fail its open items, with a reason,
+    and apply the job's failure policies to them as a commit would."""
     states: str = chunk["states"]
     reason = f"the worker processing this item was lost {lost} times (crash, out of memory or killed)"
     open_ = [i for i, s in enumerate(states) if s == ItemState.PENDING]
+    job_id = chunk["job_id"]
     record_errors(
         conn,
-        job_id=chunk["job_id"],
+        job_id=job_id,
         chunk_id=chunk["id"],
         round=chunk["round"],
         errors=(ItemError(chunk["first_index"] + i, reason, lost) for i in open_),
@@ -100,4 +109,10 @@ def _fail_remaining(conn: Connection, chunk: Any, lost: int) -> None:
             lease_expires=None,
         )
     )
-    add_counters(conn, chunk["job_id"], shard_of(chunk["seq"]), Counters(processed=len(open_), failed=len(open_)))
+    add_counters(conn, job_id, shard_of(chunk["seq"]), Counters(processed=len(open_), failed=len(open_)))
+    if job.stop_on_error and open_:
+        stop_job(conn, job_id, f"item {chunk['first_index'] + open_[0]} failed: {reason}")
+        return
+    counters = read_counters(conn, job_id)
+    if too_many_failures(decode_max_failures(job.max_failures), failed=counters.failed, processed=counters.processed):
+        stop_job(conn, job_id, f"too many failures: {counters.failed} of {counters.processed} items failed")

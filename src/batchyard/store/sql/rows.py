@@ -11,11 +11,27 @@ from sqlalchemy import Connection, func, select
 
 from batchyard.core.eta import eta_seconds
 from batchyard.core.model import Counters, ItemError, Job, Round
-from batchyard.core.status import JobStatus
+from batchyard.core.status import ChunkStatus, JobStatus
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, item_errors, job_counters, jobs
 
 ETA_WINDOW = 20  # commits the moving average of throughput looks back over
+
+# Statuses in which work given back (a partial commit, a lost worker) returns to the queue.
+KEEPS_RUNNING = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED)
+
+
+def released_status(job_status: JobStatus) -> ChunkStatus:
+    """The one rule for a chunk given back with items still open, by a commit or by the reaper, read under
+    the job row's lock: back to the queue while the job runs, else (cancelling) cancelled."""
+    return ChunkStatus.PENDING if job_status in KEEPS_RUNNING else ChunkStatus.CANCELLED
+
+
+def decode_max_failures(value: float | None) -> int | float | None:
+    """``max_failures`` is kept as one number: a whole number is a count, anything in (0, 1) a ratio."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def utcnow() -> datetime:
@@ -48,7 +64,7 @@ def record_errors(conn: Connection, *, job_id: int, chunk_id: int, round: int, e
             "chunk_id": chunk_id,
             "round": round,
             "idx": e.index,
-            "error": e.error,
+            "error": without_nul(e.error),
             "attempts": e.attempts,
             "created_at": now,
         }
@@ -56,6 +72,11 @@ def record_errors(conn: Connection, *, job_id: int, chunk_id: int, round: int, e
     ]
     if rows:
         conn.execute(item_errors.insert(), rows)
+
+
+def without_nul(text: str) -> str:
+    """PostgreSQL text cannot hold NUL characters; a message quoting binary input must still be stored."""
+    return text.replace("\x00", "\ufffd")
 
 
 def shard_of(seq: int) -> int:

@@ -42,12 +42,15 @@ class SqlStore:
         return planning.renew_planning(self.db, job_id, token, lease_seconds)
 
     def claim_planning(self, worker: str, lease_seconds: float, types: Sequence[str]) -> PlanningClaim | None:
-        return planning.claim_planning(self.db, claims.new_token(), lease_seconds, types)
+        return claims.claim_planning(self.db, lease_seconds, types)
 
     def done_keys(self, scope: str, keys: Sequence[str]) -> set[str]:
         return planning.done_keys(self.db, scope, keys)
 
     # running chunks
+    def claim(self, worker: str, lease_seconds: float, types: Sequence[str]) -> ClaimedChunk | PlanningClaim | None:
+        return claims.claim_work(self.db, worker, lease_seconds, types)
+
     def claim_chunk(self, worker: str, lease_seconds: float, types: Sequence[str]) -> ClaimedChunk | None:
         return claims.claim_chunk(self.db, worker, lease_seconds, types)
 
@@ -57,12 +60,8 @@ class SqlStore:
     def job_status(self, job_id: int) -> JobStatus:
         return claims.job_status(self.db, job_id)
 
-    def commit_session(self, chunk: ClaimedChunk) -> AbstractContextManager[CommitSession]:
-        return commits.commit_session(self.db, chunk)
-
-    def release(self, chunk: ClaimedChunk) -> None:
-        claims.release(self.db, chunk)
-        lifecycle.finish_if_done(self.db, chunk.job_id)
+    def commit_session(self, chunk: ClaimedChunk, *, may_stop: bool = False) -> AbstractContextManager[CommitSession]:
+        return commits.commit_session(self.db, chunk, may_stop=may_stop)
 
     def finish_if_done(self, job_id: int) -> Job | None:
         return lifecycle.finish_if_done(self.db, job_id)

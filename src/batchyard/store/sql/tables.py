@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -46,6 +47,9 @@ jobs = Table(
     Column("priority", Integer, nullable=False, default=0),
     Column("max_concurrency", Integer),
     Column("max_lost", Integer, nullable=False),
+    # The failure policies the store applies on its own (the reaper failing items of a lost chunk).
+    Column("max_failures", Float),
+    Column("stop_on_error", Boolean, nullable=False, server_default=false()),
     Column("total", BigInteger, nullable=False, default=0),
     Column("next_seq", Integer, nullable=False, default=0),
     Column("sealed", Boolean, nullable=False, default=False),
