@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.policies import too_many_failures
 from batchyard.core.status import ChunkStatus, JobStatus
-from batchyard.errors import LeaseLost
+from batchyard.errors import InvalidParams, LeaseLost
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks
@@ -36,6 +36,7 @@ class SqlCommitSession:
         self._db = db
         self.connection: Any = conn
         self._job_status = job_status
+        self._encoded: tuple[list[Any], str] | None = None  # outputs checked by unstorable(), as encoded
 
     def attempt(self, fn: Callable[[], None]) -> BaseException | None:
         savepoint = self.connection.begin_nested()
@@ -50,7 +51,17 @@ class SqlCommitSession:
         return None
 
     def unstorable(self, outputs: list[Any]) -> dict[int, str]:
-        return codec.unstorable(outputs)
+        try:
+            self._encoded = (outputs, codec.dumps(outputs))
+        except InvalidParams:
+            return codec.unstorable(outputs)
+        return {}
+
+    def _encode_outputs(self, outputs: list[Any]) -> str:
+        """Encoded once per chunk: the text unstorable() made is reused unless the outputs changed since."""
+        if self._encoded is not None and self._encoded[0] is outputs:
+            return self._encoded[1]
+        return codec.dumps(outputs)
 
     def apply(self, outcome: ChunkOutcome) -> bool:
         conn: Connection = self.connection
@@ -75,7 +86,7 @@ class SqlCommitSession:
         return {
             "status": status,
             "states": outcome.states,
-            "outputs": codec.dumps(outcome.outputs),
+            "outputs": self._encode_outputs(outcome.outputs),
             "attempts": codec.dumps(outcome.attempts) if outcome.attempts else None,
             "run_after": run_after,
             "current": None if outcome.current is None else without_nul(outcome.current),
