@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from functools import partial
 from itertools import chain, islice
 from typing import Any
 
@@ -11,6 +12,7 @@ from batchyard.core.jobtype import JobType
 from batchyard.core.model import Job, NewJob
 from batchyard.core.planning import cut_chunks
 from batchyard.core.registry import Registry
+from batchyard.core.retry import retry_transient
 from batchyard.core.templates import render_key
 from batchyard.errors import BatchyardError, InvalidParams, LeaseLost, NoItems, TooManyItems
 from batchyard.store.base import Store
@@ -58,13 +60,14 @@ class JobService:
     def _plan(self, job_type: JobType, job: Job, items: Iterable[Any], token: str) -> None:
         """Store the items chunk by chunk; workers start on the first batch while the rest is stored."""
         scope = skip_done_scope(job_type, job.owner, job.params)
-        already_done = (lambda keys: self.store.done_keys(scope, keys)) if scope else None
+        retry = partial(retry_transient, what=f"submission of job {job.id}", should_stop=lambda: False)
+        already_done = (lambda keys: retry(partial(self.store.done_keys, scope, keys))) if scope else None
         try:
             for batch in cut_chunks(
                 items, chunk_size=job_type.policies.chunk_size, key=job_type.key, already_done=already_done
             ):
-                self.store.add_chunks(job.id, token, batch)
-            self.store.seal(job.id, token)
+                retry(partial(self.store.add_chunks, job.id, token, batch))
+            retry(partial(self.store.seal, job.id, token))
         except LeaseLost:
             pass  # the job was cancelled while its items were being stored: nothing more to store
         except Exception as exc:
