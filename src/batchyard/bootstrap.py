@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from batchyard.settings import Settings
 from batchyard.store.sql import SqlStore
+from batchyard.store.sql.database import Timeouts
 from batchyard.store.sql.migrate import upgrade
 
 
 def open_store(settings: Settings, *, create_schema: bool = True) -> SqlStore:
-    return SqlStore(settings.resolved_database_url, planning_lease=settings.lease_seconds, create_schema=create_schema)
+    timeouts = Timeouts(
+        connect=settings.pg_connect_timeout,
+        lock=settings.pg_lock_timeout,
+        idle_in_transaction=settings.pg_idle_in_transaction_timeout,
+    )
+    return SqlStore(
+        settings.resolved_database_url,
+        planning_lease=settings.lease_seconds,
+        create_schema=create_schema,
+        timeouts=timeouts,
+    )
 
 
 def upgrade_database(settings: Settings) -> str:

@@ -121,6 +121,12 @@ class StorageError(BatchyardError):
     code = "storage_error"
 
 
+class DatabaseUnavailable(StorageError):
+    """The database is unavailable for now ({reason}); the work waits and is retried."""
+
+    code = "database_unavailable"
+
+
 class SchemaOutOfDate(BatchyardError):
     """The database schema is not up to date; run `batchyard db upgrade`."""
 
@@ -144,5 +150,6 @@ _ZH: dict[str, str] = {
     "submission_interrupted": "任务 {job_id} 在接收 {stored} 项后停止接收：{reason}",
     "lease_lost": "分块 {chunk_id} 的租约已失效，已由其他 worker 接管。",
     "storage_error": "数据库出错：{reason}",
+    "database_unavailable": "数据库暂时不可用（{reason}）；工作将等待并重试。",
     "schema_out_of_date": "数据库结构不是最新的，请运行 `batchyard db upgrade`。",
 }

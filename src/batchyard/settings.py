@@ -14,6 +14,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under data_dir if unset")
     data_dir: Path = Field(default=Path(".batchyard"), description="Where the embedded database and blobs live")
     lease_seconds: float = Field(default=30.0, gt=0, description="A claimed chunk's lease; heartbeats at a third")
+    pg_connect_timeout: float = Field(default=10.0, ge=0, description="PostgreSQL: seconds to connect (0: none)")
+    pg_lock_timeout: float = Field(default=30.0, ge=0, description="PostgreSQL: seconds a lock wait lasts (0: none)")
+    pg_idle_in_transaction_timeout: float = Field(
+        default=60.0, ge=0, description="PostgreSQL: seconds a session may sit idle in a transaction (0: none)"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -40,3 +41,21 @@ class Ledger:
 
 
 yard.job("ledger", chunk_size=10, max_attempts=1000)(Ledger)
+
+
+class StallingLedger(Ledger):
+    """A ledger whose first ``write`` stalls inside the commit transaction: it creates ``stalled`` in
+    ``BATCHYARD_TEST_STALL_DIR``, then waits while ``hold`` exists there, so a test can freeze the worker
+    mid-transaction. Later writes (the chunk redone elsewhere) go straight through."""
+
+    def write(self, outputs: list[dict[str, Any]], ctx: Context) -> None:
+        stall_dir = Path(os.environ["BATCHYARD_TEST_STALL_DIR"])
+        marker = stall_dir / "stalled"
+        if not marker.exists():
+            marker.touch()
+            while (stall_dir / "hold").exists():
+                time.sleep(0.05)
+        super().write(outputs, ctx)
+
+
+yard.job("stalling_ledger", chunk_size=10, max_attempts=1000)(StallingLedger)

@@ -12,8 +12,9 @@ import time
 
 from batchyard.core.context import Context
 from batchyard.core.model import ClaimedChunk
+from batchyard.core.retry import Outages
 from batchyard.core.status import JobStatus
-from batchyard.errors import BatchyardError
+from batchyard.errors import BatchyardError, DatabaseUnavailable
 from batchyard.store.base import Store
 
 log = logging.getLogger("batchyard.worker")
@@ -22,8 +23,9 @@ KEEP_GOING = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
 class Heartbeat:
-    def __init__(self, store: Store, *, lease: float, poll: float = 0.5) -> None:
+    def __init__(self, store: Store, *, lease: float, poll: float = 0.5, outages: Outages | None = None) -> None:
         self._store = store
+        self._outages = outages
         self._lease = lease
         self._poll = min(poll, lease / 3)
         self._lock = threading.Lock()
@@ -56,6 +58,8 @@ class Heartbeat:
                 try:
                     self._beat(*held)
                 except BatchyardError as exc:  # a database hiccup: try again at the next beat
+                    if isinstance(exc, DatabaseUnavailable) and self._outages is not None:
+                        self._outages.record()
                     log.warning("heartbeat failed: %s", exc)
 
     def _beat(self, chunk: ClaimedChunk, ctx: Context) -> None:
@@ -65,7 +69,9 @@ class Heartbeat:
         else:
             status = self._store.job_status(chunk.job_id)
         if status is None:
-            self.lost = True
+            with self._lock:  # a renewal that returns after the worker moved on says nothing of the next chunk
+                if self._held is not None and self._held[0] is chunk:
+                    self.lost = True
             log.warning("lease lost on chunk %s of job %s; another worker has it", chunk.seq, chunk.job_id)
         if status is None or status not in KEEP_GOING:
             ctx.request_stop()

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from itertools import islice
 
 from batchyard.core.jobtype import JobType
 from batchyard.core.planning import cut_chunks, within_limit
 from batchyard.core.registry import Registry
-from batchyard.errors import BatchyardError, LeaseLost
+from batchyard.core.retry import retry_transient
+from batchyard.errors import BatchyardError, DatabaseUnavailable, LeaseLost
 from batchyard.service.jobs import skip_done_scope
 from batchyard.service.keepalive import PlanningLease
 from batchyard.store.base import PlanningClaim, Store
@@ -32,6 +34,9 @@ def plan_source(store: Store, registry: Registry, claim: PlanningClaim, should_s
             _enumerate(store, job_type, claim, lambda: should_stop() or lease.lost)
     except LeaseLost:
         log.info("planning of job %s was taken over or the job was stopped", claim.job_id)
+    except DatabaseUnavailable as exc:  # stopping during an outage: the planning lease lapses, another resumes
+        log.warning("planning of job %s paused: %s", claim.job_id, exc)
+        return
     except Exception as exc:  # noqa: BLE001 - a failing source stops its job with the reason, not the worker
         reason = exc.message() if isinstance(exc, BatchyardError) else f"the source failed: {exc}"
         log.warning("planning of job %s failed: %s", claim.job_id, reason)
@@ -43,6 +48,7 @@ def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim, should_sto
     assert job_type.source is not None
     params = job_type.parse_params(claim.params)
     scope = skip_done_scope(job_type, claim.owner, claim.params)
+    retry = partial(retry_transient, what=f"planning of job {claim.job_id}", should_stop=should_stop)
     items = within_limit(
         islice(iter(job_type.source(params)), claim.planned, None),
         job_type.policies.max_items,
@@ -55,10 +61,10 @@ def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim, should_sto
         first_index=claim.planned,
         first_seq=claim.next_seq,
         key=job_type.key,
-        already_done=(lambda keys: store.done_keys(scope, keys)) if scope else None,
+        already_done=(lambda keys: retry(partial(store.done_keys, scope, keys))) if scope else None,
     ):
-        store.add_chunks(claim.job_id, claim.token, batch)
+        retry(partial(store.add_chunks, claim.job_id, claim.token, batch))
         if should_stop():
             store.renew_planning(claim.job_id, claim.token, 0.0)  # hand over: claimable again at once
             return
-    store.seal(claim.job_id, claim.token)
+    retry(partial(store.seal, claim.job_id, claim.token))

@@ -16,11 +16,12 @@ from batchyard.core.context import Context
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.registry import Registry
+from batchyard.core.retry import Outages, retry_transient
 from batchyard.engine.commit import commit_failed, commit_outcome, commit_unrunnable
 from batchyard.engine.heartbeat import Heartbeat
 from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import run_chunk
-from batchyard.errors import BatchyardError, LeaseLost, StorageError
+from batchyard.errors import BatchyardError, DatabaseUnavailable, LeaseLost, StorageError
 from batchyard.service.jobs import skip_done_scope
 from batchyard.store.base import Store
 
@@ -41,6 +42,7 @@ class Worker:
         self._stop_requested = False
         self._ctx: Context | None = None
         self._last_reap = 0.0
+        self._outages = Outages()
 
     def stop(self) -> None:
         """Ask the worker to finish the item in hand, commit what it did, and return from ``run``."""
@@ -50,7 +52,7 @@ class Worker:
             ctx.request_stop()
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
-        heartbeat = Heartbeat(self.store, lease=self.lease)
+        heartbeat = Heartbeat(self.store, lease=self.lease, outages=self._outages)
         idle = IDLE_MIN
         log.info("worker %s ready for %s", self.name, ", ".join(self.registry.names) or "no job types")
         try:
@@ -69,6 +71,8 @@ class Worker:
         try:
             return self.work_once(heartbeat)
         except StorageError as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                self._outages.record()
             log.warning("database error, retrying in %.0fs: %s", STORAGE_RETRY_SECONDS, exc)
         except Exception:
             log.exception("unexpected error in the worker loop; going on in %.0fs", STORAGE_RETRY_SECONDS)
@@ -92,8 +96,10 @@ class Worker:
         return work is not None
 
     def _reap_now_and_then(self) -> None:
+        """After an outage, wait a full lease of talking to the database before reaping: every lease looks
+        expired then, and their holders must get the chance to renew them first (decision 0010)."""
         now = time.monotonic()
-        if now - self._last_reap >= self.lease / 3:
+        if now - self._last_reap >= self.lease / 3 and self._outages.quiet_for(self.lease):
             self._last_reap = now
             if reaped := self.store.reap():
                 log.info("requeued %d chunk(s) whose worker was lost", reaped)
@@ -128,7 +134,12 @@ class Worker:
             log.warning("not committing chunk %s of job %s: its lease was lost", chunk.seq, chunk.job_id)
             return
         try:
-            drained = self._commit(job_type, outcome, ctx)
+            drained = retry_transient(  # from memory: the lease fence makes a repeated commit safe
+                lambda: self._commit(job_type, outcome, ctx),
+                what=f"commit of chunk {chunk.seq} of job {chunk.job_id}",
+                should_stop=lambda: self._stop_requested,
+                outages=self._outages,
+            )
         except LeaseLost:
             log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from functools import partial
 from itertools import chain, islice
 from typing import Any
 
@@ -12,6 +13,7 @@ from batchyard.core.model import Job, NewJob
 from batchyard.core.planning import cut_chunks
 from batchyard.core.policies import OnError
 from batchyard.core.registry import Registry
+from batchyard.core.retry import retry_transient
 from batchyard.core.status import JobStatus
 from batchyard.core.templates import render_key
 from batchyard.errors import BatchyardError, InvalidParams, LeaseLost, NoItems, SubmissionInterrupted, TooManyItems
@@ -67,15 +69,16 @@ class JobService:
         """Store the items chunk by chunk; workers start on the first batch while the rest is stored. The
         planning lease is renewed by time, so a slow iterable is never taken for a dead submitter."""
         scope = skip_done_scope(job_type, job.owner, job.params)
-        already_done = (lambda keys: self.store.done_keys(scope, keys)) if scope else None
+        retry = partial(retry_transient, what=f"submission of job {job.id}", should_stop=lambda: False)
+        already_done = (lambda keys: retry(partial(self.store.done_keys, scope, keys))) if scope else None
         lease = self.store.planning_lease
         try:
             with PlanningLease(self.store, job.id, token, lease=lease):
                 for batch in cut_chunks(
                     items, chunk_size=job_type.policies.chunk_size, key=job_type.key, already_done=already_done
                 ):
-                    self.store.add_chunks(job.id, token, batch)
-                self.store.seal(job.id, token)
+                    retry(partial(self.store.add_chunks, job.id, token, batch))
+                retry(partial(self.store.seal, job.id, token))
         except LeaseLost:
             self._raise_unless_cancelled(job.id)
         except Exception as exc:

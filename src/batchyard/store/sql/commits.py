@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.policies import too_many_failures
 from batchyard.core.status import ChunkStatus, JobStatus
-from batchyard.errors import InvalidParams, LeaseLost
+from batchyard.errors import DatabaseUnavailable, InvalidParams, LeaseLost
 from batchyard.store.sql import codec, queries
-from batchyard.store.sql.database import Database
+from batchyard.store.sql.database import Database, is_transient
 from batchyard.store.sql.planning import cancel_pending_chunks
 from batchyard.store.sql.rows import (
     KEEPS_RUNNING,
@@ -44,6 +45,11 @@ class SqlCommitSession:
             fn()
             if not self._db.is_sqlite:  # deferred constraints are checked now, where bisection can see them
                 self.connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
+        except DBAPIError as exc:
+            if is_transient(exc):  # a deadlock or a lost connection is no fault of the items: retry the commit
+                raise DatabaseUnavailable(reason=str(exc.orig).strip().splitlines()[0]) from exc
+            savepoint.rollback()
+            return exc
         except Exception as exc:  # noqa: BLE001 - user code: any error fails the items, not the commit
             savepoint.rollback()
             return exc

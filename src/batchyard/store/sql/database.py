@@ -1,23 +1,44 @@
-"""Connections: one engine per URL, SQLite tuned for many processes, driver errors translated."""
+"""Connections: one engine per URL, SQLite tuned for many processes, PostgreSQL waits bounded, driver errors
+translated — transient ones (the database away, a deadlock, a lock wait cut short) into DatabaseUnavailable."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from batchyard.errors import ConfigurationError, StorageError
+from batchyard.errors import ConfigurationError, DatabaseUnavailable, StorageError
 
 # Writers wait for SQLite's lock far longer than the longest commit takes, so contention is never an error.
 # The page cache is kept small: the OS caches the file anyway, and a large cache would grow every process
 # (a submitter storing 2M items grew 20 MiB with 16 MiB of cache, 3 MiB with 2 MiB).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 2_048
+
+# PostgreSQL errors that say "not now" rather than "never": the connection is gone or refused (class 08), the
+# server is shutting down or restarting (57P01-57P03), too many connections (53300), a deadlock (40P01) or
+# serialization failure (40001) that the server broke, a lock wait or statement cut short by lock_timeout
+# (55P03) or statement_timeout (57014), a transaction ended by idle_in_transaction_session_timeout (25P03).
+TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "40P01", "40001", "55P03", "57014", "25P03"})
+TRANSIENT_SQLSTATE_CLASSES = ("08",)
+# A refusal at connect time comes without a SQLSTATE, as "FATAL: <message>": these say "not now"; any other
+# (an unknown database or role, a failed password) is a configuration error and stays one.
+TRANSIENT_CONNECT_REFUSALS = (
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "too many clients",
+    "remaining connection slots are reserved",
+)
 
 
 def normalize_url(url: str) -> str:
@@ -30,12 +51,22 @@ def normalize_url(url: str) -> str:
     return url
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Bounds on PostgreSQL waits, in seconds (0 turns one off). ``lock`` and ``idle_in_transaction`` are
+    well above anything a healthy commit does, a user's ``write`` included; see decision 0010."""
+
+    connect: float = 10.0
+    lock: float = 30.0
+    idle_in_transaction: float = 60.0
+
+
 class Database:
     """A writer and a reader engine. On SQLite, writers start with ``BEGIN IMMEDIATE`` so that two
     transactions never deadlock upgrading a read lock; readers use plain deferred transactions (WAL lets them
     run beside a writer). On PostgreSQL both are the same pool."""
 
-    def __init__(self, url: str, *, pool_size: int = 4) -> None:
+    def __init__(self, url: str, *, pool_size: int = 4, timeouts: Timeouts | None = None) -> None:
         self.url = normalize_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
@@ -43,7 +74,7 @@ class Database:
             self.writer = _sqlite_engine(self.url, immediate=True)
             self.reader = _sqlite_engine(self.url, immediate=False)
         else:
-            self.writer = create_engine(self.url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, future=True)
+            self.writer = _postgresql_engine(self.url, pool_size, timeouts or Timeouts())
             self.reader = self.writer
 
     @property
@@ -52,12 +83,12 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with translated(), self.writer.begin() as conn:
+        with translated(), self.writer.begin() as conn, _lost_connection(conn):
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with translated(), self.reader.begin() as conn:
+        with translated(), self.reader.begin() as conn, _lost_connection(conn):
             yield conn
 
     def dispose(self) -> None:
@@ -68,19 +99,91 @@ class Database:
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """Driver errors leave the store as batchyard errors; integrity errors are for callers to interpret."""
+    """Driver errors leave the store as batchyard errors; integrity errors are for callers to interpret.
+    Connecting happens inside too (the pool connects on ``begin``), so a refused connection is translated."""
     try:
         yield
     except IntegrityError:
         raise
     except DBAPIError as exc:
-        raise StorageError(reason=str(exc.orig).strip().splitlines()[0]) from exc
+        reason = _first_line(exc.orig)
+        raise (DatabaseUnavailable(reason=reason) if is_transient(exc) else StorageError(reason=reason)) from exc
+    except PoolTimeout as exc:
+        raise DatabaseUnavailable(reason=f"no free connection in the pool: {_first_line(exc)}") from exc
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """True for an error that may well not happen again: worth a retry, never a reason to fail work."""
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith(TRANSIENT_SQLSTATE_CLASSES)
+    if type(exc.orig).__module__.startswith("psycopg"):
+        return isinstance(exc, OperationalError) and _connect_failure_is_transient(str(exc.orig))
+    return _sqlite_busy(exc.orig)
+
+
+def _connect_failure_is_transient(message: str) -> bool:
+    """No SQLSTATE: the server was not reached (refused, closed, timed out), or it refused the session."""
+    if "FATAL:" not in message:
+        return True
+    return any(phrase in message for phrase in TRANSIENT_CONNECT_REFUSALS)
+
+
+def _sqlite_busy(orig: BaseException | None) -> bool:
+    name = str(getattr(orig, "sqlite_errorname", ""))
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return True
+    message = str(orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+@contextmanager
+def _lost_connection(conn: Connection) -> Iterator[None]:
+    """Once the connection has died mid-transaction, SQLAlchemy refuses further use of it with errors that are
+    not the driver's (``PendingRollbackError``, a closed-resource error): the cause is the lost connection."""
+    try:
+        yield
+    except DBAPIError:
+        raise
+    except SQLAlchemyError as exc:
+        if conn.invalidated:
+            raise DatabaseUnavailable(reason=f"the connection was lost ({_first_line(exc)})") from exc
+        raise
+
+
+def _first_line(exc: BaseException | None) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _ensure_parent(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _postgresql_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
+    """Every wait is bounded: connecting, waiting for a lock, and a session left idle inside a transaction (a
+    worker frozen mid-commit), so nobody blocks the reaper or other workers for longer than that."""
+    connect_args = {"connect_timeout": math.ceil(timeouts.connect)} if timeouts.connect > 0 else {}
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, connect_args=connect_args, future=True
+    )
+    settings = {"lock_timeout": timeouts.lock, "idle_in_transaction_session_timeout": timeouts.idle_in_transaction}
+    # SET on connect rather than ``options=-c...`` in the connect arguments: that would replace a URL's own
+    # ``options`` (a search_path, say) instead of adding to it.
+    statements = [f"SET {name} = {round(seconds * 1000)}" for name, seconds in settings.items()]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+        dbapi_connection.commit()
+
+    return engine
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:

@@ -9,13 +9,15 @@ from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedC
 from batchyard.core.status import JobStatus
 from batchyard.store.base import CommitSession, Event, PlanningClaim
 from batchyard.store.sql import claims, commits, lifecycle, planning, reads, reaper
-from batchyard.store.sql.database import Database
+from batchyard.store.sql.database import Database, Timeouts
 from batchyard.store.sql.migrate import ensure_schema
 
 
 class SqlStore:
-    def __init__(self, url: str, *, planning_lease: float = 30.0, create_schema: bool = True) -> None:
-        self.db = Database(url)
+    def __init__(
+        self, url: str, *, planning_lease: float = 30.0, create_schema: bool = True, timeouts: Timeouts | None = None
+    ) -> None:
+        self.db = Database(url, timeouts=timeouts)
         self.planning_lease = planning_lease
         if create_schema:
             ensure_schema(self.db)
