@@ -142,3 +142,21 @@ def test_submitter_that_lost_its_lease_raises_instead_of_dropping_items(yard: Ya
     assert job.status.is_finished
     assert "interrupted" in raised.value.message()
     assert str(job.id) in raised.value.message("zh-CN")
+
+
+def test_storing_a_batch_or_sealing_twice_is_harmless(yard: Yard) -> None:
+    """A planner retries a store whose acknowledgement was lost with the connection: the repeat is a no-op."""
+    from batchyard.core.model import NewJob
+    from batchyard.core.planning import cut_chunks
+
+    yard.job("echo", chunk_size=5)(_identity)
+    job, _ = yard.store.create_job(NewJob(type="echo", owner="alice", params={}, planner_token="t" * 32))
+    [batch] = list(cut_chunks(range(20), chunk_size=5))
+    yard.store.add_chunks(job.id, "t" * 32, batch)
+    yard.store.add_chunks(job.id, "t" * 32, batch)
+    yard.store.seal(job.id, "t" * 32)
+    yard.store.seal(job.id, "t" * 32)
+
+    done = yard.run_until_done(job.id, timeout=20)
+    assert (done.status, done.total, done.succeeded) == (JobStatus.SUCCEEDED, 20, 20)
+    assert_counters_match(yard, job.id)

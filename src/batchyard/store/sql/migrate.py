@@ -39,7 +39,8 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """Run the migrations in one transaction: SQLite's ``BEGIN IMMEDIATE`` or PostgreSQL's advisory lock
     makes a second process wait, then find the schema already current."""
     with db.write() as conn:
-        if not db.is_sqlite:
+        if not db.is_sqlite:  # a long migration elsewhere is waited for, whatever the lock timeout says
+            conn.execute(text("SET LOCAL lock_timeout = 0"))
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         command.upgrade(alembic_config(conn), revision)
 

@@ -94,24 +94,36 @@ def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
 
 
 def add_chunks(db: Database, job_id: int, token: str, planned: Sequence[PlannedChunk], lease: float) -> None:
-    """Store a batch of planned chunks; the planner's lease is checked and renewed in the same transaction."""
+    """Store a batch of planned chunks; the planner's lease is checked and renewed in the same transaction.
+    Storing the same batch again (a retry after the acknowledgement of the first commit was lost) is a no-op."""
     items = sum(len(c.items) for c in planned)
     with db.write() as conn:
-        _advance_planner(conn, job_id, token, items=items, next_seq=planned[-1].seq + 1, lease=lease)
+        if not _advance_planner(conn, job_id, token, items=items, seqs=(planned[0].seq, planned[-1].seq), lease=lease):
+            return
         conn.execute(chunks.insert(), [_chunk_row(job_id, c) for c in planned])
         for chunk in planned:
             add_counters(conn, job_id, shard_of(chunk.seq), Counters.of_states(chunk.states))
 
 
-def _advance_planner(conn: Connection, job_id: int, token: str, *, items: int, next_seq: int, lease: float) -> None:
+def _advance_planner(
+    conn: Connection, job_id: int, token: str, *, items: int, seqs: tuple[int, int], lease: float
+) -> bool:
+    """Move the job's planning on past ``seqs`` (first, last); False when that batch was already stored."""
     j = jobs.c
+    first, last = seqs
     moved = conn.execute(
         update(jobs)
-        .where(j.id == job_id, j.planner_token == token, j.status.in_(PLANNABLE))
-        .values(total=j.total + items, next_seq=next_seq, planner_expires=epoch() + lease)
+        .where(j.id == job_id, j.planner_token == token, j.status.in_(PLANNABLE), j.next_seq == first)
+        .values(total=j.total + items, next_seq=last + 1, planner_expires=epoch() + lease)
     ).rowcount
-    if moved != 1:
-        raise LeaseLost(chunk_id=f"plan:{job_id}")
+    if moved == 1:
+        return True
+    held = conn.execute(
+        select(j.next_seq).where(j.id == job_id, j.planner_token == token, j.status.in_(PLANNABLE))
+    ).scalar_one_or_none()
+    if held == last + 1:
+        return False
+    raise LeaseLost(chunk_id=f"plan:{job_id}")
 
 
 def _chunk_row(job_id: int, chunk: PlannedChunk) -> dict[str, object]:
@@ -147,6 +159,8 @@ def seal(db: Database, job_id: int, token: str) -> None:
             .values(sealed=True, planner_token=None, planner_expires=None, rounds=codec.dumps(rounds))
         ).rowcount
         if sealed != 1:
+            if conn.execute(select(j.sealed).where(j.id == job_id)).scalar_one():
+                return  # sealed already: a retry after the acknowledgement of the first seal was lost
             raise LeaseLost(chunk_id=f"plan:{job_id}")
         emit(conn, job_id, "planned", total=total)
 
