@@ -51,7 +51,8 @@ def test_an_error_quoting_a_non_utf8_file_name_fails_that_item_alone(yard: Yard)
     done = assert_counters_match(yard, job.id)
     assert (done.succeeded, done.failed) == (9, 1), done.counters
     [failed] = list(yard.items(job.id, status="failed"))
-    assert failed.index == 3 and "cannot open" in (failed.error or "")
+    assert failed.index == 3
+    assert "cannot open" in (failed.error or "")
 
 
 def test_a_label_naming_a_non_utf8_file_does_not_stop_the_chunk_committing(yard: Yard) -> None:
@@ -121,7 +122,7 @@ def test_a_long_commit_of_one_job_does_not_stall_every_worker(pg_schema_url: str
     try:
         yard.job("slow_writes", chunk_size=1)(_identity)
         yard.job("other", chunk_size=5)(_identity)
-        slow = yard.submit("slow_writes", items=range(2), owner="alice")
+        yard.submit("slow_writes", items=range(2), owner="alice")
         in_commit = claim(yard, "w1")
         yard.store.claim_chunk("w2", 0.001, ["slow_writes"])  # w2 dies: its lease runs out at once
         other = yard.submit("other", items=range(5), owner="bob")
@@ -177,5 +178,6 @@ def test_round_one_counts_the_items_it_planned_when_its_planning_was_abandoned(y
     job = yard.submit("flaky_source")
     _finish_with_one_worker(yard, job.id)
     done = yard.get(job.id)
-    assert done.status == JobStatus.FAILED and done.total == 10_000, (done.status, done.total)
+    assert done.status == JobStatus.FAILED
+    assert done.total == 10_000
     assert done.rounds[0].items == done.total, (done.total, done.rounds)
