@@ -4,7 +4,9 @@ shows one, on SQLite and PostgreSQL unless the defect is PostgreSQL's alone."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
+from pydantic import BaseModel, field_validator
 from tests.contract.invariants import (
     BackgroundWorker,
     assert_counters_match,
@@ -181,3 +183,40 @@ def test_round_one_counts_the_items_it_planned_when_its_planning_was_abandoned(y
     assert done.status == JobStatus.FAILED
     assert done.total == 10_000
     assert done.rounds[0].items == done.total, (done.total, done.rounds)
+
+
+# --- params that no longer parse, when the new model's validator raises something else than ValueError ---------
+
+
+class _ParamsV1(BaseModel):
+    start: str
+
+
+class _ParamsV2(BaseModel):
+    start: date
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _from_day_number(cls, value: object) -> date:
+        return date.fromordinal(value)  # type: ignore[arg-type]  # a str now raises TypeError, not ValueError
+
+
+def _evolving(params_model: type[BaseModel]) -> type:
+    return type("Evolving", (), {"Params": params_model, "process": lambda self, item, ctx: item})
+
+
+def test_params_whose_new_validator_raises_type_error_fail_the_items_and_stop_the_job(database_url: str) -> None:
+    """Pydantic 2 passes a TypeError raised in a validator through unwrapped: it is not InvalidParams, so the
+    worker's guard for params that no longer parse misses it and the chunk loops until "worker was lost"."""
+    old, new = Yard(database_url, lease_seconds=2.0), Yard(database_url, lease_seconds=2.0)
+    try:
+        old.job("evolving", chunk_size=5)(_evolving(_ParamsV1))
+        job = old.submit("evolving", items=range(10), params={"start": "2024-01-01"})
+        new.job("evolving", chunk_size=5)(_evolving(_ParamsV2))
+        _finish_with_one_worker(new, job.id)
+        done = assert_counters_match(new, job.id)
+        assert done.status == JobStatus.FAILED
+        assert all("cannot run" in (r.error or "") for r in new.items(job.id, status="failed"))
+    finally:
+        old.close()
+        new.close()
