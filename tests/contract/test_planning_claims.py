@@ -14,8 +14,8 @@ from sqlalchemy import text
 from tests.contract.invariants import assert_counters_match, background_workers, heartbeat, wait_finished, wait_for
 
 from batchyard import Context, JobStatus, Yard
+from batchyard.core.planning import SUBMISSION_INTERRUPTED
 from batchyard.errors import SubmissionInterrupted
-from batchyard.store.sql.reaper import SUBMISSION_INTERRUPTED
 
 ITEM_SECONDS = 0.01  # a slow source: 300 items take 3 s, longer than the tests' 2 s lease
 

@@ -12,6 +12,8 @@ from batchyard.core.status import ItemState
 from batchyard.errors import TooManyItems
 
 ITEMS_PER_BATCH = 10_000  # items stored per planning transaction: workers start after the first batch
+# The reason a job stops with when its submitter died (or stalled past its lease) before storing every item.
+SUBMISSION_INTERRUPTED = "the submission was interrupted before all items were stored"
 FLUSH_SECONDS = 1.0  # a slow source's items are stored at least this often, so work starts on them
 
 AlreadyDone = Callable[[Sequence[str]], set[str]]

@@ -26,8 +26,8 @@ def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: 
     """Commit; True when no pending chunk is left, so the caller should try to finish the job."""
     with store.commit_session(outcome.chunk, may_stop=may_stop(job_type.policies)) as session:
         unstorable = session.unstorable(outcome.outputs)
-        if unstorable:
-            outcome = _fail_items(outcome, unstorable, policies=None)
+        if unstorable:  # the same output again would not store either: no retry, but a stop still stops
+            outcome = _fail_items(outcome, unstorable, policies=job_type.policies, retry=False)
         if job_type.write is not None:
             outcome = _write(session, job_type, outcome, ctx)
         return session.apply(outcome)
@@ -38,7 +38,7 @@ def commit_failed(store: Store, job_type: JobType, outcome: ChunkOutcome, error:
     commit itself failed in a way bisection could not pin on items (a deferred constraint at COMMIT)."""
     reason = f"the chunk could not be committed: {describe(error)}"
     fresh = {i: reason for i in _fresh(outcome, ItemState.SUCCEEDED)}
-    failed = _fail_items(outcome, fresh, policies=None)
+    failed = _fail_items(outcome, fresh, policies=job_type.policies, retry=False)
     with store.commit_session(outcome.chunk, may_stop=may_stop(job_type.policies)) as session:
         return session.apply(dataclasses.replace(failed, done_keys=()))
 
@@ -93,9 +93,11 @@ def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx
     return _fail_items(outcome, {i: describe(exc) for i, exc in failures.items()}, policies=job_type.policies)
 
 
-def _fail_items(outcome: ChunkOutcome, reasons: Mapping[int, str], *, policies: Policies | None) -> ChunkOutcome:
+def _fail_items(
+    outcome: ChunkOutcome, reasons: Mapping[int, str], *, policies: Policies, retry: bool = True
+) -> ChunkOutcome:
     """Fail the items at ``reasons`` (chunk positions), or put them back for a later attempt while
-    ``policies`` say retry; with ``on_error="stop"`` the first failure stops the job."""
+    ``policies`` say retry (and ``retry`` allows); with ``on_error="stop"`` the first failure stops the job."""
     states, outputs = list(outcome.states), list(outcome.outputs)
     attempts, errors = dict(outcome.attempts), list(outcome.errors)
     retry_at, first = outcome.retry_at, outcome.chunk.first_index
@@ -103,7 +105,7 @@ def _fail_items(outcome: ChunkOutcome, reasons: Mapping[int, str], *, policies: 
         tried = attempts.get(i, 1)
         outputs[i] = None
         attempts[i] = tried
-        if policies is not None and policies.on_error == OnError.RETRY and tried < policies.max_attempts:
+        if retry and policies.on_error == OnError.RETRY and tried < policies.max_attempts:
             states[i] = ItemState.PENDING
             retry_at = max(retry_at or 0.0, time.time() + backoff_seconds(tried, base=policies.retry_backoff))
             continue
@@ -111,7 +113,7 @@ def _fail_items(outcome: ChunkOutcome, reasons: Mapping[int, str], *, policies: 
         errors.append(ItemError(first + i, reason, tried))
     stop_reason = outcome.stop_reason
     failed_now = sorted(i for i in reasons if states[i] == ItemState.FAILED)
-    if policies is not None and policies.on_error == OnError.STOP and stop_reason is None and failed_now:
+    if policies.on_error == OnError.STOP and stop_reason is None and failed_now:
         stop_reason = f"item {first + failed_now[0]} failed: {reasons[failed_now[0]]}"
     keys = outcome.chunk.keys
     bad_keys = {keys[i] for i in reasons} if keys is not None else set()

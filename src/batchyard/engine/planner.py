@@ -31,7 +31,9 @@ def plan_source(store: Store, registry: Registry, claim: PlanningClaim, should_s
     try:
         job_type = registry.get(claim.job_type)
         with PlanningLease(store, claim.job_id, claim.token, lease=store.planning_lease) as lease:
-            _enumerate(store, job_type, claim, lambda: should_stop() or lease.lost)
+            finished = _enumerate(store, job_type, claim, lambda: should_stop() or lease.lost)
+        if not finished:  # hand over, once the renewals have stopped: claimable again at once
+            store.renew_planning(claim.job_id, claim.token, 0.0)
     except LeaseLost:
         log.info("planning of job %s was taken over or the job was stopped", claim.job_id)
     except DatabaseUnavailable as exc:  # stopping during an outage: the planning lease lapses, another resumes
@@ -44,7 +46,8 @@ def plan_source(store: Store, registry: Registry, claim: PlanningClaim, should_s
     store.finish_if_done(claim.job_id)
 
 
-def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim, should_stop: Callable[[], bool]) -> None:
+def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim, should_stop: Callable[[], bool]) -> bool:
+    """Store the source's items batch by batch and seal the job; False when stopped before the end."""
     assert job_type.source is not None
     params = job_type.parse_params(claim.params)
     scope = skip_done_scope(job_type, claim.owner, claim.params)
@@ -65,6 +68,6 @@ def _enumerate(store: Store, job_type: JobType, claim: PlanningClaim, should_sto
     ):
         retry(partial(store.add_chunks, claim.job_id, claim.token, batch))
         if should_stop():
-            store.renew_planning(claim.job_id, claim.token, 0.0)  # hand over: claimable again at once
-            return
+            return False
     retry(partial(store.seal, claim.job_id, claim.token))
+    return True

@@ -20,7 +20,7 @@ from batchyard.core.retry import Outages, retry_transient
 from batchyard.engine.commit import commit_failed, commit_outcome, commit_unrunnable
 from batchyard.engine.heartbeat import Heartbeat
 from batchyard.engine.planner import plan_source
-from batchyard.engine.runner import run_chunk
+from batchyard.engine.runner import describe, run_chunk
 from batchyard.errors import BatchyardError, DatabaseUnavailable, LeaseLost, StorageError
 from batchyard.service.jobs import skip_done_scope
 from batchyard.store.base import Store
@@ -111,8 +111,8 @@ class Worker:
                 job_id=chunk.job_id, owner=chunk.owner, params=job_type.parse_params(chunk.params), round=chunk.round
             )
             scope = skip_done_scope(job_type, chunk.owner, chunk.params)
-        except BatchyardError as exc:  # params that no longer parse: no item of this job can run
-            reason = f"the job cannot run: {exc.message()}"
+        except Exception as exc:  # noqa: BLE001 - params that no longer parse: no item of this job can run
+            reason = f"the job cannot run: {exc.message() if isinstance(exc, BatchyardError) else describe(exc)}"
             log.warning("job %s: %s", chunk.job_id, reason)
             self._finish_if(commit_unrunnable(self.store, chunk, reason), chunk.job_id)
             return

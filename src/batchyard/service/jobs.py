@@ -10,11 +10,10 @@ from typing import Any
 
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import Job, NewJob
-from batchyard.core.planning import cut_chunks
+from batchyard.core.planning import SUBMISSION_INTERRUPTED, cut_chunks
 from batchyard.core.policies import OnError
 from batchyard.core.registry import Registry
 from batchyard.core.retry import retry_transient
-from batchyard.core.status import JobStatus
 from batchyard.core.templates import render_key
 from batchyard.errors import BatchyardError, InvalidParams, LeaseLost, NoItems, SubmissionInterrupted, TooManyItems
 from batchyard.service.keepalive import PlanningLease
@@ -88,12 +87,11 @@ class JobService:
         self.store.finish_if_done(job.id)
 
     def _raise_unless_cancelled(self, job_id: int) -> None:
-        """The lease was refused: fine if the job was cancelled under the submitter (nothing more is wanted),
-        an error if the submitter stalled past its lease and the job was stopped as interrupted."""
+        """The lease was refused: fine if the job was cancelled or stopped under the submitter (no more items
+        are wanted), an error if the submitter stalled past its lease and the job was stopped as interrupted."""
         job = self.store.get_job(job_id)
-        if job.status in (JobStatus.CANCELLING, JobStatus.CANCELLED) and job.error is None:
-            return
-        raise SubmissionInterrupted(job_id=job_id, stored=job.total, reason=job.error or "the planning lease was lost")
+        if job.error == SUBMISSION_INTERRUPTED:
+            raise SubmissionInterrupted(job_id=job_id, stored=job.total, reason=job.error)
 
     def cancel(self, job_id: int) -> Job:
         return self.store.cancel(job_id)

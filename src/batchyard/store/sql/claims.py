@@ -19,7 +19,7 @@ from batchyard.core.status import ChunkStatus, JobStatus
 from batchyard.store.base import PlanningClaim
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
-from batchyard.store.sql.rows import epoch, utcnow, without_nul
+from batchyard.store.sql.rows import epoch, storable_text, utcnow
 from batchyard.store.sql.tables import chunks, jobs
 
 Work = ClaimedChunk | PlanningClaim
@@ -167,7 +167,7 @@ def heartbeat(db: Database, chunk: ClaimedChunk, lease: float, current: str | No
         renewed = conn.execute(
             update(chunks)
             .where(c.id == chunk.id, c.lease_token == chunk.token, c.status == ChunkStatus.RUNNING)
-            .values(lease_expires=epoch() + lease, current=None if current is None else without_nul(current))
+            .values(lease_expires=epoch() + lease, current=None if current is None else storable_text(current))
         ).rowcount
         if not renewed:
             return None

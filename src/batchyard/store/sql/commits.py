@@ -23,13 +23,14 @@ from batchyard.store.sql.rows import (
     add_counters,
     emit,
     epoch,
+    fitted_key,
     read_counters,
     record_errors,
     released_status,
     shard_of,
-    without_nul,
+    storable_text,
 )
-from batchyard.store.sql.tables import done_keys, jobs
+from batchyard.store.sql.tables import DONE_KEY_LENGTH, DONE_SCOPE_LENGTH, done_keys, jobs
 
 
 class SqlCommitSession:
@@ -95,11 +96,15 @@ class SqlCommitSession:
             "outputs": self._encode_outputs(outcome.outputs),
             "attempts": codec.dumps(outcome.attempts) if outcome.attempts else None,
             "run_after": run_after,
-            "current": None if outcome.current is None else without_nul(outcome.current),
+            "current": None if outcome.current is None else storable_text(outcome.current),
         }
 
     def _remember_done(self, conn: Connection, outcome: ChunkOutcome) -> None:
-        rows = [{"scope": outcome.done_scope, "key": key, "job_id": outcome.chunk.job_id} for key in outcome.done_keys]
+        scope = fitted_key(outcome.done_scope or "", DONE_SCOPE_LENGTH)
+        job_id = outcome.chunk.job_id
+        rows = [
+            {"scope": scope, "key": fitted_key(key, DONE_KEY_LENGTH), "job_id": job_id} for key in outcome.done_keys
+        ]
         dialect_insert = sqlite.insert if self._db.is_sqlite else postgresql.insert
         conn.execute(dialect_insert(done_keys).on_conflict_do_nothing(), rows)
 

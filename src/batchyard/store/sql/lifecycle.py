@@ -23,7 +23,7 @@ from batchyard.errors import Conflict, IllegalTransition, JobNotFound, NothingTo
 from batchyard.store.sql import codec
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks, forget_exclusive
-from batchyard.store.sql.rows import add_counters, emit, load_job, read_counters, shard_of, utcnow
+from batchyard.store.sql.rows import add_counters, count_planned, emit, load_job, read_counters, shard_of, utcnow
 from batchyard.store.sql.tables import chunks, exclusive_locks, jobs
 
 
@@ -194,7 +194,9 @@ def drained_clause() -> ColumnElement[bool]:
 
 def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:
     counters = read_counters(conn, job_id)
-    row = conn.execute(select(jobs.c.error, jobs.c.rounds).where(jobs.c.id == job_id)).one()
+    row = conn.execute(
+        select(jobs.c.error, jobs.c.rounds, jobs.c.sealed, jobs.c.total).where(jobs.c.id == job_id)
+    ).one()
     cancelling = status == JobStatus.CANCELLING
     final = final_status(
         succeeded=counters.succeeded,
@@ -204,6 +206,8 @@ def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:
     )
     now = utcnow()
     rounds = codec.loads(row.rounds)
+    if not row.sealed:  # planning ended early (cancelled, stopped): the round still ran what was planned
+        count_planned(rounds, row.total)
     rounds[-1]["finished_at"] = now.isoformat()
     cancel_pending_chunks(conn, job_id)
     forget_exclusive(conn, job_id)

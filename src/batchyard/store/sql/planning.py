@@ -12,8 +12,16 @@ from batchyard.core.status import ChunkStatus, ItemState, JobStatus
 from batchyard.errors import Conflict, LeaseLost
 from batchyard.store.sql import codec
 from batchyard.store.sql.database import Database
-from batchyard.store.sql.rows import add_counters, emit, epoch, load_job, shard_of, utcnow
-from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, exclusive_locks, job_counters, jobs
+from batchyard.store.sql.rows import add_counters, count_planned, emit, epoch, fitted_key, load_job, shard_of, utcnow
+from batchyard.store.sql.tables import (
+    COUNTER_SHARDS,
+    DONE_KEY_LENGTH,
+    DONE_SCOPE_LENGTH,
+    chunks,
+    exclusive_locks,
+    job_counters,
+    jobs,
+)
 from batchyard.store.sql.tables import done_keys as done_keys_table
 
 PLANNABLE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED)
@@ -151,8 +159,7 @@ def seal(db: Database, job_id: int, token: str) -> None:
         j = jobs.c
         row = conn.execute(select(j.total, j.rounds).where(j.id == job_id)).one()
         total, rounds = row.total, codec.loads(row.rounds)
-        # the round that planning ends in gains the items planned since it began (all of them in round 1)
-        rounds[-1]["items"] += total - rounds[-1].pop("planned_before", 0)
+        count_planned(rounds, total)
         sealed = conn.execute(
             update(jobs)
             .where(j.id == job_id, j.planner_token == token)
@@ -199,13 +206,18 @@ def cancel_pending_chunks(conn: Connection, job_id: int) -> None:
 
 
 def done_keys(db: Database, scope: str, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` were done before in ``scope``."""
+    stored = {fitted_key(key, DONE_KEY_LENGTH): key for key in keys}
     found: set[str] = set()
     query = select(done_keys_table.c.key).where(
-        done_keys_table.c.scope == scope, done_keys_table.c.key.in_(bindparam("keys", expanding=True))
+        done_keys_table.c.scope == fitted_key(scope, DONE_SCOPE_LENGTH),
+        done_keys_table.c.key.in_(bindparam("keys", expanding=True)),
     )
+    wanted = list(stored)
     with db.read() as conn:
-        for start in range(0, len(keys), DONE_KEYS_BATCH):
-            found.update(conn.execute(query, {"keys": list(keys[start : start + DONE_KEYS_BATCH])}).scalars())
+        for start in range(0, len(wanted), DONE_KEYS_BATCH):
+            batch = wanted[start : start + DONE_KEYS_BATCH]
+            found.update(stored[key] for key in conn.execute(query, {"keys": batch}).scalars())
     return found
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from batchyard.core.model import Counters, ItemError
+from batchyard.core.planning import SUBMISSION_INTERRUPTED
 from batchyard.core.policies import too_many_failures
 from batchyard.core.status import ChunkStatus, ItemState, JobStatus
 from batchyard.store.sql.commits import stop_job
@@ -24,8 +25,6 @@ from batchyard.store.sql.rows import (
     shard_of,
 )
 from batchyard.store.sql.tables import chunks, jobs
-
-SUBMISSION_INTERRUPTED = "the submission was interrupted before all items were stored"
 
 
 def reap(db: Database) -> int:
@@ -62,13 +61,13 @@ def _recover(db: Database, chunk_id: int, job_id: int, now: float) -> int:
     query = select(chunks).where(c.id == chunk_id, c.status == ChunkStatus.RUNNING, c.lease_expires < now)
     job_query = select(jobs.c.status, jobs.c.max_lost, jobs.c.max_failures, jobs.c.stop_on_error)
     job_query = job_query.where(jobs.c.id == job_id)
-    if not db.is_sqlite:
-        job_query = job_query.with_for_update(key_share=False)
+    if not db.is_sqlite:  # a commit of the job in flight holds its row: skip it until the next sweep
+        job_query = job_query.with_for_update(skip_locked=True)
         query = query.with_for_update(skip_locked=True)
     with db.write() as conn:
-        job = conn.execute(job_query).one()
-        chunk = conn.execute(query).mappings().one_or_none()
-        if chunk is None:
+        job = conn.execute(job_query).one_or_none()
+        chunk = conn.execute(query).mappings().one_or_none() if job is not None else None
+        if job is None or chunk is None:
             return 0
         lost = chunk["lost"] + 1
         status = JobStatus(job.status)

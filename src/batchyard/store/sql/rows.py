@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -64,7 +65,7 @@ def record_errors(conn: Connection, *, job_id: int, chunk_id: int, round: int, e
             "chunk_id": chunk_id,
             "round": round,
             "idx": e.index,
-            "error": without_nul(e.error),
+            "error": storable_text(e.error),
             "attempts": e.attempts,
             "created_at": now,
         }
@@ -74,9 +75,29 @@ def record_errors(conn: Connection, *, job_id: int, chunk_id: int, round: int, e
         conn.execute(item_errors.insert(), rows)
 
 
-def without_nul(text: str) -> str:
-    """PostgreSQL text cannot hold NUL characters; a message quoting binary input must still be stored."""
-    return text.replace("\x00", "\ufffd")
+def storable_text(text: str) -> str:
+    """Text any database can hold: PostgreSQL refuses NUL characters and no driver encodes a lone surrogate
+    (what ``os.listdir`` returns for a file name that is not UTF-8), yet a message quoting either must be kept."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def fitted_key(text: str, limit: int) -> str:
+    """A key as stored in a column of ``limit`` characters: as it is when it fits, else a digest of it (still
+    unique per key). Done keys and their scopes come from users' data and templates, of any length."""
+    if len(text) <= limit:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def count_planned(rounds: list[dict[str, Any]], total: int) -> None:
+    """The round in which planning ends gains the items planned since it began (all of them in round 1)."""
+    rounds[-1]["items"] += total - rounds[-1].pop("planned_before", 0)
 
 
 def shard_of(seq: int) -> int:

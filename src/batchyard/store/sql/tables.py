@@ -136,11 +136,13 @@ item_errors = Table(
     Index(None, "job_id", "round", "idx"),
 )
 
+DONE_SCOPE_LENGTH, DONE_KEY_LENGTH = 300, 500  # longer ones are stored as a digest (rows.fitted_key)
+
 done_keys = Table(
     "by_done_keys",
     metadata,
-    Column("scope", String(300), nullable=False),
-    Column("key", String(500), nullable=False),
+    Column("scope", String(DONE_SCOPE_LENGTH), nullable=False),
+    Column("key", String(DONE_KEY_LENGTH), nullable=False),
     Column("job_id", Id, nullable=False),
     PrimaryKeyConstraint("scope", "key"),
 )
