@@ -97,6 +97,12 @@ class LeaseLost(BatchyardError):
     code = "lease_lost"
 
 
+class ItemTimedOut(BatchyardError):
+    """The item took longer than {seconds:g}s (its job type's timeout) and was stopped."""
+
+    code = "item_timed_out"
+
+
 class StorageError(BatchyardError):
     """The database failed: {reason}"""
 
@@ -122,6 +128,7 @@ _ZH: dict[str, str] = {
     "conflict": "{key!r} 已有进行中的任务 {job_id}；请等待其完成或先取消它。",
     "illegal_transition": "任务 {job_id} 当前状态为 {status}，无法{action}。",
     "lease_lost": "分块 {chunk_id} 的租约已失效，已由其他 worker 接管。",
+    "item_timed_out": "该项目的处理时间超过了 {seconds:g} 秒（任务类型的超时设置），已被中止。",
     "storage_error": "数据库出错：{reason}",
     "schema_out_of_date": "数据库结构不是最新的，请运行 `batchyard db upgrade`。",
 }

@@ -17,7 +17,7 @@ from batchyard.core.jobtype import JobType
 from batchyard.core.model import ClaimedChunk
 from batchyard.core.registry import Registry
 from batchyard.engine.commit import commit_outcome
-from batchyard.engine.heartbeat import Heartbeat
+from batchyard.engine.heartbeat import Heartbeat, Lease
 from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import run_chunk
 from batchyard.errors import LeaseLost, StorageError
@@ -41,6 +41,7 @@ class Worker:
         self._stop_requested = False
         self._ctx: Context | None = None
         self._last_reap = 0.0
+        self.exit_when_hung = False  # a worker process exits when an item will not stop (see Heartbeat)
 
     def stop(self) -> None:
         """Ask the worker to finish the item in hand, commit what it did, and return from ``run``."""
@@ -50,7 +51,7 @@ class Worker:
             ctx.request_stop()
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
-        heartbeat = Heartbeat(self.store, lease=self.lease)
+        heartbeat = Heartbeat(self.store, lease=self.lease, exit_when_hung=self.exit_when_hung)
         idle = IDLE_MIN
         try:
             while not self._stop_requested and not (until and until()):
@@ -107,17 +108,19 @@ class Worker:
         self._ctx = ctx
         if self._stop_requested:
             ctx.request_stop()
-        heartbeat.hold(chunk, ctx)
+        lease = heartbeat.hold(chunk, ctx, timeout=job_type.policies.timeout)
         try:
-            self._process_and_commit(job_type, chunk, ctx, heartbeat)
+            self._process_and_commit(job_type, chunk, ctx, heartbeat, lease)
         finally:
-            heartbeat.drop()
+            heartbeat.drop(lease)
             self._ctx = None
 
-    def _process_and_commit(self, job_type: JobType, chunk: ClaimedChunk, ctx: Context, heartbeat: Heartbeat) -> None:
+    def _process_and_commit(
+        self, job_type: JobType, chunk: ClaimedChunk, ctx: Context, heartbeat: Heartbeat, lease: Lease
+    ) -> None:
         scope = skip_done_scope(job_type, chunk.owner, chunk.params)
-        outcome = run_chunk(job_type, chunk, ctx, done_scope=scope)
-        if heartbeat.lost:
+        outcome = run_chunk(job_type, chunk, ctx, done_scope=scope, guard=heartbeat.guard)
+        if lease.lost:
             log.warning("not committing chunk %s of job %s: its lease was lost", chunk.seq, chunk.job_id)
             return
         try:
