@@ -7,11 +7,13 @@ renewal, so the test decides when that renewal reaches the database and when its
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from tests.acceptance.helpers import wait_for
+from tests.contract.invariants import assert_counters_match
 
-from batchyard import Context, JobStatus, Yard
+from batchyard import Context, Job, JobStatus, Yard
 from batchyard.core.model import ClaimedChunk
 from batchyard.core.status import JobStatus as Status
 from batchyard.engine.heartbeat import Heartbeat
@@ -75,3 +77,29 @@ def test_a_late_renewal_of_the_previous_chunk_does_not_lose_the_next_one(yard: Y
     assert [r.status for r in yard.items(job.id)] == ["succeeded", "succeeded"], "chunk B's work was thrown away"
     assert (done.processed, done.succeeded) == (2, 2)
     assert done.status == JobStatus.SUCCEEDED
+
+
+def test_timeout_stops_an_item_running_on_a_thread_other_than_the_main_one(yard: Yard) -> None:
+    """``run_until_done`` in a thread: the watchdog raises in that thread, between the item's bytecodes."""
+
+    @yard.job("bounded", chunk_size=5, timeout=0.5)
+    def bounded(item: int, ctx: Context) -> int:
+        if item == 1:
+            for _ in range(100):  # 5 s in short sleeps: an exception sent to a thread lands between them
+                time.sleep(0.05)
+        return item
+
+    job = yard.submit("bounded", items=range(5))
+    finished: list[Job] = []
+    runner = threading.Thread(target=lambda: finished.append(yard.run_until_done(job.id, timeout=30)))
+    runner.start()
+    runner.join(timeout=60)
+
+    assert finished, "run_until_done did not return"
+    [done] = finished
+    assert done.status == JobStatus.PARTIALLY_SUCCEEDED
+    [slow] = list(yard.items(job.id, status="failed"))
+    assert slow.index == 1
+    assert slow.error == "ItemTimedOut: The item took longer than 0.5s (its job type's timeout) and was stopped."
+    assert (done.succeeded, done.failed) == (4, 1)
+    assert_counters_match(yard, job.id)
