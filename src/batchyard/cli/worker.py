@@ -30,6 +30,7 @@ def worker(
     yard = load_yard(app)
     try:
         shutdown.worker = yard.worker()
+        shutdown.worker.exit_when_hung = True  # this process is a worker: its supervisor replaces it
         if not shutdown.requested:
             shutdown.worker.run()
     finally:

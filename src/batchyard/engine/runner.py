@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import signal
-import threading
+import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +13,12 @@ from batchyard.core.jobtype import JobType, ProcessFn
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.policies import OnError
 from batchyard.core.status import ItemState
+from batchyard.engine.guard import Interruption, ItemGuard, ItemOverdue
+from batchyard.errors import ItemTimedOut
+
+log = logging.getLogger("batchyard.worker")
 
 PENDING, SUCCEEDED, FAILED, SKIPPED = ItemState.PENDING, ItemState.SUCCEEDED, ItemState.FAILED, ItemState.SKIPPED
-
-
-class ItemTimeout(Exception):
-    pass
 
 
 @dataclass
@@ -37,10 +34,19 @@ class _Progress:
     stop_reason: str | None = None
 
 
-def run_chunk(job_type: JobType, chunk: ClaimedChunk, ctx: Context, *, done_scope: str | None) -> ChunkOutcome:
-    """Process the chunk's pending items until done or told to stop; return what to commit."""
+def run_chunk(
+    job_type: JobType, chunk: ClaimedChunk, ctx: Context, *, done_scope: str | None, guard: ItemGuard | None = None
+) -> ChunkOutcome:
+    """Process the chunk's pending items until done or told to stop; return what to commit.
+
+    With a ``guard`` (the worker's heartbeat watches it), an item that runs past its ``timeout`` fails with
+    ``ItemTimedOut``, and one that does not give way after a stop request is interrupted and left pending.
+    """
     progress = _Progress(chunk.first_index, list(chunk.states), list(chunk.outputs), dict(chunk.attempts))
-    _process_items(job_type, chunk, ctx, progress)
+    if guard is None:
+        _process_items(job_type.process, job_type, chunk, ctx, progress)
+    else:
+        _process_guarded(job_type, chunk, ctx, progress, guard)
     states = "".join(progress.states)
     return ChunkOutcome(
         chunk=chunk,
@@ -57,9 +63,30 @@ def run_chunk(job_type: JobType, chunk: ClaimedChunk, ctx: Context, *, done_scop
     )
 
 
-def _process_items(job_type: JobType, chunk: ClaimedChunk, ctx: Context, progress: _Progress) -> None:
+def _process_guarded(
+    job_type: JobType, chunk: ClaimedChunk, ctx: Context, progress: _Progress, guard: ItemGuard
+) -> None:
+    """The item loop, where the heartbeat may interrupt it: the guard knows the loop runs, and for which ``ctx``.
+
+    An interruption may land anywhere in the loop, not only inside ``process``; the item in hand then stays
+    pending, and what the loop finished is committed as after any stop.
+    """
+    process = _with_deadline(job_type.process, job_type.policies.timeout, guard)
+    try:
+        try:
+            guard.enter(ctx)
+            _process_items(process, job_type, chunk, ctx, progress)
+        finally:
+            guard.leave()
+    except Interruption:
+        log.warning("item %r of job %s interrupted: it did not stop when asked", ctx.item, chunk.job_id)
+        ctx.request_stop()
+
+
+def _process_items(
+    process: ProcessFn, job_type: JobType, chunk: ClaimedChunk, ctx: Context, progress: _Progress
+) -> None:
     """The hot loop: kept flat, since for cheap items its overhead is the engine's per-item cost."""
-    process = _with_deadline(job_type.process, job_type.policies.timeout)
     items, states, outputs, attempts = chunk.items, progress.states, progress.outputs, progress.attempts
     for i, state in enumerate(chunk.states):
         if state != PENDING:
@@ -112,27 +139,23 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _with_deadline(process: ProcessFn, seconds: float | None) -> ProcessFn:
-    """Per-item timeout (SIGALRM: main thread only; elsewhere, and without a timeout, no limit)."""
-    if seconds is None or threading.current_thread() is not threading.main_thread():
+def _with_deadline(process: ProcessFn, seconds: float | None, guard: ItemGuard) -> ProcessFn:
+    """Per-item timeout: the guard holds the deadline, the heartbeat thread raises ``ItemOverdue`` past it.
+
+    The nesting matters: an ``ItemOverdue`` that lands after ``process`` returned but before the deadline is
+    cleared is still turned into this item's timeout, never into an exception of the loop.
+    """
+    if seconds is None:
         return process
 
     def limited(item: Any, ctx: Context) -> Any:
-        with _deadline(seconds):
-            return process(item, ctx)
+        try:
+            guard.arm(seconds)
+            try:
+                return process(item, ctx)
+            finally:
+                guard.disarm()
+        except ItemOverdue:
+            raise ItemTimedOut(seconds=seconds) from None
 
     return limited
-
-
-@contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    def _expired(_signum: int, _frame: Any) -> None:
-        raise ItemTimeout(f"the item took longer than {seconds:g}s")
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

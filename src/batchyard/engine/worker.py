@@ -18,7 +18,7 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.registry import Registry
 from batchyard.core.retry import Outages, retry_transient
 from batchyard.engine.commit import commit_failed, commit_outcome, commit_unrunnable
-from batchyard.engine.heartbeat import Heartbeat
+from batchyard.engine.heartbeat import Heartbeat, Lease
 from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import describe, run_chunk
 from batchyard.errors import BatchyardError, DatabaseUnavailable, LeaseLost, StorageError
@@ -43,6 +43,7 @@ class Worker:
         self._ctx: Context | None = None
         self._last_reap = 0.0
         self._outages = Outages()
+        self.exit_when_hung = False  # a worker process exits when an item will not stop (see Heartbeat)
 
     def stop(self) -> None:
         """Ask the worker to finish the item in hand, commit what it did, and return from ``run``."""
@@ -52,7 +53,7 @@ class Worker:
             ctx.request_stop()
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
-        heartbeat = Heartbeat(self.store, lease=self.lease, outages=self._outages)
+        heartbeat = Heartbeat(self.store, lease=self.lease, exit_when_hung=self.exit_when_hung, outages=self._outages)
         idle = IDLE_MIN
         log.info("worker %s ready for %s", self.name, ", ".join(self.registry.names) or "no job types")
         try:
@@ -119,18 +120,17 @@ class Worker:
         self._ctx = ctx
         if self._stop_requested:
             ctx.request_stop()
-        heartbeat.hold(chunk, ctx)
+        lease = heartbeat.hold(chunk, ctx, timeout=job_type.policies.timeout)
         try:
-            self._process_and_commit(job_type, chunk, ctx, heartbeat, scope)
+            self._process_and_commit(job_type, lease, heartbeat, scope)
         finally:
-            heartbeat.drop()
+            heartbeat.drop(lease)
             self._ctx = None
 
-    def _process_and_commit(
-        self, job_type: JobType, chunk: ClaimedChunk, ctx: Context, heartbeat: Heartbeat, scope: str | None
-    ) -> None:
-        outcome = run_chunk(job_type, chunk, ctx, done_scope=scope)
-        if heartbeat.lost:
+    def _process_and_commit(self, job_type: JobType, lease: Lease, heartbeat: Heartbeat, scope: str | None) -> None:
+        chunk, ctx = lease.chunk, lease.ctx
+        outcome = run_chunk(job_type, chunk, ctx, done_scope=scope, guard=heartbeat.guard)
+        if lease.lost:
             log.warning("not committing chunk %s of job %s: its lease was lost", chunk.seq, chunk.job_id)
             return
         try:
