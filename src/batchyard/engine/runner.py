@@ -135,7 +135,11 @@ def _record_failure(job_type: JobType, index: int, ctx: Context, exc: Exception,
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+    """``Type: message`` for a failed item; a message that cannot even be rendered still leaves the type."""
+    try:
+        text = str(exc).strip()
+    except Exception:  # noqa: BLE001 - user code's __str__ may raise anything
+        text = "(the error's message could not be rendered)"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
