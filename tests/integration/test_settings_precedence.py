@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from batchyard import Yard
 from batchyard.errors import ConfigurationError
+from tests.acceptance.helpers import subprocess_env
 
 
 @pytest.fixture
@@ -61,3 +64,21 @@ def test_a_broken_toml_file_is_a_configuration_error(workdir: Path) -> None:
     _toml(workdir, "lease_seconds = -2\n")
     with pytest.raises(ConfigurationError, match="lease_seconds"):
         Yard()
+
+
+def test_cli_reports_invalid_settings_in_one_line(workdir: Path) -> None:
+    _toml(workdir, "lease_seconds = 0\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "batchyard", "db", "upgrade"],
+        cwd=workdir,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: The configuration is invalid: lease_seconds: Input should be greater than 0 (got 0)"
+    ]
