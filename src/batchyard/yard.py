@@ -98,7 +98,11 @@ class Yard:
         return Worker(self.store, self.registry, lease=self.settings.lease_seconds, name=name)
 
     def run_until_done(self, job_id: int, *, timeout: float | None = None) -> Job:
-        """Work in this process until the job has finished (or ``timeout`` seconds passed); return it."""
+        """Work in this process until the job has finished, then return it.
+
+        After ``timeout`` seconds it returns the job as it stands, unfinished and without raising: callers
+        check ``job.status.is_finished``.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def finished() -> bool:

@@ -101,3 +101,18 @@ def test_function_form_with_a_key_option_skips_items_done_before(database_url: s
         assert [r.key for r in yard.items(second.id, status="succeeded")] == [f"acct-{i}" for i in range(20, 30)]
     finally:
         yard.close()
+
+
+# running -------------------------------------------------------------------------------------------------------
+
+
+def test_run_until_done_returns_an_unfinished_job_at_its_timeout_without_raising(yard: Yard) -> None:
+    yard.job("double", chunk_size=10)(_double)
+    job = yard.submit("double", items=range(100))
+
+    early = yard.run_until_done(job.id, timeout=0)
+
+    assert not early.status.is_finished
+    assert early.processed < 100
+    done = yard.run_until_done(job.id)
+    assert (done.status, done.succeeded) == (JobStatus.SUCCEEDED, 100)
