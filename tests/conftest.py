@@ -75,7 +75,7 @@ class ThrowawayCluster:
         self.port = _free_port()
         self.as_user: list[str] = []
         if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")  # KeyError when there is no such user: reported by start()
+            owner = pwd.getpwnam("postgres")  # KeyError without such a user: one line, below
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
 
