@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from batchyard.errors import ConfigurationError
 
 
 class Settings(BaseSettings):
@@ -36,3 +40,26 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'batchyard.db').resolve()}"
+
+
+def load_settings(base: Settings | None = None, **overrides: Any) -> Settings:
+    """Settings from ``base`` (else keyword arguments > environment > ``batchyard.toml`` > defaults), with
+    ``overrides`` on top; anything invalid or unknown is a ``ConfigurationError`` naming the setting."""
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigurationError(reason=f"unknown setting {unknown[0]!r}; known: {', '.join(Settings.model_fields)}")
+    try:
+        if base is None:
+            return Settings(**overrides)
+        # model_validate re-checks every field and, unlike Settings(...), does not read the environment again.
+        return Settings.model_validate({**base.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise ConfigurationError(reason=_describe(exc)) from None
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigurationError(reason=f"batchyard.toml: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    return f"{where}: {first['msg']} (got {first['input']!r})"

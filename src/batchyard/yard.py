@@ -12,8 +12,8 @@ from batchyard.core.model import ItemRecord, Job
 from batchyard.core.registry import Registry
 from batchyard.engine.worker import Worker
 from batchyard.service.jobs import JobService
-from batchyard.settings import Settings
-from batchyard.store.sql import SqlStore
+from batchyard.settings import Settings, load_settings
+from batchyard.store.base import Store
 
 T = TypeVar("T")
 
@@ -26,11 +26,13 @@ class Yard:
     """
 
     def __init__(self, database_url: str | None = None, *, settings: Settings | None = None, **overrides: Any) -> None:
+        """``settings`` (else the environment and ``batchyard.toml``) is the base; ``database_url`` and
+        ``overrides`` apply on top. Invalid or unknown settings raise ``ConfigurationError`` here."""
         if database_url is not None:
             overrides["database_url"] = database_url
-        self.settings = settings or Settings(**overrides)
+        self.settings = load_settings(settings, **overrides)
         self.registry = Registry()
-        self._store: SqlStore | None = None
+        self._store: Store | None = None
 
     # declaring
     def job(self, name: str, **options: Any) -> Callable[[T], T]:
@@ -44,7 +46,7 @@ class Yard:
 
     # plumbing
     @property
-    def store(self) -> SqlStore:
+    def store(self) -> Store:
         if self._store is None:
             self._store = open_store(self.settings)
         return self._store
@@ -96,7 +98,11 @@ class Yard:
         return Worker(self.store, self.registry, lease=self.settings.lease_seconds, name=name)
 
     def run_until_done(self, job_id: int, *, timeout: float | None = None) -> Job:
-        """Work in this process until the job has finished (or ``timeout`` seconds passed); return it."""
+        """Work in this process until the job has finished, then return it.
+
+        After ``timeout`` seconds it returns the job as it stands, unfinished and without raising: callers
+        check ``job.status.is_finished``.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def finished() -> bool:

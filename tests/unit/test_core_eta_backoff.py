@@ -1,4 +1,4 @@
-"""ETA from commit samples, and the jittered exponential backoff of retried items."""
+"""ETA from commit samples, and the exponential backoff (equal jitter) of retried items."""
 
 from __future__ import annotations
 

@@ -10,12 +10,24 @@ from typing import Any
 
 import typer
 
+from batchyard.errors import BatchyardError
 from batchyard.settings import Settings
 from batchyard.yard import Yard
 
 
 def load_yard(app: str | None) -> Yard:
-    """The yard named by ``module:attribute`` (``module`` alone means ``module:yard``), or an empty one."""
+    """The yard named by ``module:attribute`` (``module`` alone means ``module:yard``), or an empty one.
+
+    A configuration error (a bad ``BATCHYARD_*`` variable or ``batchyard.toml``) is one line and exit code 2.
+    """
+    try:
+        return _load_yard(app)
+    except BatchyardError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _load_yard(app: str | None) -> Yard:
     if not app:
         return Yard()
     module_name, _, attribute = app.partition(":")

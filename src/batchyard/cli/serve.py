@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import signal
+from typing import Annotated, Any
 
 import typer
 
@@ -25,12 +26,28 @@ def serve(
     from batchyard.api.app import create_app
 
     setup_logging()
+    stop = _StopRequest()
+    signal.signal(signal.SIGTERM, stop.handle)
+    signal.signal(signal.SIGINT, stop.handle)
     yard = load_yard(app)
     upgrade_database(yard.settings)
     supervisor = Supervisor(worker_command(app), workers if workers is not None else (os.cpu_count() or 1))
     supervisor.start()
     try:
-        uvicorn.run(create_app(yard.store), host=host, port=port, log_config=None)
+        if not stop.requested:
+            uvicorn.run(create_app(yard.store), host=host, port=port, log_config=None)
     finally:
         supervisor.stop()
         yard.close()
+
+
+class _StopRequest:
+    """Our handlers for SIGTERM and SIGINT. uvicorn installs its own while it runs, and on a clean shutdown
+    restores ours and raises the signal again: with the default SIGTERM action that would kill this process
+    before ``supervisor.stop()`` and leave the workers orphaned, so ours only take note."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def handle(self, _signum: int, _frame: Any) -> None:
+        self.requested = True

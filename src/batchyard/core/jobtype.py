@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -53,8 +53,12 @@ def _describe(exc: ValidationError) -> str:
 
 
 def define_job_type(name: str, target: Any, **options: Any) -> JobType:
-    """Build a JobType from a function ``(item, ctx) -> output`` or a class with ``process`` and friends."""
+    """Build a JobType from a function ``(item, ctx) -> output`` or a class with ``process`` and friends.
+
+    ``key=`` gives a function-form type its item key (a class may define a ``key`` method instead).
+    """
     title = options.pop("title", "") or name
+    key = options.pop("key", None)
     try:
         policies = Policies(**options)
     except InvalidJobType as exc:
@@ -64,11 +68,33 @@ def define_job_type(name: str, target: Any, **options: Any) -> JobType:
     for template in (policies.exclusive, policies.skip_done):
         if template is not None:
             check_template(template, type_name=name)
+    job_type = _build(name, target, policies, title)
+    return _with_key(job_type, key)
+
+
+def _build(name: str, target: Any, policies: Policies, title: str) -> JobType:
     if inspect.isclass(target):
         return _from_class(name, target, policies, title)
     if not callable(target):
         raise InvalidJobType(name=name, reason="expected a function or a class")
     return JobType(name=name, process=target, policies=policies, title=title)
+
+
+def _with_key(job_type: JobType, key: Any) -> JobType:
+    """Attach the ``key=`` option, then refuse ``skip_done`` without a key here, at declaration: a job type
+    that cannot remember its items must not wait for its first submit to say so."""
+    name = job_type.name
+    if key is not None:
+        if not callable(key):
+            raise InvalidJobType(name=name, reason="key must be a function item -> str")
+        if job_type.key is not None:
+            raise InvalidJobType(name=name, reason="key is given both as an option and as a method")
+        job_type = replace(job_type, key=key)
+    if job_type.policies.skip_done is not None and job_type.key is None:
+        raise InvalidJobType(
+            name=name, reason="skip_done needs an item key: pass key=lambda item: ... or define a key method"
+        )
+    return job_type
 
 
 def _from_class(name: str, cls: type[Any], policies: Policies, title: str) -> JobType:
