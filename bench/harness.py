@@ -104,9 +104,24 @@ class Bench:
             self.workers.signal(signal.SIGCONT)
         start = self._when_processed(job.id, 50 * chunk)
         elapsed = self._when_processed(job.id, (50 + count) * chunk) - start
-        self.yard.cancel(job.id)
+        self._cancel(job.id)
         self.wait_done(job.id, start)
         return count / elapsed
+
+    def _cancel(self, job_id: int, attempts: int = 5) -> None:
+        """Cancel, retrying a PostgreSQL deadlock with the workers' commits (the engine reports it as a
+        StorageError; the benchmark only needs the job gone)."""
+        from batchyard.errors import StorageError
+
+        for attempt in range(attempts):
+            try:
+                self.yard.cancel(job_id)
+                return
+            except StorageError as exc:
+                print(f"cancel of job {job_id} failed ({exc}); retrying", file=sys.stderr)
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.1)
 
     def _freeze(self) -> None:
         """Stop the workers where none holds SQLite's write lock (the submit would wait for it)."""
