@@ -10,14 +10,17 @@ from sqlalchemy import TextClause, bindparam, text
 
 from batchyard.store.sql.tables import UtcTime
 
+# The pending-chunk probe is a scalar subquery ordered by seq, not an EXISTS: PostgreSQL may turn an EXISTS into
+# a join that reads every pending chunk of the table; this form is one step of the claim index per active job.
 CANDIDATE_JOBS = text(
     """
     SELECT j.id, j.type, j.owner, j.status, j.priority, j.max_concurrency, j.params,
            (SELECT count(*) FROM by_chunks c WHERE c.job_id = j.id AND c.status = 'running') AS running
     FROM by_jobs j
     WHERE j.status IN ('pending', 'running') AND j.type IN :types
-      AND EXISTS (SELECT 1 FROM by_chunks c
-                  WHERE c.job_id = j.id AND c.status = 'pending' AND c.run_after <= :now)
+      AND (SELECT c.seq FROM by_chunks c
+           WHERE c.job_id = j.id AND c.status = 'pending' AND c.run_after <= :now
+           ORDER BY c.seq LIMIT 1) IS NOT NULL
     """
 ).bindparams(bindparam("types", expanding=True))
 

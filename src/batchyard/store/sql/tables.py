@@ -117,7 +117,9 @@ chunks = Table(
     Column("worker", String(200)),
     Column("current", Text),
     UniqueConstraint("job_id", "seq"),
-    Index(None, "job_id", "status", "run_after"),
+    # Serves the claim (a job's pending chunks in seq order, the first whose run_after has come) and every
+    # "does this job have pending/running chunks" check without a sort over all of a job's pending chunks.
+    Index(None, "job_id", "status", "seq", "run_after"),
     Index(None, "status", "lease_expires"),
     Index(None, "job_id", "claimed_at"),
 )
