@@ -116,7 +116,7 @@ class LeaseLost(BatchyardError):
 
 
 class ItemTimedOut(BatchyardError):
-    """The item took longer than {seconds:g}s (its job type's timeout) and was stopped."""
+    """The item took longer than {seconds:g}s (its job type's timeout)."""
 
     code = "item_timed_out"
 
@@ -155,7 +155,7 @@ _ZH: dict[str, str] = {
     "submission_stopped": "任务 {job_id} 没有可重试的失败项；其提交在第 {stopped_at} 项处中止：{reason}",
     "submission_interrupted": "任务 {job_id} 在接收 {stored} 项后停止接收：{reason}",
     "lease_lost": "分块 {chunk_id} 的租约已失效，已由其他 worker 接管。",
-    "item_timed_out": "该项目的处理时间超过了 {seconds:g} 秒（任务类型的超时设置），已被中止。",
+    "item_timed_out": "该项目的处理时间超过了 {seconds:g} 秒（任务类型的超时设置）。",
     "storage_error": "数据库出错：{reason}",
     "database_unavailable": "数据库暂时不可用（{reason}）；工作将等待并重试。",
     "schema_out_of_date": "数据库结构不是最新的，请运行 `batchyard db upgrade`。",

@@ -47,15 +47,15 @@ def claim_params() -> dict[str, object]:
 
 
 def test_claim_walks_the_claim_index_without_sorting(db: Database) -> None:
-    shown = plan(db, queries.for_dialect(queries.CLAIM_CHUNK, db.dialect).text, claim_params())
+    claim = queries.CLAIM_CHUNK_SQLITE if db.is_sqlite else queries.CLAIM_CHUNK_POSTGRESQL
+    shown = plan(db, claim.sqlite, claim_params())
     assert CLAIM_INDEX in shown, shown
     assert "TEMP B-TREE" not in shown, shown
     assert "Sort" not in shown, shown
 
 
 def test_candidate_jobs_probe_pending_chunks_through_the_claim_index(db: Database) -> None:
-    sql = queries.CANDIDATE_JOBS.text.replace(":types", "('noop')")
-    shown = plan(db, sql, {"now": time.time()})
+    shown = plan(db, queries.candidate_jobs(1).sqlite, {"now": time.time(), "t0": "noop"})
     assert CLAIM_INDEX in shown, shown
     assert "SCAN c" not in shown, shown
     assert "Seq Scan on by_chunks" not in shown, shown

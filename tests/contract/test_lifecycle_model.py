@@ -1226,7 +1226,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert not {status for _, status, _ in self._chunk_rows(job.id)} & {"pending", "running"}
 
 
+# Derandomized: the check that every rule ran must not depend on the luck of one run's draws.
 MODEL_SETTINGS = settings(
+    derandomize=True,
     max_examples=25,
     stateful_step_count=20,
     deadline=None,

@@ -9,14 +9,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from alembic import command
 from alembic.script import ScriptDirectory
 from tests.acceptance.helpers import REPO, subprocess_env
 
 from batchyard import Context, Yard
 from batchyard.core.status import JobStatus
 from batchyard.store.sql.database import Database
-from batchyard.store.sql.migrate import alembic_config, current_revision, head_revision
+from batchyard.store.sql.migrate import alembic_config, current_revision, downgrade, head_revision
 
 
 def _square(item: int, ctx: Context) -> int:
@@ -39,8 +38,7 @@ def _first_revision() -> str:
 def _down_to_first_revision(url: str) -> None:
     db = Database(url)
     try:
-        with db.write() as conn:
-            command.downgrade(alembic_config(conn), _first_revision())
+        downgrade(db, _first_revision())
         assert current_revision(db) == _first_revision()
     finally:
         db.dispose()

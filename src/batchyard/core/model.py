@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter as _Tally
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,8 +18,11 @@ class Counters:
 
     @classmethod
     def of_states(cls, states: str) -> Counters:
-        tally = _Tally(states)
-        ok, bad, skip = tally[ItemState.SUCCEEDED], tally[ItemState.FAILED], tally[ItemState.SKIPPED]
+        ok, bad, skip = (
+            states.count(ItemState.SUCCEEDED),
+            states.count(ItemState.FAILED),
+            states.count(ItemState.SKIPPED),
+        )
         return cls(processed=ok + bad + skip, succeeded=ok, failed=bad, skipped=skip)
 
     def __sub__(self, other: Counters) -> Counters:

@@ -24,7 +24,9 @@ from batchyard.store.base import CommitSession, Store
 
 def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
     """Commit; True when no pending chunk is left, so the caller should try to finish the job."""
-    with store.commit_session(outcome.chunk, may_stop=may_stop(job_type.policies)) as session:
+    with store.commit_session(
+        outcome.chunk, may_stop=may_stop(job_type.policies), for_write=job_type.write is not None
+    ) as session:
         unstorable = session.unstorable(outcome.outputs)
         if unstorable:  # the same output again would not store either: no retry, but a stop still stops
             outcome = _fail_items(outcome, unstorable, policies=job_type.policies, retry=False)

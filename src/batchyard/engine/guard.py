@@ -2,13 +2,12 @@
 
 The heartbeat thread watches; the thread running items is interrupted by raising an exception in it. On the
 main thread that is a signal whose handler raises, so even a blocking ``time.sleep`` is cut short. On any
-other thread it is ``PyThreadState_SetAsyncExc``, which takes effect between bytecodes: an item blocked in a
-C call (a socket read, ``time.sleep``) is interrupted only when that call returns.
+other thread nothing is raised (see ``ThreadGuard``): a late item fails as timed out when it returns.
 """
 
 from __future__ import annotations
 
-import ctypes
+import logging
 import signal
 import threading
 import time
@@ -18,6 +17,7 @@ from typing import Any
 from batchyard.core.context import Context
 
 INTERRUPT_SIGNAL = signal.SIGUSR1
+log = logging.getLogger("batchyard.worker")
 
 
 class Interruption(BaseException):
@@ -112,53 +112,23 @@ class MainThreadGuard(ItemGuard):
 
 
 class ThreadGuard(ItemGuard):
-    """Items on another thread: an asynchronous exception, sent and withdrawn under a lock.
-
-    ``leave`` and ``disarm`` withdraw an exception not yet delivered, so it can never land in the next item.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._sent: type[Interruption] | None = None
-
-    def enter(self, ctx: Context) -> None:
-        with self._lock:
-            self.ctx = ctx
-
-    def leave(self) -> None:
-        with self._lock:
-            self.ctx = None
-            self._withdraw()
+    """Items on another thread cannot be interrupted safely: an asynchronous exception
+    (``PyThreadState_SetAsyncExc``) can land inside a tracer or a library's cleanup and wedge the thread (seen
+    under coverage). So nothing is raised: an item past its deadline fails as timed out when it returns (see
+    ``runner``), and an item that will not stop is given up by the heartbeat, its chunk left to expire."""
 
     def arm(self, seconds: float) -> None:
-        with self._lock:
-            self.deadline = time.monotonic() + seconds
+        super().arm(seconds)
+        global _warned_unguarded  # noqa: PLW0603 - one warning per process is the point
+        if not _warned_unguarded:
+            _warned_unguarded = True
+            log.warning(
+                "items run on a thread other than the main one: a timeout fails an item when it returns late, "
+                "but cannot cut it short"
+            )
 
-    def disarm(self) -> None:
-        with self._lock:
-            self.deadline = None
-            if self._sent is ItemOverdue:
-                self._withdraw()
 
-    def poke(self, now: float) -> None:
-        with self._lock:
-            if self._sent is None and self.overdue(now):
-                self._send(ItemOverdue)
-
-    def interrupt(self, ctx: Context) -> None:
-        with self._lock:
-            if self._sent is None and self.runs(ctx):
-                self._send(ItemInterrupted)
-
-    def _send(self, exc: type[Interruption]) -> None:
-        self._sent = exc
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.ident), ctypes.py_object(exc))
-
-    def _withdraw(self) -> None:
-        if self._sent is not None:
-            self._sent = None
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.ident), None)
+_warned_unguarded = False
 
 
 def guard_for_this_thread() -> ItemGuard:

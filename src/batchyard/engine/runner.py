@@ -153,13 +153,17 @@ def _with_deadline(process: ProcessFn, seconds: float | None, guard: ItemGuard) 
         return process
 
     def limited(item: Any, ctx: Context) -> Any:
+        started = time.monotonic()
         try:
             guard.arm(seconds)
             try:
-                return process(item, ctx)
+                output = process(item, ctx)
             finally:
                 guard.disarm()
         except ItemOverdue:
             raise ItemTimedOut(seconds=seconds) from None
+        if time.monotonic() - started > seconds:  # where it could not be cut short, a late result still fails
+            raise ItemTimedOut(seconds=seconds)
+        return output
 
     return limited

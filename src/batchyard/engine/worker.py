@@ -54,17 +54,21 @@ class Worker:
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         heartbeat = Heartbeat(self.store, lease=self.lease, exit_when_hung=self.exit_when_hung, outages=self._outages)
-        idle = IDLE_MIN
         log.info("worker %s ready for %s", self.name, ", ".join(self.registry.names) or "no job types")
         try:
-            while not self._stop_requested and not (until and until()):
-                if self._work_safely(heartbeat):
-                    idle = IDLE_MIN
-                else:
-                    time.sleep(idle)
-                    idle = min(idle * 2, IDLE_MAX)
+            with self.store.pinned():
+                self._loop(heartbeat, until)
         finally:
             heartbeat.close()
+
+    def _loop(self, heartbeat: Heartbeat, until: Callable[[], bool] | None) -> None:
+        idle = IDLE_MIN
+        while not self._stop_requested and not (until and until()):
+            if self._work_safely(heartbeat):
+                idle = IDLE_MIN
+            else:
+                time.sleep(idle)
+                idle = min(idle * 2, IDLE_MAX)
 
     def _work_safely(self, heartbeat: Heartbeat) -> bool:
         """A database that is briefly unreachable, or a deadlock PostgreSQL broke, costs a pause, not the

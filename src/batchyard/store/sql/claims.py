@@ -12,15 +12,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select, update
-
 from batchyard.core.model import ClaimedChunk
-from batchyard.core.status import ChunkStatus, JobStatus
+from batchyard.core.status import JobStatus
 from batchyard.store.base import PlanningClaim
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
+from batchyard.store.sql.raw import Raw
 from batchyard.store.sql.rows import epoch, storable_text, utcnow
-from batchyard.store.sql.tables import chunks, jobs
 
 Work = ClaimedChunk | PlanningClaim
 
@@ -43,16 +41,17 @@ def claim_work(
 ) -> Work | None:
     """Claim the next chunk to run, or job to plan, of a job type this worker knows."""
     now = epoch()
-    with db.read() as conn:
-        candidates = _candidates(conn, now, types) if chunks_ else []
+    with db.raw(write=False) as raw:
+        candidates = _candidates(raw, now, types) if chunks_ else []
         if planning:
-            candidates += _planning_candidates(conn, now, types)
+            candidates += _planning_candidates(raw, now, types)
         owners = {c.owner for c in candidates}
-        load = _owner_load(conn, owners) if len(owners) > 1 else {}
+        load = _owner_load(raw, owners) if len(owners) > 1 else {}
     for candidate in _ranked(candidates, load):
-        claimed = (
-            _claim_planning(db, candidate, lease) if candidate.plans else _claim_from(db, candidate, worker, lease)
-        )
+        if candidate.plans:
+            claimed: Work | None = _claim_planning(db, candidate, lease)
+        else:
+            claimed = _claim_from(db, candidate, worker, lease)
         if claimed is not None:
             return claimed
     return None
@@ -70,21 +69,22 @@ def claim_planning(db: Database, lease: float, types: Sequence[str]) -> Planning
     return claimed
 
 
-def _candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Candidate]:
-    rows = conn.execute(queries.CANDIDATE_JOBS, {"types": list(types), "now": now}).all()
+def _candidates(raw: Raw, now: float, types: Sequence[str]) -> list[Candidate]:
+    rows = raw.all(queries.candidate_jobs(len(types)), {"now": now, **queries.list_params("t", list(types))})
+    return [Candidate(*row) for row in rows]
+
+
+def _planning_candidates(raw: Raw, now: float, types: Sequence[str]) -> list[Candidate]:
+    rows = raw.all(queries.planning_candidates(len(types)), {"now": now, **queries.list_params("t", list(types))})
     return [
-        Candidate(r.id, r.type, r.owner, r.status, r.priority, r.max_concurrency, r.params, r.running) for r in rows
+        Candidate(job_id, type_, owner, status, priority, None, params, 0, plans=True)
+        for job_id, type_, owner, status, priority, params in rows
     ]
 
 
-def _planning_candidates(conn: Connection, now: float, types: Sequence[str]) -> list[Candidate]:
-    rows = conn.execute(queries.PLANNING_CANDIDATES, {"types": list(types), "now": now}).all()
-    return [Candidate(r.id, r.type, r.owner, r.status, r.priority, None, r.params, 0, plans=True) for r in rows]
-
-
-def _owner_load(conn: Connection, owners: set[str]) -> dict[str, tuple[int, float]]:
-    rows = conn.execute(queries.OWNER_LOAD, {"owners": sorted(owners)}).all()
-    return {r.owner: (int(r.running or 0), float(r.last_claim or 0.0)) for r in rows}
+def _owner_load(raw: Raw, owners: set[str]) -> dict[str, tuple[int, float]]:
+    rows = raw.all(queries.owner_load(len(owners)), queries.list_params("o", sorted(owners)))
+    return {owner: (int(running or 0), float(last_claim or 0.0)) for owner, running, last_claim in rows}
 
 
 def _ranked(candidates: list[Candidate], load: dict[str, tuple[int, float]]) -> list[Candidate]:
@@ -99,19 +99,20 @@ def _claim_planning(db: Database, cand: Candidate, lease: float) -> PlanningClai
     """Take the planning of a job nobody plans (new, or its planner's lease ran out); the UPDATE re-checks."""
     token = new_token()
     now = epoch()
-    with db.write() as conn:
-        row = conn.execute(
+    with db.raw(write=True) as raw:
+        row = raw.one(
             queries.CLAIM_PLANNING, {"job_id": cand.job_id, "token": token, "expires": now + lease, "now": now}
-        ).first()
+        )
     if row is None:
         return None
+    planned, next_seq = row
     return PlanningClaim(
         job_id=cand.job_id,
         job_type=cand.type,
         owner=cand.owner,
         params=codec.loads(cand.params),
-        planned=row.total,
-        next_seq=row.next_seq,
+        planned=planned,
+        next_seq=next_seq,
         token=token,
     )
 
@@ -119,64 +120,60 @@ def _claim_planning(db: Database, cand: Candidate, lease: float) -> PlanningClai
 def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:
     now = epoch()
     token = new_token()
-    with db.write() as conn:
+    with db.raw(write=True) as raw:
         if cand.status == JobStatus.PENDING:  # the job row before any chunk row: one lock order everywhere
-            conn.execute(queries.START_JOB, {"now": utcnow(), "job_id": cand.job_id})
-        if cand.max_concurrency is not None and not _below_concurrency(db, conn, cand):
+            raw.run(queries.START_JOB, {"now": raw.time(utcnow()), "job_id": cand.job_id})
+        if cand.max_concurrency is not None and not _below_concurrency(raw, cand):
             return None
-        row = conn.execute(
-            queries.for_dialect(queries.CLAIM_CHUNK, db.dialect),
-            {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id},
-        ).first()
-        if row is None:
-            return None
+        claim = queries.CLAIM_CHUNK_SQLITE if raw.is_sqlite else queries.CLAIM_CHUNK_POSTGRESQL
+        row = raw.one(
+            claim, {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id}
+        )
+    if row is None:
+        return None
+    chunk_id, seq, round_, first_index, items, keys, states, outputs, attempts, lost = row
     return ClaimedChunk(
-        id=row.id,
+        id=chunk_id,
         job_id=cand.job_id,
         job_type=cand.type,
         owner=cand.owner,
         params=codec.loads(cand.params),
-        round=row.round,
+        round=round_,
         token=token,
-        seq=row.seq,
-        first_index=row.first_index,
-        items=codec.loads(row.items),
-        keys=codec.loads(row.keys),
-        states=row.states,
-        outputs=codec.loads(row.outputs) or [None] * len(row.states),
-        attempts=codec.loads_attempts(row.attempts),
-        lost=row.lost,
+        seq=seq,
+        first_index=first_index,
+        items=codec.loads(items),
+        keys=codec.loads(keys),
+        states=states,
+        outputs=codec.loads(outputs) or [None] * len(states),
+        attempts=codec.loads_attempts(attempts),
+        lost=lost,
     )
 
 
-def _below_concurrency(db: Database, conn: Connection, cand: Candidate) -> bool:
+def _below_concurrency(raw: Raw, cand: Candidate) -> bool:
     """Recount under a lock: on PostgreSQL the job row serialises claims of capped jobs only."""
-    j, c = jobs.c, chunks.c
-    if not db.is_sqlite:
-        conn.execute(select(j.id).where(j.id == cand.job_id).with_for_update())
-    running = conn.execute(
-        select(func.count()).where(c.job_id == cand.job_id, c.status == ChunkStatus.RUNNING)
-    ).scalar_one()
+    if not raw.is_sqlite:
+        raw.one(queries.LOCK_JOB_FOR_CLAIM, {"job_id": cand.job_id})
+    running = raw.scalar(queries.RUNNING_CHUNKS, {"job_id": cand.job_id})
     return bool(running < (cand.max_concurrency or 0))
 
 
 def heartbeat(db: Database, chunk: ClaimedChunk, lease: float, current: str | None) -> JobStatus | None:
     """Renew the lease; ``None`` when it was lost (the chunk was reclaimed), else the job's status."""
-    c = chunks.c
-    with db.write() as conn:
-        renewed = conn.execute(
-            update(chunks)
-            .where(c.id == chunk.id, c.lease_token == chunk.token, c.status == ChunkStatus.RUNNING)
-            .values(lease_expires=epoch() + lease, current=None if current is None else storable_text(current))
-        ).rowcount
+    label = None if current is None else storable_text(current)
+    with db.raw(write=True) as raw:
+        renewed = raw.run(
+            queries.RENEW_LEASE, {"id": chunk.id, "token": chunk.token, "expires": epoch() + lease, "current": label}
+        )
         if not renewed:
             return None
-        return JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == chunk.job_id)).scalar_one())
+        return JobStatus(raw.scalar(queries.JOB_STATUS, {"job_id": chunk.job_id}))
 
 
 def job_status(db: Database, job_id: int) -> JobStatus:
-    with db.read() as conn:
-        return JobStatus(conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar_one())
+    with db.raw(write=False) as raw:
+        return JobStatus(raw.scalar(queries.JOB_STATUS, {"job_id": job_id}))
 
 
 def new_token() -> str:

@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
@@ -17,10 +16,11 @@ from batchyard.core.status import ChunkStatus, JobStatus
 from batchyard.errors import DatabaseUnavailable, InvalidParams, LeaseLost
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database, is_transient
-from batchyard.store.sql.planning import cancel_pending_chunks
+from batchyard.store.sql.raw import Raw
 from batchyard.store.sql.rows import (
-    KEEPS_RUNNING,
+    SomeConnection,
     add_counters,
+    as_raw,
     emit,
     epoch,
     fitted_key,
@@ -30,12 +30,16 @@ from batchyard.store.sql.rows import (
     shard_of,
     storable_text,
 )
-from batchyard.store.sql.tables import DONE_KEY_LENGTH, DONE_SCOPE_LENGTH, done_keys, jobs
+from batchyard.store.sql.tables import DONE_KEY_LENGTH, DONE_SCOPE_LENGTH
 
 
 class SqlCommitSession:
-    def __init__(self, db: Database, conn: Connection, job_status: JobStatus) -> None:
+    """``raw`` runs the commit's own statements; ``connection`` (SQLAlchemy, on the same driver connection and
+    transaction) is there only for a job type's ``write``."""
+
+    def __init__(self, db: Database, raw: Raw, conn: Connection | None, job_status: JobStatus) -> None:
         self._db = db
+        self.raw = raw
         self.connection: Any = conn
         self._job_status = job_status
         self._encoded: tuple[list[Any], str] | None = None  # outputs checked by unstorable(), as encoded
@@ -71,17 +75,17 @@ class SqlCommitSession:
         return codec.dumps(outputs)
 
     def apply(self, outcome: ChunkOutcome) -> bool:
-        conn: Connection = self.connection
+        raw = self.raw
         chunk = outcome.chunk
-        conn.execute(queries.COMMIT_CHUNK, {"id": chunk.id, **self._chunk_values(outcome)})
-        record_errors(conn, job_id=chunk.job_id, chunk_id=chunk.id, round=chunk.round, errors=outcome.errors)
+        raw.run(queries.COMMIT_CHUNK, {"id": chunk.id, **self._chunk_values(outcome)})
+        record_errors(raw, job_id=chunk.job_id, chunk_id=chunk.id, round=chunk.round, errors=outcome.errors)
         if outcome.done_keys and outcome.done_scope:
-            self._remember_done(conn, outcome)
+            self._remember_done(outcome)
         delta = outcome.delta
-        emit(conn, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
-        add_counters(conn, chunk.job_id, shard_of(chunk.seq), delta)
-        self._stop_if_going_badly(conn, outcome)
-        return conn.execute(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id}).first() is None
+        emit(raw, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
+        add_counters(raw, chunk.job_id, shard_of(chunk.seq), delta)
+        self._stop_if_going_badly(outcome)
+        return raw.one(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id}) is None
 
     def _chunk_values(self, outcome: ChunkOutcome) -> dict[str, Any]:
         if outcome.finished:
@@ -99,57 +103,60 @@ class SqlCommitSession:
             "current": None if outcome.current is None else storable_text(outcome.current),
         }
 
-    def _remember_done(self, conn: Connection, outcome: ChunkOutcome) -> None:
+    def _remember_done(self, outcome: ChunkOutcome) -> None:
         scope = fitted_key(outcome.done_scope or "", DONE_SCOPE_LENGTH)
         job_id = outcome.chunk.job_id
-        rows = [
-            {"scope": scope, "key": fitted_key(key, DONE_KEY_LENGTH), "job_id": job_id} for key in outcome.done_keys
-        ]
-        dialect_insert = sqlite.insert if self._db.is_sqlite else postgresql.insert
-        conn.execute(dialect_insert(done_keys).on_conflict_do_nothing(), rows)
+        keys = (fitted_key(key, DONE_KEY_LENGTH) for key in outcome.done_keys)
+        self.raw.many(queries.INSERT_DONE_KEY, ({"scope": scope, "key": key, "job_id": job_id} for key in keys))
 
-    def _stop_if_going_badly(self, conn: Connection, outcome: ChunkOutcome) -> None:
+    def _stop_if_going_badly(self, outcome: ChunkOutcome) -> None:
         job_id = outcome.chunk.job_id
         reason = outcome.stop_reason
         if reason is None and outcome.max_failures is not None and outcome.delta.failed > 0:
-            counters = read_counters(conn, job_id)
+            counters = read_counters(self.raw, job_id)
             if too_many_failures(outcome.max_failures, failed=counters.failed, processed=counters.processed):
                 reason = f"too many failures: {counters.failed} of {counters.processed} items failed"
         if reason is not None:
-            stop_job(conn, job_id, reason)
+            stop_job(self.raw, job_id, reason)
 
 
-def stop_job(conn: Connection, job_id: int, reason: str) -> None:
+def stop_job(conn: SomeConnection, job_id: int, reason: str) -> None:
     """End a job for its own failures: nothing new starts, chunks in flight drain, then it is failed."""
-    j = jobs.c
-    stopped = conn.execute(
-        update(jobs)
-        .where(j.id == job_id, j.status.in_(KEEPS_RUNNING))
-        .values(status=JobStatus.CANCELLING, error=reason)
-    ).rowcount
-    if stopped:
-        cancel_pending_chunks(conn, job_id)
-        emit(conn, job_id, "stopping", reason=reason)
+    raw = as_raw(conn)
+    if raw.run(queries.STOP_JOB, {"job_id": job_id, "reason": reason}):
+        raw.run(queries.CANCEL_PENDING_CHUNKS, {"job_id": job_id})
+        emit(raw, job_id, "stopping", reason=reason)
 
 
 @contextmanager
-def commit_session(db: Database, chunk: ClaimedChunk, *, may_stop: bool = False) -> Iterator[SqlCommitSession]:
-    """Open the commit transaction, first checking (and on PostgreSQL locking) the chunk's lease and its job."""
+def commit_session(
+    db: Database, chunk: ClaimedChunk, *, may_stop: bool = False, for_write: bool = False
+) -> Iterator[SqlCommitSession]:
+    """Open the commit transaction, first checking (and on PostgreSQL locking) the chunk's lease and its job.
+    ``for_write``: the job type's ``write`` will run in it, on a SQLAlchemy connection."""
+    if not for_write:
+        with db.raw(write=True) as raw:
+            yield _fenced_session(db, raw, None, chunk, may_stop=may_stop)
+        return
     with db.write() as conn:
-        status = _fenced_status(db, conn, chunk, may_stop=may_stop)
-        if status is None:
-            raise LeaseLost(chunk_id=chunk.id)
-        yield SqlCommitSession(db, conn, JobStatus(status))
+        yield _fenced_session(db, as_raw(conn), conn, chunk, may_stop=may_stop)
 
 
-def _fenced_status(db: Database, conn: Connection, chunk: ClaimedChunk, *, may_stop: bool) -> str | None:
+def _fenced_session(
+    db: Database, raw: Raw, conn: Connection | None, chunk: ClaimedChunk, *, may_stop: bool
+) -> SqlCommitSession:
+    status = _fenced_status(raw, chunk, may_stop=may_stop)
+    if status is None:
+        raise LeaseLost(chunk_id=chunk.id)
+    return SqlCommitSession(db, raw, conn, JobStatus(status))
+
+
+def _fenced_status(raw: Raw, chunk: ClaimedChunk, *, may_stop: bool) -> str | None:
     """The job's status if the lease still holds, else None."""
-    if db.is_sqlite:
-        status: str | None = conn.execute(
-            queries.FENCE_SQLITE, {"id": chunk.id, "token": chunk.token}
-        ).scalar_one_or_none()
+    fence = {"id": chunk.id, "token": chunk.token}
+    if raw.is_sqlite:
+        status: str | None = raw.scalar(queries.FENCE_SQLITE, fence)
         return status
     lock = queries.LOCK_JOB_EXCLUSIVE if may_stop else queries.LOCK_JOB_SHARED
-    status = conn.execute(lock, {"job_id": chunk.job_id}).scalar_one_or_none()
-    held = conn.execute(queries.FENCE_CHUNK, {"id": chunk.id, "token": chunk.token}).first()
-    return status if held is not None else None
+    status = raw.scalar(lock, {"job_id": chunk.job_id})
+    return status if raw.one(queries.FENCE_CHUNK, fence) is not None else None

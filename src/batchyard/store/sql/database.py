@@ -4,18 +4,22 @@ translated — transient ones (the database away, a deadlock, a lock wait cut sh
 from __future__ import annotations
 
 import math
+import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from batchyard.errors import ConfigurationError, DatabaseUnavailable, StorageError
+from batchyard.store.sql.raw import Raw
 
 # Writers wait for SQLite's lock far longer than the longest commit takes, so contention is never an error.
 # The page cache is kept small: the OS caches the file anyway, and a large cache would grow every process
@@ -68,6 +72,7 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 4, timeouts: Timeouts | None = None) -> None:
         self.url = normalize_url(url)
+        self._pins = threading.local()
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
             _ensure_parent(self.url)
@@ -91,6 +96,58 @@ class Database:
         with translated(), self.reader.begin() as conn, _lost_connection(conn):
             yield conn
 
+    @contextmanager
+    def raw(self, *, write: bool) -> Iterator[Raw]:
+        """A transaction on a pooled (or this thread's pinned) connection, run on the driver itself (see
+        ``raw.py``): a writer's takes SQLite's write lock from the start, as ``write()`` does."""
+        fairy, pinned = self._checkout(write)
+        dbapi: Any = fairy.driver_connection
+        try:
+            with translated_driver_errors(fairy):
+                try:
+                    if self.is_sqlite and write:  # a reader's statements each see a snapshot of their own
+                        dbapi.execute("BEGIN IMMEDIATE")
+                    yield Raw(dbapi, is_sqlite=self.is_sqlite)
+                    if not self.is_sqlite:
+                        dbapi.commit()
+                    elif write:
+                        dbapi.execute("COMMIT")
+                except BaseException:
+                    if pinned:
+                        _roll_back(dbapi, is_sqlite=self.is_sqlite)
+                    raise
+        except DatabaseUnavailable:
+            if pinned:  # a fresh connection next time: this one may be the reason
+                self._pins.fairy = None
+                fairy.close()
+            raise
+        finally:
+            if not pinned:
+                fairy.close()  # back to the pool, which rolls back whatever is left open
+
+    def _checkout(self, write: bool) -> tuple[Any, bool]:
+        """This thread's pinned connection when it has one (see ``pinned``), else one from the pool."""
+        if getattr(self._pins, "active", False):
+            if self._pins.fairy is None:
+                with translated():
+                    self._pins.fairy = self.writer.raw_connection()
+            return self._pins.fairy, True
+        with translated():
+            return (self.writer if write else self.reader).raw_connection(), False
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Keep one connection checked out for this thread's raw transactions while the block runs (a worker's
+        loop): a claim and a commit then cost no trip through the pool."""
+        self._pins.active, self._pins.fairy = True, None
+        try:
+            yield
+        finally:
+            fairy = self._pins.fairy
+            self._pins.active, self._pins.fairy = False, None
+            if fairy is not None:
+                fairy.close()
+
     def dispose(self) -> None:
         self.writer.dispose()
         if self.reader is not self.writer:
@@ -110,18 +167,57 @@ def translated() -> Iterator[None]:
         raise (DatabaseUnavailable(reason=reason) if is_transient(exc) else StorageError(reason=reason)) from exc
     except PoolTimeout as exc:
         raise DatabaseUnavailable(reason=f"no free connection in the pool: {_first_line(exc)}") from exc
+    except (sqlite3.Error, psycopg.Error) as exc:  # a hot-path statement run on the driver itself (raw.py)
+        if isinstance(exc, sqlite3.IntegrityError | psycopg.IntegrityError):
+            raise
+        raise _driver_error(exc, broken=False) from exc
 
 
 def is_transient(exc: DBAPIError) -> bool:
     """True for an error that may well not happen again: worth a retry, never a reason to fail work."""
     if exc.connection_invalidated:
         return True
-    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return _transient_driver_error(exc.orig, operational=isinstance(exc, OperationalError))
+
+
+def _transient_driver_error(orig: BaseException | None, *, operational: bool) -> bool:
+    sqlstate = getattr(orig, "sqlstate", None)
     if sqlstate:
         return sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith(TRANSIENT_SQLSTATE_CLASSES)
-    if type(exc.orig).__module__.startswith("psycopg"):
-        return isinstance(exc, OperationalError) and _connect_failure_is_transient(str(exc.orig))
-    return _sqlite_busy(exc.orig)
+    if type(orig).__module__.startswith("psycopg"):
+        return operational and _connect_failure_is_transient(str(orig))
+    return _sqlite_busy(orig)
+
+
+@contextmanager
+def translated_driver_errors(fairy: Any) -> Iterator[None]:
+    """The driver's own errors, raised on a raw connection, leave as batchyard errors (integrity errors as
+    they are); a connection that broke is dropped from the pool, so the next checkout gets a fresh one."""
+    try:
+        yield
+    except (sqlite3.Error, psycopg.Error) as exc:
+        if isinstance(exc, sqlite3.IntegrityError | psycopg.IntegrityError):
+            raise
+        broken = bool(getattr(fairy.driver_connection, "broken", False))
+        if broken:
+            fairy.invalidate()
+        raise _driver_error(exc, broken=broken) from exc
+
+
+def _roll_back(dbapi: Any, *, is_sqlite: bool) -> None:
+    """Leave a pinned connection outside any transaction after a failure; a broken one needs nothing."""
+    with suppress(sqlite3.Error, psycopg.Error):
+        if not is_sqlite:
+            dbapi.rollback()
+        elif dbapi.in_transaction:
+            dbapi.execute("ROLLBACK")
+
+
+def _driver_error(exc: sqlite3.Error | psycopg.Error, *, broken: bool) -> StorageError:
+    operational = isinstance(exc, sqlite3.OperationalError | psycopg.OperationalError)
+    transient = broken or _transient_driver_error(exc, operational=operational)
+    reason = _first_line(exc)
+    return DatabaseUnavailable(reason=reason) if transient else StorageError(reason=reason)
 
 
 def _connect_failure_is_transient(message: str) -> bool:

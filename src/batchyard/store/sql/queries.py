@@ -1,41 +1,69 @@
-"""The hot-path SQL, named and in one place: statements run once or more per chunk.
-
-Written as text so that no expression is built or cache-keyed per call; everything else uses SQLAlchemy
-Core on the tables of ``tables.py``.
-"""
+"""The hot-path SQL, named and in one place: statements run once or more per chunk, on the driver itself
+(``raw.py``). Everything else uses SQLAlchemy Core on the tables of ``tables.py``."""
 
 from __future__ import annotations
 
-from sqlalchemy import TextClause, bindparam, text
+from functools import cache
 
-from batchyard.store.sql.tables import UtcTime
+from batchyard.store.sql.raw import Sql
+
+
+@cache
+def in_list(name: str, count: int) -> str:
+    """``(:name0, :name1, ...)`` for an ``IN`` of ``count`` values; see ``list_params``."""
+    return "(" + ", ".join(f":{name}{i}" for i in range(count)) + ")"
+
+
+def list_params(name: str, values: list[str]) -> dict[str, str]:
+    return {f"{name}{i}": value for i, value in enumerate(values)}
+
 
 # The pending-chunk probe is a scalar subquery ordered by seq, not an EXISTS: PostgreSQL may turn an EXISTS into
 # a join that reads every pending chunk of the table; this form is one step of the claim index per active job.
-CANDIDATE_JOBS = text(
-    """
+_CANDIDATE_JOBS = """
     SELECT j.id, j.type, j.owner, j.status, j.priority, j.max_concurrency, j.params,
            (SELECT count(*) FROM by_chunks c WHERE c.job_id = j.id AND c.status = 'running') AS running
     FROM by_jobs j
-    WHERE j.status IN ('pending', 'running') AND j.type IN :types
+    WHERE j.status IN ('pending', 'running') AND j.type IN {types}
       AND (SELECT c.seq FROM by_chunks c
            WHERE c.job_id = j.id AND c.status = 'pending' AND c.run_after <= :now
            ORDER BY c.seq LIMIT 1) IS NOT NULL
-    """
-).bindparams(bindparam("types", expanding=True))
+"""
+
+# Jobs whose source a worker must enumerate: new, or their planner's lease ran out.
+_NEEDS_PLANNER = """
+    plan_by_worker = TRUE AND sealed = FALSE AND status IN ('pending', 'running')
+      AND (planner_expires IS NULL OR planner_expires < :now)
+"""
+_PLANNING_CANDIDATES = "SELECT id, type, owner, status, priority, params FROM by_jobs WHERE type IN {types} AND"
+
+
+@cache
+def candidate_jobs(types: int) -> Sql:
+    return Sql(_CANDIDATE_JOBS.format(types=in_list("t", types)))
+
+
+@cache
+def planning_candidates(types: int) -> Sql:
+    return Sql(_PLANNING_CANDIDATES.format(types=in_list("t", types)) + _NEEDS_PLANNER)
+
 
 # Load of each owner over all their active jobs, not only those with a chunk to claim now: an owner whose
 # other job is busy running chunks must not count as idle.
-OWNER_LOAD = text(
-    """
+_OWNER_LOAD = """
     SELECT j.owner,
            sum((SELECT count(*) FROM by_chunks c WHERE c.job_id = j.id AND c.status = 'running')) AS running,
            max((SELECT max(c.claimed_at) FROM by_chunks c WHERE c.job_id = j.id)) AS last_claim
     FROM by_jobs j
-    WHERE j.status IN ('pending', 'running', 'paused', 'cancelling') AND j.owner IN :owners
+    WHERE j.status IN ('pending', 'running', 'paused', 'cancelling') AND j.owner IN {owners}
     GROUP BY j.owner
-    """
-).bindparams(bindparam("owners", expanding=True))
+"""
+
+
+@cache
+def owner_load(owners: int) -> Sql:
+    return Sql(_OWNER_LOAD.format(owners=in_list("o", owners)))
+
 
 _CLAIM = """
     UPDATE by_chunks SET status = 'running', lease_token = :token, lease_expires = :expires,
@@ -48,27 +76,43 @@ _CLAIM = """
     )
     RETURNING id, seq, round, first_index, items, keys, states, outputs, attempts, lost
 """
-CLAIM_CHUNK = {"sqlite": text(_CLAIM.format(lock="")), "postgresql": text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED"))}
+CLAIM_CHUNK_SQLITE = Sql(_CLAIM.format(lock=""))
+CLAIM_CHUNK_POSTGRESQL = Sql(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED"))
 
-START_JOB = text("UPDATE by_jobs SET status = 'running', started_at = :now WHERE id = :job_id AND status = 'pending'")
-START_JOB = START_JOB.bindparams(bindparam("now", type_=UtcTime))
+START_JOB = Sql("UPDATE by_jobs SET status = 'running', started_at = :now WHERE id = :job_id AND status = 'pending'")
+RUNNING_CHUNKS = Sql("SELECT count(*) FROM by_chunks WHERE job_id = :job_id AND status = 'running'")
+LOCK_JOB_FOR_CLAIM = Sql("SELECT id FROM by_jobs WHERE id = :job_id FOR UPDATE")
+
+CLAIM_PLANNING = Sql(
+    "UPDATE by_jobs SET planner_token = :token, planner_expires = :expires WHERE id = :job_id AND"
+    + _NEEDS_PLANNER
+    + "RETURNING total, next_seq"
+)
+
+RENEW_LEASE = Sql(
+    """
+    UPDATE by_chunks SET lease_expires = :expires, current = :current
+    WHERE id = :id AND lease_token = :token AND status = 'running'
+    """
+)
+JOB_STATUS = Sql("SELECT status FROM by_jobs WHERE id = :job_id")
 
 # The commit fence. SQLite serialises writers, so one read suffices. PostgreSQL takes the job row first (one
 # lock order everywhere: job row, then chunk rows, then counter shards): shared by the job's commits, so they
 # run side by side, but exclusive against cancel, pause and the reaper, so the job status a commit acts on
 # cannot change under it. A commit that may stop the job takes the row for update from the start: upgrading a
 # shared lock that other commits also hold would deadlock.
-FENCE_SQLITE = text(
+FENCE_SQLITE = Sql(
     """
     SELECT j.status FROM by_chunks c JOIN by_jobs j ON j.id = c.job_id
     WHERE c.id = :id AND c.lease_token = :token AND c.status = 'running'
     """
 )
-LOCK_JOB_SHARED = text("SELECT status FROM by_jobs WHERE id = :job_id FOR SHARE")
-LOCK_JOB_EXCLUSIVE = text("SELECT status FROM by_jobs WHERE id = :job_id FOR NO KEY UPDATE")
-FENCE_CHUNK = text("SELECT 1 FROM by_chunks WHERE id = :id AND lease_token = :token AND status = 'running' FOR UPDATE")
+LOCK_JOB_SHARED = Sql("SELECT status FROM by_jobs WHERE id = :job_id FOR SHARE")
+LOCK_JOB_EXCLUSIVE = Sql("SELECT status FROM by_jobs WHERE id = :job_id FOR NO KEY UPDATE")
+FENCE_CHUNK = Sql("SELECT 1 FROM by_chunks WHERE id = :id AND lease_token = :token AND status = 'running' FOR UPDATE")
 
-COMMIT_CHUNK = text(
+COMMIT_CHUNK = Sql(
     """
     UPDATE by_chunks SET status = :status, states = :states, outputs = :outputs, attempts = :attempts,
            run_after = :run_after, lease_token = NULL, lease_expires = NULL, current = :current
@@ -76,11 +120,20 @@ COMMIT_CHUNK = text(
     """
 )
 
-INSERT_EVENT = text(
-    "INSERT INTO by_events (job_id, kind, data, created_at) VALUES (:job_id, :kind, :data, :created_at)"
-).bindparams(bindparam("created_at", type_=UtcTime))
+INSERT_EVENT = Sql("INSERT INTO by_events (job_id, kind, data, created_at) VALUES (:job_id, :kind, :data, :created_at)")
 
-ADD_COUNTERS = text(
+INSERT_ITEM_ERROR = Sql(
+    """
+    INSERT INTO by_item_errors (job_id, chunk_id, round, idx, error, attempts, created_at)
+    VALUES (:job_id, :chunk_id, :round, :idx, :error, :attempts, :created_at)
+    """
+)
+
+INSERT_DONE_KEY = Sql(
+    "INSERT INTO by_done_keys (scope, key, job_id) VALUES (:scope, :key, :job_id) ON CONFLICT DO NOTHING"
+)
+
+ADD_COUNTERS = Sql(
     """
     UPDATE by_job_counters SET processed = processed + :processed, succeeded = succeeded + :succeeded,
            failed = failed + :failed, skipped = skipped + :skipped
@@ -88,24 +141,20 @@ ADD_COUNTERS = text(
     """
 )
 
-HAS_PENDING_CHUNKS = text("SELECT 1 FROM by_chunks WHERE job_id = :job_id AND status = 'pending' LIMIT 1")
-
-
-# Jobs whose source a worker must enumerate: new, or their planner's lease ran out.
-_NEEDS_PLANNER = """
-    plan_by_worker = TRUE AND sealed = FALSE AND status IN ('pending', 'running')
-      AND (planner_expires IS NULL OR planner_expires < :now)
-"""
-PLANNING_CANDIDATES = text(
-    "SELECT id, type, owner, status, priority, params FROM by_jobs WHERE type IN :types AND" + _NEEDS_PLANNER
-).bindparams(bindparam("types", expanding=True))
-
-CLAIM_PLANNING = text(
-    "UPDATE by_jobs SET planner_token = :token, planner_expires = :expires WHERE id = :job_id AND"
-    + _NEEDS_PLANNER
-    + "RETURNING total, next_seq"
+READ_COUNTERS = Sql(
+    """
+    SELECT coalesce(sum(processed), 0), coalesce(sum(succeeded), 0), coalesce(sum(failed), 0),
+           coalesce(sum(skipped), 0)
+    FROM by_job_counters WHERE job_id = :job_id
+    """
 )
 
+HAS_PENDING_CHUNKS = Sql("SELECT 1 FROM by_chunks WHERE job_id = :job_id AND status = 'pending' LIMIT 1")
 
-def for_dialect(statements: dict[str, TextClause], dialect: str) -> TextClause:
-    return statements["sqlite" if dialect == "sqlite" else "postgresql"]
+STOP_JOB = Sql(
+    """
+    UPDATE by_jobs SET status = 'cancelling', error = :reason
+    WHERE id = :job_id AND status IN ('pending', 'running', 'paused')
+    """
+)
+CANCEL_PENDING_CHUNKS = Sql("UPDATE by_chunks SET status = 'cancelled' WHERE job_id = :job_id AND status = 'pending'")

@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from batchyard.core.eta import eta_seconds
 from batchyard.core.model import Counters, ItemError, Job, Round
 from batchyard.core.status import ChunkStatus, JobStatus
 from batchyard.store.sql import codec, queries
-from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, item_errors, job_counters, jobs
+from batchyard.store.sql.raw import Raw
+from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, jobs
 
 ETA_WINDOW = 20  # commits the moving average of throughput looks back over
 
@@ -50,29 +51,43 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def emit(conn: Connection, job_id: int, kind: str, **data: Any) -> None:
-    conn.execute(
-        queries.INSERT_EVENT, {"job_id": job_id, "kind": kind, "data": codec.dumps(data), "created_at": utcnow()}
+SomeConnection = Connection | Raw
+
+
+def as_raw(conn: SomeConnection) -> Raw:
+    """The driver connection under a SQLAlchemy one, in the same transaction, for the hot-path statements."""
+    if isinstance(conn, Raw):
+        return conn
+    return Raw(conn.connection.driver_connection, is_sqlite=conn.dialect.name == "sqlite")
+
+
+def emit(conn: SomeConnection, job_id: int, kind: str, **data: Any) -> None:
+    raw = as_raw(conn)
+    raw.run(
+        queries.INSERT_EVENT,
+        {"job_id": job_id, "kind": kind, "data": codec.dumps(data), "created_at": raw.time(utcnow())},
     )
 
 
-def record_errors(conn: Connection, *, job_id: int, chunk_id: int, round: int, errors: Iterable[ItemError]) -> None:
+def record_errors(conn: SomeConnection, *, job_id: int, chunk_id: int, round: int, errors: Iterable[ItemError]) -> None:
     """Store failed items' reasons (and skip reasons): the only per-item rows there are."""
-    now = utcnow()
-    rows = [
-        {
-            "job_id": job_id,
-            "chunk_id": chunk_id,
-            "round": round,
-            "idx": e.index,
-            "error": storable_text(e.error),
-            "attempts": e.attempts,
-            "created_at": now,
-        }
-        for e in errors
-    ]
-    if rows:
-        conn.execute(item_errors.insert(), rows)
+    raw = as_raw(conn)
+    now = raw.time(utcnow())
+    raw.many(
+        queries.INSERT_ITEM_ERROR,
+        (
+            {
+                "job_id": job_id,
+                "chunk_id": chunk_id,
+                "round": round,
+                "idx": e.index,
+                "error": storable_text(e.error),
+                "attempts": e.attempts,
+                "created_at": now,
+            }
+            for e in errors
+        ),
+    )
 
 
 def storable_text(text: str) -> str:
@@ -104,9 +119,9 @@ def shard_of(seq: int) -> int:
     return seq % COUNTER_SHARDS
 
 
-def add_counters(conn: Connection, job_id: int, shard: int, delta: Counters) -> None:
+def add_counters(conn: SomeConnection, job_id: int, shard: int, delta: Counters) -> None:
     if delta:
-        conn.execute(
+        as_raw(conn).run(
             queries.ADD_COUNTERS,
             {
                 "job_id": job_id,
@@ -119,14 +134,10 @@ def add_counters(conn: Connection, job_id: int, shard: int, delta: Counters) -> 
         )
 
 
-def read_counters(conn: Connection, job_id: int) -> Counters:
-    c = job_counters.c
-    row = conn.execute(
-        select(func.sum(c.processed), func.sum(c.succeeded), func.sum(c.failed), func.sum(c.skipped)).where(
-            c.job_id == job_id
-        )
-    ).one()
-    return Counters(*(int(v or 0) for v in row))
+def read_counters(conn: SomeConnection, job_id: int) -> Counters:
+    row = as_raw(conn).one(queries.READ_COUNTERS, {"job_id": job_id})
+    assert row is not None
+    return Counters(*(int(v) for v in row))
 
 
 def load_job(conn: Connection, job_id: int) -> Job | None:

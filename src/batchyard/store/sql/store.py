@@ -62,8 +62,10 @@ class SqlStore:
     def job_status(self, job_id: int) -> JobStatus:
         return claims.job_status(self.db, job_id)
 
-    def commit_session(self, chunk: ClaimedChunk, *, may_stop: bool = False) -> AbstractContextManager[CommitSession]:
-        return commits.commit_session(self.db, chunk, may_stop=may_stop)
+    def commit_session(
+        self, chunk: ClaimedChunk, *, may_stop: bool = False, for_write: bool = False
+    ) -> AbstractContextManager[CommitSession]:
+        return commits.commit_session(self.db, chunk, may_stop=may_stop, for_write=for_write)
 
     def finish_if_done(self, job_id: int) -> Job | None:
         return lifecycle.finish_if_done(self.db, job_id)
@@ -100,6 +102,9 @@ class SqlStore:
     def ping(self) -> bool:
         with self.db.read() as conn:
             return bool(conn.exec_driver_sql("SELECT 1").scalar_one() == 1)
+
+    def pinned(self) -> AbstractContextManager[None]:
+        return self.db.pinned()
 
     def close(self) -> None:
         self.db.dispose()

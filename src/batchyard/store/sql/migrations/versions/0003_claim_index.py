@@ -1,7 +1,7 @@
 """claim index: a job's pending chunks in seq order
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-30 02:10:00.000000
 
 The claim takes a job's first pending chunk by ``seq``. The index on (job_id, status, run_after) found the
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
