@@ -34,6 +34,15 @@ def best(runs: int, measure: Callable[[], float]) -> float:
     return max(measure() for _ in range(runs))
 
 
+def interleaved(runs: int, measure: Callable[..., float]) -> dict[int, float]:
+    """Best of ``runs`` for each job size, the sizes taken in turn so that a change of load hits both alike."""
+    rates = dict.fromkeys(CLAIM_PENDING, 0.0)
+    for _ in range(runs):
+        for pending in CLAIM_PENDING:
+            rates[pending] = max(rates[pending], measure(pending))
+    return rates
+
+
 def measure_database(name: str, url: str, raw_url: str, args: argparse.Namespace) -> None:
     n, runs = args.items, args.runs
     with harness.bench(url) as b:
@@ -48,11 +57,8 @@ def measure_database(name: str, url: str, raw_url: str, args: argparse.Namespace
             r = best(runs, partial(_chunks_per_second, b, items, size))
             f = best(runs, partial(floors.layout_floor, raw_url, items, size))
             _line(f"{name}: chunks/s, chunk {size}, {items:,} items", r, f, "chunks/s")
-        claim = {p: best(runs, partial(b.first_chunks, p, CLAIM_CHUNK, CLAIM_FIRST)) for p in CLAIM_PENDING}
-        raw = {
-            p: best(runs, partial(floors.layout_claim_cost, raw_url, p, CLAIM_CHUNK, CLAIM_FIRST))
-            for p in CLAIM_PENDING
-        }
+        claim = interleaved(runs, partial(b.first_chunks, chunk=CLAIM_CHUNK, count=CLAIM_FIRST))
+        raw = interleaved(runs, partial(floors.layout_claim_cost, raw_url, chunk=CLAIM_CHUNK, first=CLAIM_FIRST))
         _claim_lines(name, claim, raw)
         print(f"{name}: worker peak RSS {', '.join(f'{r:.0f}' for r in b.workers.peak_rss_mib())} MiB")
 

@@ -4,6 +4,7 @@ never sort or scan a job's pending chunks. Checked on the query plans, which do 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, text
@@ -16,10 +17,10 @@ CLAIM_INDEX = "ix_by_chunks_job_id_status_seq_run_after"
 
 
 @pytest.fixture
-def db(database_url: str) -> Database:
+def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     upgrade(database)
-    yield database  # type: ignore[misc]
+    yield database
     database.dispose()
 
 
