@@ -19,6 +19,7 @@ def open_store(settings: Settings, *, create_schema: bool = True) -> SqlStore:
         planning_lease=settings.lease_seconds,
         create_schema=create_schema,
         timeouts=timeouts,
+        durable_chunks=settings.pg_durable_chunk_commits,
     )
 
 

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     pg_idle_in_transaction_timeout: float = Field(
         default=60.0, ge=0, description="PostgreSQL: seconds a session may sit idle in a transaction (0: none)"
     )
+    pg_durable_chunk_commits: bool = Field(
+        default=False,
+        description="PostgreSQL: workers' claims and commits wait for the disk (off: a server crash may undo "
+        "the last moments of work, which is then redone; see decision 0015)",
+    )
 
     @classmethod
     def settings_customise_sources(

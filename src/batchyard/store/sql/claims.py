@@ -42,9 +42,10 @@ def claim_work(
     """Claim the next chunk to run, or job to plan, of a job type this worker knows."""
     now = epoch()
     with db.raw(write=False) as raw:
-        candidates = _candidates(raw, now, types) if chunks_ else []
-        if planning:
-            candidates += _planning_candidates(raw, now, types)
+        if chunks_ and planning:
+            candidates = _all_candidates(raw, now, types)
+        else:
+            candidates = _candidates(raw, now, types) if chunks_ else _planning_candidates(raw, now, types)
         owners = {c.owner for c in candidates}
         load = _owner_load(raw, owners) if len(owners) > 1 else {}
     for candidate in _ranked(candidates, load):
@@ -72,6 +73,14 @@ def claim_planning(db: Database, lease: float, types: Sequence[str]) -> Planning
 def _candidates(raw: Raw, now: float, types: Sequence[str]) -> list[Candidate]:
     rows = raw.all(queries.candidate_jobs(len(types)), {"now": now, **queries.list_params("t", list(types))})
     return [Candidate(*row) for row in rows]
+
+
+def _all_candidates(raw: Raw, now: float, types: Sequence[str]) -> list[Candidate]:
+    rows = raw.all(queries.all_candidates(len(types)), {"now": now, **queries.list_params("t", list(types))})
+    return [
+        Candidate(job_id, type_, owner, status, priority, cap, params, running, plans=bool(plans))
+        for job_id, type_, owner, status, priority, cap, params, running, plans in rows
+    ]
 
 
 def _planning_candidates(raw: Raw, now: float, types: Sequence[str]) -> list[Candidate]:

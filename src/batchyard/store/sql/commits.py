@@ -77,15 +77,16 @@ class SqlCommitSession:
     def apply(self, outcome: ChunkOutcome) -> bool:
         raw = self.raw
         chunk = outcome.chunk
-        raw.run(queries.COMMIT_CHUNK, {"id": chunk.id, **self._chunk_values(outcome)})
-        record_errors(raw, job_id=chunk.job_id, chunk_id=chunk.id, round=chunk.round, errors=outcome.errors)
-        if outcome.done_keys and outcome.done_scope:
-            self._remember_done(outcome)
-        delta = outcome.delta
-        emit(raw, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
-        add_counters(raw, chunk.job_id, shard_of(chunk.seq), delta)
-        self._stop_if_going_badly(outcome)
-        return raw.one(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id}) is None
+        with raw.pipeline():  # on PostgreSQL, one round trip for all of it
+            raw.send(queries.COMMIT_CHUNK, {"id": chunk.id, **self._chunk_values(outcome)})
+            record_errors(raw, job_id=chunk.job_id, chunk_id=chunk.id, round=chunk.round, errors=outcome.errors)
+            if outcome.done_keys and outcome.done_scope:
+                self._remember_done(outcome)
+            delta = outcome.delta
+            emit(raw, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
+            add_counters(raw, chunk.job_id, shard_of(chunk.seq), delta)
+            self._stop_if_going_badly(outcome)
+            return raw.one(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id}) is None
 
     def _chunk_values(self, outcome: ChunkOutcome) -> dict[str, Any]:
         if outcome.finished:
@@ -123,7 +124,7 @@ class SqlCommitSession:
 def stop_job(conn: SomeConnection, job_id: int, reason: str) -> None:
     """End a job for its own failures: nothing new starts, chunks in flight drain, then it is failed."""
     raw = as_raw(conn)
-    if raw.run(queries.STOP_JOB, {"job_id": job_id, "reason": reason}):
+    if raw.one(queries.STOP_JOB, {"job_id": job_id, "reason": reason}) is not None:
         raw.run(queries.CANCEL_PENDING_CHUNKS, {"job_id": job_id})
         emit(raw, job_id, "stopping", reason=reason)
 
@@ -158,5 +159,9 @@ def _fenced_status(raw: Raw, chunk: ClaimedChunk, *, may_stop: bool) -> str | No
         status: str | None = raw.scalar(queries.FENCE_SQLITE, fence)
         return status
     lock = queries.LOCK_JOB_EXCLUSIVE if may_stop else queries.LOCK_JOB_SHARED
-    status = raw.scalar(lock, {"job_id": chunk.job_id})
-    return status if raw.one(queries.FENCE_CHUNK, fence) is not None else None
+    with raw.pipeline():  # both statements in one round trip, still job row first
+        job_row = raw.later(lock, {"job_id": chunk.job_id})
+        chunk_row = raw.later(queries.FENCE_CHUNK, fence)
+        status = job_row.fetchone()
+        held = chunk_row.fetchone()
+    return None if status is None or held is None else str(status[0])

@@ -70,8 +70,11 @@ class Database:
     transactions never deadlock upgrading a read lock; readers use plain deferred transactions (WAL lets them
     run beside a writer). On PostgreSQL both are the same pool."""
 
-    def __init__(self, url: str, *, pool_size: int = 4, timeouts: Timeouts | None = None) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 4, timeouts: Timeouts | None = None, durable_chunks: bool = False
+    ) -> None:
         self.url = normalize_url(url)
+        self.durable_chunks = durable_chunks
         self._pins = threading.local()
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
@@ -105,13 +108,7 @@ class Database:
         try:
             with translated_driver_errors(fairy):
                 try:
-                    if self.is_sqlite and write:  # a reader's statements each see a snapshot of their own
-                        dbapi.execute("BEGIN IMMEDIATE")
-                    yield Raw(dbapi, is_sqlite=self.is_sqlite)
-                    if not self.is_sqlite:
-                        dbapi.commit()
-                    elif write:
-                        dbapi.execute("COMMIT")
+                    yield from self._transaction(dbapi, write=write)
                 except BaseException:
                     if pinned:
                         _roll_back(dbapi, is_sqlite=self.is_sqlite)
@@ -125,12 +122,34 @@ class Database:
             if not pinned:
                 fairy.close()  # back to the pool, which rolls back whatever is left open
 
+    def _transaction(self, dbapi: Any, *, write: bool) -> Iterator[Raw]:
+        """A writer's transaction (SQLite: with the write lock from the start), or a reader's statements, each
+        seeing a snapshot of its own and costing no BEGIN or COMMIT."""
+        raw = Raw(dbapi, is_sqlite=self.is_sqlite)
+        if not write:
+            if not self.is_sqlite:
+                dbapi.autocommit = True
+            try:
+                yield raw
+            finally:
+                if not self.is_sqlite:
+                    dbapi.autocommit = False
+            return
+        if self.is_sqlite:
+            dbapi.execute("BEGIN IMMEDIATE")
+            yield raw
+            dbapi.execute("COMMIT")
+        else:
+            yield raw
+            dbapi.commit()
+
     def _checkout(self, write: bool) -> tuple[Any, bool]:
         """This thread's pinned connection when it has one (see ``pinned``), else one from the pool."""
         if getattr(self._pins, "active", False):
             if self._pins.fairy is None:
                 with translated():
                     self._pins.fairy = self.writer.raw_connection()
+                self._set_chunk_durability(self._pins.fairy, pinned=True)
             return self._pins.fairy, True
         with translated():
             return (self.writer if write else self.reader).raw_connection(), False
@@ -146,7 +165,20 @@ class Database:
             fairy = self._pins.fairy
             self._pins.active, self._pins.fairy = False, None
             if fairy is not None:
+                with suppress(StorageError):
+                    self._set_chunk_durability(fairy, pinned=False)
                 fairy.close()
+
+    def _set_chunk_durability(self, fairy: Any, *, pinned: bool) -> None:
+        """A pinned connection carries a worker's claims and commits, which on PostgreSQL need not wait for
+        the disk (decision 0015): a commit lost to a server crash is redone from the previous one, with every
+        effect it held. Given back to the pool, the connection is durable again."""
+        if self.is_sqlite or self.durable_chunks:
+            return
+        with translated_driver_errors(fairy):
+            dbapi: Any = fairy.driver_connection
+            dbapi.execute("SET synchronous_commit = off" if pinned else "RESET synchronous_commit")
+            dbapi.commit()
 
     def dispose(self) -> None:
         self.writer.dispose()

@@ -61,6 +61,20 @@ _OWNER_LOAD = """
 
 
 @cache
+def all_candidates(types: int) -> Sql:
+    """Jobs with a chunk to claim and jobs whose source needs a planner, in one read: the last column says
+    which (planning rows have no concurrency cap and no running count)."""
+    chunk_rows = _CANDIDATE_JOBS.format(types=in_list("t", types))
+    planning_rows = (
+        "SELECT id, type, owner, status, priority, NULL, params, 0, 1 FROM by_jobs WHERE type IN "
+        + in_list("t", types)
+        + " AND"
+        + _NEEDS_PLANNER
+    )
+    return Sql(chunk_rows.replace("AS running", "AS running, 0 AS plans", 1) + " UNION ALL " + planning_rows)
+
+
+@cache
 def owner_load(owners: int) -> Sql:
     return Sql(_OWNER_LOAD.format(owners=in_list("o", owners)))
 
@@ -155,6 +169,7 @@ STOP_JOB = Sql(
     """
     UPDATE by_jobs SET status = 'cancelling', error = :reason
     WHERE id = :job_id AND status IN ('pending', 'running', 'paused')
+    RETURNING id
     """
 )
 CANCEL_PENDING_CHUNKS = Sql("UPDATE by_chunks SET status = 'cancelled' WHERE job_id = :job_id AND status = 'pending'")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,19 @@ class Raw:
     def __init__(self, dbapi_connection: Any, *, is_sqlite: bool) -> None:
         self.connection = dbapi_connection
         self.is_sqlite = is_sqlite
+
+    def pipeline(self) -> AbstractContextManager[Any]:
+        """Statements sent without waiting for each answer (PostgreSQL's pipeline mode): a result is waited
+        for only when it is read. SQLite runs in-process and has nothing to save."""
+        return nullcontext() if self.is_sqlite else self.connection.pipeline()
+
+    def send(self, sql: Sql, params: Params | None = None) -> None:
+        """Execute, not reading the outcome: in a pipeline this costs no round trip."""
+        self.connection.execute(sql.for_dialect(self.is_sqlite), params or {})
+
+    def later(self, sql: Sql, params: Params | None = None) -> Any:
+        """Execute and hand back the cursor, to read its rows later (after other statements were sent)."""
+        return self.connection.execute(sql.for_dialect(self.is_sqlite), params or {})
 
     def run(self, sql: Sql, params: Params | None = None) -> int:
         """Execute; the number of rows changed."""

@@ -63,7 +63,7 @@ def as_raw(conn: SomeConnection) -> Raw:
 
 def emit(conn: SomeConnection, job_id: int, kind: str, **data: Any) -> None:
     raw = as_raw(conn)
-    raw.run(
+    raw.send(
         queries.INSERT_EVENT,
         {"job_id": job_id, "kind": kind, "data": codec.dumps(data), "created_at": raw.time(utcnow())},
     )
@@ -121,7 +121,7 @@ def shard_of(seq: int) -> int:
 
 def add_counters(conn: SomeConnection, job_id: int, shard: int, delta: Counters) -> None:
     if delta:
-        as_raw(conn).run(
+        as_raw(conn).send(
             queries.ADD_COUNTERS,
             {
                 "job_id": job_id,

@@ -15,9 +15,15 @@ from batchyard.store.sql.migrate import ensure_schema
 
 class SqlStore:
     def __init__(
-        self, url: str, *, planning_lease: float = 30.0, create_schema: bool = True, timeouts: Timeouts | None = None
+        self,
+        url: str,
+        *,
+        planning_lease: float = 30.0,
+        create_schema: bool = True,
+        timeouts: Timeouts | None = None,
+        durable_chunks: bool = False,
     ) -> None:
-        self.db = Database(url, timeouts=timeouts)
+        self.db = Database(url, timeouts=timeouts, durable_chunks=durable_chunks)
         self.planning_lease = planning_lease
         if create_schema:
             ensure_schema(self.db)
