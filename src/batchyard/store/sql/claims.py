@@ -135,9 +135,12 @@ def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> Cla
         if cand.max_concurrency is not None and not _below_concurrency(raw, cand):
             return None
         claim = queries.CLAIM_CHUNK_SQLITE if raw.is_sqlite else queries.CLAIM_CHUNK_POSTGRESQL
-        row = raw.one(
-            claim, {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id}
-        )
+        with raw.pipeline():  # PostgreSQL: the claim and its COMMIT in one round trip
+            claimed = raw.later(
+                claim, {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id}
+            )
+            raw.commit_in_pipeline()
+            row = claimed.fetchone()
     if row is None:
         return None
     chunk_id, seq, round_, first_index, items, keys, states, outputs, attempts, lost = row

@@ -50,6 +50,12 @@ class Raw:
         """Execute and hand back the cursor, to read its rows later (after other statements were sent)."""
         return self.connection.execute(sql.for_dialect(self.is_sqlite), params or {})
 
+    def commit_in_pipeline(self) -> None:
+        """On PostgreSQL, inside ``pipeline()``: commit now, with the statements sent so far, in the same round
+        trip; the transaction's closing commit then has nothing left to do. SQLite commits at the end."""
+        if not self.is_sqlite:
+            self.connection.commit()
+
     def run(self, sql: Sql, params: Params | None = None) -> int:
         """Execute; the number of rows changed."""
         cursor = self.connection.execute(sql.for_dialect(self.is_sqlite), params or {})
