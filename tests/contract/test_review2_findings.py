@@ -17,6 +17,7 @@ from batchyard import Context, Yard
 from batchyard.errors import DatabaseUnavailable
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.raw import Sql
+from batchyard.store.sql.store import SqlStore
 
 SIMULATED_DEADLOCK = Sql("DO $$ BEGIN RAISE EXCEPTION 'simulated deadlock' USING ERRCODE = '40P01'; END $$")
 BACKEND_PID = Sql("SELECT pg_backend_pid()")
@@ -124,6 +125,7 @@ def test_a_claim_of_a_running_job_costs_at_most_three_round_trips(pg_schema_url:
         yard.job("square", chunk_size=1)(_square)
         yard.submit("square", items=range(4))
         store = yard.store
+        assert isinstance(store, SqlStore)
         with store.pinned():
             assert store.claim("w", 30.0, ["square"]) is not None  # the job is running from now on
             with store.db.raw(write=False) as raw:
