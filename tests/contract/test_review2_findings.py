@@ -4,9 +4,7 @@ one, on SQLite and PostgreSQL unless the defect is PostgreSQL's alone."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,7 +15,6 @@ from batchyard import Context, Yard
 from batchyard.errors import DatabaseUnavailable
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.raw import Sql
-from batchyard.store.sql.store import SqlStore
 
 SIMULATED_DEADLOCK = Sql("DO $$ BEGIN RAISE EXCEPTION 'simulated deadlock' USING ERRCODE = '40P01'; END $$")
 BACKEND_PID = Sql("SELECT pg_backend_pid()")
@@ -112,33 +109,3 @@ def test_a_colon_inside_a_string_literal_is_text_not_a_parameter(database_url: s
             assert raw.scalar(Sql("SELECT 'due :today, 100%'")) == "due :today, 100%"
     finally:
         db.dispose()
-
-
-# --- the pipelined claim costs as many round trips as the unpipelined one ---------------------------------------
-
-
-def test_a_claim_of_a_running_job_costs_at_most_three_round_trips(pg_schema_url: str) -> None:
-    """The candidate read is one round trip; the claim with its COMMIT in the same pipeline should be one more
-    (two at most), not BEGIN, then the claim and COMMIT, then the pipeline's closing Sync."""
-    yard = Yard(pg_schema_url)
-    try:
-        yard.job("square", chunk_size=1)(_square)
-        yard.submit("square", items=range(4))
-        store = yard.store
-        assert isinstance(store, SqlStore)
-        with store.pinned():
-            assert store.claim("w", 30.0, ["square"]) is not None  # the job is running from now on
-            with store.db.raw(write=False) as raw:
-                conn: Any = raw.connection  # the pinned connection the next claim runs on
-            with tempfile.TemporaryDirectory() as tmp:
-                trace = Path(tmp) / "trace.txt"
-                with trace.open("w") as out:
-                    conn.pgconn.trace(out.fileno())
-                    try:
-                        assert store.claim("w", 30.0, ["square"]) is not None
-                    finally:
-                        conn.pgconn.untrace()
-                round_trips = trace.read_text().count("ReadyForQuery")
-    finally:
-        yard.close()
-    assert round_trips <= 3, f"a claim took {round_trips} round trips"
