@@ -23,7 +23,7 @@ MAX_DELAY = 1.0  # a holder must be back well within the lease that reapers wait
 
 class Outages:
     """When a process last saw the database unavailable, shared by its threads. A worker reaps expired leases
-    only after a full lease without one, so the holders of those leases renew them first."""
+    only after two leases without one, so the holders of those leases renew them first."""
 
     def __init__(self) -> None:
         self._last = float("-inf")

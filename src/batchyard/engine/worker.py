@@ -29,6 +29,9 @@ log = logging.getLogger("batchyard.worker")
 
 IDLE_MIN, IDLE_MAX = 0.005, 0.1  # seconds between polls when there is nothing to do
 STORAGE_RETRY_SECONDS = 1.0
+# Leases a worker waits after an outage before it reaps: holders renew at their first heartbeat back, and a
+# loaded machine must not turn that first heartbeat's delay into a chunk counted lost.
+REAP_QUIET_LEASES = 2
 
 
 class Worker:
@@ -101,10 +104,10 @@ class Worker:
         return work is not None
 
     def _reap_now_and_then(self) -> None:
-        """After an outage, wait a full lease of talking to the database before reaping: every lease looks
+        """After an outage, wait two leases of talking to the database before reaping: every lease looks
         expired then, and their holders must get the chance to renew them first (decision 0010)."""
         now = time.monotonic()
-        if now - self._last_reap >= self.lease / 3 and self._outages.quiet_for(self.lease):
+        if now - self._last_reap >= self.lease / 3 and self._outages.quiet_for(REAP_QUIET_LEASES * self.lease):
             self._last_reap = now
             if reaped := self.store.reap():
                 log.info("requeued %d chunk(s) whose worker was lost", reaped)

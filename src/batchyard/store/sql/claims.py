@@ -40,6 +40,8 @@ def claim_work(
     db: Database, worker: str, lease: float, types: Sequence[str], *, chunks_: bool = True, planning: bool = True
 ) -> Work | None:
     """Claim the next chunk to run, or job to plan, of a job type this worker knows."""
+    if not types:
+        return None
     now = epoch()
     with db.raw(write=False) as raw:
         if chunks_ and planning:
@@ -135,12 +137,9 @@ def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> Cla
         if cand.max_concurrency is not None and not _below_concurrency(raw, cand):
             return None
         claim = queries.CLAIM_CHUNK_SQLITE if raw.is_sqlite else queries.CLAIM_CHUNK_POSTGRESQL
-        with raw.pipeline():  # PostgreSQL: the claim and its COMMIT in one round trip
-            claimed = raw.later(
-                claim, {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id}
-            )
-            raw.commit_in_pipeline()
-            row = claimed.fetchone()
+        row = raw.one(
+            claim, {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id}
+        )
     if row is None:
         return None
     chunk_id, seq, round_, first_index, items, keys, states, outputs, attempts, lost = row

@@ -86,10 +86,7 @@ class SqlCommitSession:
             emit(raw, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
             add_counters(raw, chunk.job_id, shard_of(chunk.seq), delta)
             self._stop_if_going_badly(outcome)
-            pending = raw.later(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id})
-            if self.connection is None:  # the transaction is ours: COMMIT travels with the rest
-                raw.commit_in_pipeline()
-            return pending.fetchone() is None
+            return raw.one(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id}) is None
 
     def _chunk_values(self, outcome: ChunkOutcome) -> dict[str, Any]:
         if outcome.finished:

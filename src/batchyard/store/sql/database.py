@@ -116,7 +116,7 @@ class Database:
         except DatabaseUnavailable:
             if pinned:  # a fresh connection next time: this one may be the reason
                 self._pins.fairy = None
-                fairy.close()
+                self._unpin(fairy)
             raise
         finally:
             if not pinned:
@@ -148,8 +148,13 @@ class Database:
         if getattr(self._pins, "active", False):
             if self._pins.fairy is None:
                 with translated():
-                    self._pins.fairy = self.writer.raw_connection()
-                self._set_chunk_durability(self._pins.fairy, pinned=True)
+                    fairy = self.writer.raw_connection()
+                try:
+                    self._set_chunk_durability(fairy, pinned=True)
+                except BaseException:
+                    _discard(fairy)  # never pinned, never back in the pool half set up
+                    raise
+                self._pins.fairy = fairy
             return self._pins.fairy, True
         with translated():
             return (self.writer if write else self.reader).raw_connection(), False
@@ -165,9 +170,16 @@ class Database:
             fairy = self._pins.fairy
             self._pins.active, self._pins.fairy = False, None
             if fairy is not None:
-                with suppress(StorageError):
-                    self._set_chunk_durability(fairy, pinned=False)
-                fairy.close()
+                self._unpin(fairy)
+
+    def _unpin(self, fairy: Any) -> None:
+        """Give a pinned connection back to the pool durable again, or, if that cannot be made sure, close it."""
+        try:
+            self._set_chunk_durability(fairy, pinned=False)
+        except (StorageError, AttributeError):
+            _discard(fairy)
+        else:
+            fairy.close()
 
     def _set_chunk_durability(self, fairy: Any, *, pinned: bool) -> None:
         """A pinned connection carries a worker's claims and commits, which on PostgreSQL need not wait for
@@ -234,6 +246,14 @@ def translated_driver_errors(fairy: Any) -> Iterator[None]:
         if broken:
             fairy.invalidate()
         raise _driver_error(exc, broken=broken) from exc
+
+
+def _discard(fairy: Any) -> None:
+    """Close a pooled connection for good (it will be replaced), unless that already happened."""
+    if fairy.is_valid:
+        fairy.invalidate()
+    else:
+        fairy.close()
 
 
 def _roll_back(dbapi: Any, *, is_sqlite: bool) -> None:

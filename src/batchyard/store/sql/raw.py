@@ -17,6 +17,13 @@ from typing import Any
 Params = Mapping[str, Any]
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
+_LITERAL = re.compile(r"('[^']*')")  # split keeps the literals, at odd positions
+
+
+def _pyformat(part: str) -> str:
+    """psycopg's paramstyle for one piece of SQL: a string literal keeps its ``:`` as text."""
+    escaped = part.replace("%", "%%")
+    return escaped if part.startswith("'") else _NAMED.sub(r"%(\1)s", escaped)
 
 
 class Sql:
@@ -24,7 +31,7 @@ class Sql:
 
     def __init__(self, text: str) -> None:
         self.sqlite = " ".join(text.split())
-        self.postgresql = _NAMED.sub(r"%(\1)s", self.sqlite.replace("%", "%%"))
+        self.postgresql = "".join(_pyformat(part) for part in _LITERAL.split(self.sqlite))
 
     def for_dialect(self, is_sqlite: bool) -> str:
         return self.sqlite if is_sqlite else self.postgresql
@@ -49,12 +56,6 @@ class Raw:
     def later(self, sql: Sql, params: Params | None = None) -> Any:
         """Execute and hand back the cursor, to read its rows later (after other statements were sent)."""
         return self.connection.execute(sql.for_dialect(self.is_sqlite), params or {})
-
-    def commit_in_pipeline(self) -> None:
-        """On PostgreSQL, inside ``pipeline()``: commit now, with the statements sent so far, in the same round
-        trip; the transaction's closing commit then has nothing left to do. SQLite commits at the end."""
-        if not self.is_sqlite:
-            self.connection.commit()
 
     def run(self, sql: Sql, params: Params | None = None) -> int:
         """Execute; the number of rows changed."""
