@@ -124,3 +124,21 @@ def test_waiting_for_max_concurrency_never_consumes_an_attempt(yard: Yard) -> No
     assert set(chunk_column(yard, job.id, "lost")) == {0}
     assert not [e for e in yard.store.events(job.id) if e.kind == "lost"]
     assert_counters_match(yard, job.id)
+
+
+def test_a_worker_stopped_with_a_chunk_claimed_ahead_gives_it_back_at_once(yard: Yard) -> None:
+    """A running worker claims its next chunk inside each commit; stopped then, it leaves no chunk running."""
+    yard.job("steady", chunk_size=1)(_identity)
+    job = yard.submit("steady", items=range(20))
+    worker = yard.worker(name="solo")
+    with heartbeat(yard) as beat:
+        worker._claim_ahead = True  # as in a worker's loop (run() without ``until``)
+        assert worker.work_once(beat)
+        assert chunk_column(yard, job.id, "status")[:2] == ["done", "running"], "the next chunk was claimed ahead"
+        worker.stop()
+        worker._loop(beat, None)  # the loop ends at once, handing the chunk claimed ahead back
+    assert "running" not in chunk_column(yard, job.id, "status"), "a chunk claimed ahead was kept past the stop"
+    assert not [e for e in yard.store.events(job.id) if e.kind == "lost"]
+    done = yard.run_until_done(job.id, timeout=60)
+    assert (done.status, done.succeeded) == (JobStatus.SUCCEEDED, 20)
+    assert_counters_match(yard, job.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from batchyard.core.backoff import backoff_seconds
 from batchyard.core.context import Context
@@ -22,8 +23,26 @@ from batchyard.engine.runner import describe
 from batchyard.store.base import CommitSession, Store
 
 
+@dataclass(frozen=True, slots=True)
+class NextClaim:
+    """Who asks for the next chunk, to be claimed in the same transaction as a commit."""
+
+    worker: str
+    lease: float
+    types: Sequence[str]
+
+
 def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
     """Commit; True when no pending chunk is left, so the caller should try to finish the job."""
+    drained, _ = commit_and_claim(store, job_type, outcome, ctx, None)
+    return drained
+
+
+def commit_and_claim(
+    store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context, claim: NextClaim | None
+) -> tuple[bool, ClaimedChunk | None]:
+    """Commit, and in the same transaction claim the worker's next chunk (when ``claim`` asks and the next
+    chunk in claim order can be taken there): one transaction per chunk instead of two."""
     with store.commit_session(
         outcome.chunk, may_stop=may_stop(job_type.policies), for_write=job_type.write is not None
     ) as session:
@@ -32,7 +51,9 @@ def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: 
             outcome = _fail_items(outcome, unstorable, policies=job_type.policies, retry=False)
         if job_type.write is not None:
             outcome = _write(session, job_type, outcome, ctx)
-        return session.apply(outcome)
+        drained = session.apply(outcome)
+        claimed = session.claim_next(claim.worker, claim.lease, claim.types) if claim is not None else None
+        return drained, claimed
 
 
 def commit_failed(store: Store, job_type: JobType, outcome: ChunkOutcome, error: BaseException) -> bool:

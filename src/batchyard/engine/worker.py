@@ -17,13 +17,13 @@ from batchyard.core.jobtype import JobType
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.registry import Registry
 from batchyard.core.retry import Outages, retry_transient
-from batchyard.engine.commit import commit_failed, commit_outcome, commit_unrunnable
+from batchyard.engine.commit import NextClaim, commit_and_claim, commit_failed, commit_unrunnable
 from batchyard.engine.heartbeat import Heartbeat, Lease
 from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import describe, run_chunk
 from batchyard.errors import BatchyardError, DatabaseUnavailable, LeaseLost, StorageError
 from batchyard.service.jobs import skip_done_scope
-from batchyard.store.base import Store
+from batchyard.store.base import PlanningClaim, Store
 
 log = logging.getLogger("batchyard.worker")
 
@@ -44,6 +44,8 @@ class Worker:
         # when the signal lands while the main thread is inside Event.wait() holding the same lock.
         self._stop_requested = False
         self._ctx: Context | None = None
+        self._next: ClaimedChunk | None = None  # claimed in the last commit's transaction, to run next
+        self._claim_ahead = False
         self._last_reap = 0.0
         self._outages = Outages()
         self.exit_when_hung = False  # a worker process exits when an item will not stop (see Heartbeat)
@@ -65,6 +67,9 @@ class Worker:
             heartbeat.close()
 
     def _loop(self, heartbeat: Heartbeat, until: Callable[[], bool] | None) -> None:
+        # Claiming the next chunk inside each commit saves a transaction per chunk; with ``until`` the loop may
+        # end after any chunk, and must not end holding one.
+        self._claim_ahead = until is None
         idle = IDLE_MIN
         while not self._stop_requested and not (until and until()):
             if self._work_safely(heartbeat):
@@ -72,6 +77,8 @@ class Worker:
             else:
                 time.sleep(idle)
                 idle = min(idle * 2, IDLE_MAX)
+        if self._next is not None:  # stopping: a chunk claimed ahead goes straight back, untouched
+            self._work_safely(heartbeat)
 
     def _work_safely(self, heartbeat: Heartbeat) -> bool:
         """A database that is briefly unreachable, or a deadlock PostgreSQL broke, costs a pause, not the
@@ -96,7 +103,10 @@ class Worker:
     def work_once(self, heartbeat: Heartbeat) -> bool:
         """Do one unit of work; False when there was none."""
         self._reap_now_and_then()
-        work = self.store.claim(self.name, self.lease, self.registry.names)
+        work: ClaimedChunk | PlanningClaim | None = self._next
+        self._next = None
+        if work is None:
+            work = self.store.claim(self.name, self.lease, self.registry.names)
         if isinstance(work, ClaimedChunk):
             self._run(work, heartbeat)
         elif work is not None:
@@ -155,13 +165,18 @@ class Worker:
     def _commit(self, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
         """Commit the outcome; if the commit itself fails for a reason of the chunk's own (a constraint checked
         at COMMIT, a bug), the items it completed fail with that reason instead of the worker dying."""
+        ahead = NextClaim(self.name, self.lease, self.registry.names) if self._claims_ahead() else None
         try:
-            return commit_outcome(self.store, job_type, outcome, ctx)
+            drained, self._next = commit_and_claim(self.store, job_type, outcome, ctx, ahead)
+            return drained
         except (LeaseLost, StorageError):
             raise
         except Exception as exc:
             log.exception("commit of chunk %s of job %s failed", outcome.chunk.seq, outcome.chunk.job_id)
             return commit_failed(self.store, job_type, outcome, exc)
+
+    def _claims_ahead(self) -> bool:
+        return self._claim_ahead and not self._stop_requested
 
     def _finish_if(self, drained: bool, job_id: int) -> None:
         if drained:

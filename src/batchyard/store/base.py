@@ -44,6 +44,9 @@ class CommitSession(Protocol):
     def unstorable(self, outputs: list[Any]) -> dict[int, str]:
         """Positions of outputs the database cannot hold, with the reason."""
 
+    def claim_next(self, worker: str, lease_seconds: float, types: Sequence[str]) -> ClaimedChunk | None:
+        """After ``apply``, claim the next chunk in claim order in this transaction, if it can be taken here."""
+
     def apply(self, outcome: ChunkOutcome) -> bool:
         """Write the chunk's states, outputs, errors, counters and an event; True when the job has no
         pending chunk left, so it may be finished once this commits."""

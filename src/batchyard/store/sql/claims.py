@@ -42,15 +42,9 @@ def claim_work(
     """Claim the next chunk to run, or job to plan, of a job type this worker knows."""
     if not types:
         return None
-    now = epoch()
     with db.raw(write=False) as raw:
-        if chunks_ and planning:
-            candidates = _all_candidates(raw, now, types)
-        else:
-            candidates = _candidates(raw, now, types) if chunks_ else _planning_candidates(raw, now, types)
-        owners = {c.owner for c in candidates}
-        load = _owner_load(raw, owners) if len(owners) > 1 else {}
-    for candidate in _ranked(candidates, load):
+        ranked = _rank(raw, types, chunks_=chunks_, planning=planning)
+    for candidate in ranked:
         if candidate.plans:
             claimed: Work | None = _claim_planning(db, candidate, lease)
         else:
@@ -58,6 +52,30 @@ def claim_work(
         if claimed is not None:
             return claimed
     return None
+
+
+def claim_next_in(raw: Raw, worker: str, lease: float, types: Sequence[str]) -> ClaimedChunk | None:
+    """Inside a commit's transaction, claim the next chunk in claim order — when that is a chunk of a running,
+    uncapped job, which needs no job row lock (a commit holds one job's row already; taking another's could
+    deadlock with a commit of that job). Anything else is left to an ordinary claim."""
+    if not types:
+        return None
+    for candidate in _rank(raw, types, chunks_=True, planning=True):
+        if candidate.plans or candidate.status != JobStatus.RUNNING or candidate.max_concurrency is not None:
+            return None
+        if (claimed := _claim_in(raw, candidate, worker, lease)) is not None:
+            return claimed
+    return None
+
+
+def _rank(raw: Raw, types: Sequence[str], *, chunks_: bool, planning: bool) -> list[Candidate]:
+    now = epoch()
+    if chunks_ and planning:
+        candidates = _all_candidates(raw, now, types)
+    else:
+        candidates = _candidates(raw, now, types) if chunks_ else _planning_candidates(raw, now, types)
+    owners = {c.owner for c in candidates}
+    return _ranked(candidates, _owner_load(raw, owners) if len(owners) > 1 else {})
 
 
 def claim_chunk(db: Database, worker: str, lease: float, types: Sequence[str]) -> ClaimedChunk | None:
@@ -129,17 +147,19 @@ def _claim_planning(db: Database, cand: Candidate, lease: float) -> PlanningClai
 
 
 def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:
+    with db.raw(write=True) as raw:
+        return _claim_in(raw, cand, worker, lease)
+
+
+def _claim_in(raw: Raw, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:
     now = epoch()
     token = new_token()
-    with db.raw(write=True) as raw:
-        if cand.status == JobStatus.PENDING:  # the job row before any chunk row: one lock order everywhere
-            raw.run(queries.START_JOB, {"now": raw.time(utcnow()), "job_id": cand.job_id})
-        if cand.max_concurrency is not None and not _below_concurrency(raw, cand):
-            return None
-        claim = queries.CLAIM_CHUNK_SQLITE if raw.is_sqlite else queries.CLAIM_CHUNK_POSTGRESQL
-        row = raw.one(
-            claim, {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id}
-        )
+    if cand.status == JobStatus.PENDING:  # the job row before any chunk row: one lock order everywhere
+        raw.run(queries.START_JOB, {"now": raw.time(utcnow()), "job_id": cand.job_id})
+    if cand.max_concurrency is not None and not _below_concurrency(raw, cand):
+        return None
+    claim = queries.CLAIM_CHUNK_SQLITE if raw.is_sqlite else queries.CLAIM_CHUNK_POSTGRESQL
+    row = raw.one(claim, {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id})
     if row is None:
         return None
     chunk_id, seq, round_, first_index, items, keys, states, outputs, attempts, lost = row

@@ -3,7 +3,7 @@ transaction that first checks the lease (fencing: a worker that stalled past its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,7 +14,7 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.policies import too_many_failures
 from batchyard.core.status import ChunkStatus, JobStatus
 from batchyard.errors import DatabaseUnavailable, InvalidParams, LeaseLost
-from batchyard.store.sql import codec, queries
+from batchyard.store.sql import claims, codec, queries
 from batchyard.store.sql.database import Database, is_transient
 from batchyard.store.sql.raw import Raw
 from batchyard.store.sql.rows import (
@@ -73,6 +73,9 @@ class SqlCommitSession:
         if self._encoded is not None and self._encoded[0] is outputs:
             return self._encoded[1]
         return codec.dumps(outputs)
+
+    def claim_next(self, worker: str, lease_seconds: float, types: Sequence[str]) -> ClaimedChunk | None:
+        return claims.claim_next_in(self.raw, worker, lease_seconds, types)
 
     def apply(self, outcome: ChunkOutcome) -> bool:
         raw = self.raw
