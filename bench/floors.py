@@ -72,7 +72,9 @@ class Dialect:
             return conn
         import psycopg
 
-        return psycopg.connect(self.url, autocommit=True)
+        conn = psycopg.connect(self.url, autocommit=True)
+        conn.execute("SET synchronous_commit = off")  # the same trade as batchyard's workers (decision 0015)
+        return conn
 
     @contextmanager
     def write(self, conn: Any) -> Iterator[Any]:
