@@ -8,6 +8,7 @@ chunk commits with them, in the same transaction. An output the database cannot 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from batchyard.core.planning import bisect_failures
 from batchyard.core.policies import OnError, Policies
 from batchyard.core.status import ItemState
 from batchyard.engine.runner import describe
+from batchyard.errors import StorageError
 from batchyard.store.base import CommitSession, Store
 
 
@@ -30,6 +32,10 @@ class NextClaim:
     worker: str
     lease: float
     types: Sequence[str]
+    token: str  # the lease token the next chunk is claimed with
+
+
+log = logging.getLogger("batchyard.worker")
 
 
 def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
@@ -52,8 +58,20 @@ def commit_and_claim(
         if job_type.write is not None:
             outcome = _write(session, job_type, outcome, ctx)
         drained = session.apply(outcome)
-        claimed = session.claim_next(claim.worker, claim.lease, claim.types) if claim is not None else None
+        claimed = _claim_next(session, claim) if claim is not None else None
         return drained, claimed
+
+
+def _claim_next(session: CommitSession, claim: NextClaim) -> ClaimedChunk | None:
+    """The next chunk, claimed in the commit's transaction; a failure that is not the database's leaves the
+    claim to an ordinary one rather than failing this commit's items."""
+    try:
+        return session.claim_next(claim.worker, claim.lease, claim.types, claim.token)
+    except StorageError:
+        raise
+    except Exception:
+        log.exception("claiming the next chunk inside a commit failed; it is claimed on its own instead")
+        return None
 
 
 def commit_failed(store: Store, job_type: JobType, outcome: ChunkOutcome, error: BaseException) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from batchyard.core.jobtype import JobType
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.registry import Registry
 from batchyard.core.retry import Outages, retry_transient
+from batchyard.core.status import JobStatus
 from batchyard.engine.commit import NextClaim, commit_and_claim, commit_failed, commit_unrunnable
 from batchyard.engine.heartbeat import Heartbeat, Lease
 from batchyard.engine.planner import plan_source
@@ -27,11 +29,16 @@ from batchyard.store.base import PlanningClaim, Store
 
 log = logging.getLogger("batchyard.worker")
 
-IDLE_MIN, IDLE_MAX = 0.005, 0.1  # seconds between polls when there is nothing to do
+IDLE_MIN, IDLE_MAX = 0.005, 0.1
+RUNNABLE = (JobStatus.PENDING, JobStatus.RUNNING)  # seconds between polls when there is nothing to do
 STORAGE_RETRY_SECONDS = 1.0
 # Leases a worker waits after an outage before it reaps: holders renew at their first heartbeat back, and a
 # loaded machine must not turn that first heartbeat's delay into a chunk counted lost.
 REAP_QUIET_LEASES = 2
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
 
 
 class Worker:
@@ -71,14 +78,25 @@ class Worker:
         # end after any chunk, and must not end holding one.
         self._claim_ahead = until is None
         idle = IDLE_MIN
-        while not self._stop_requested and not (until and until()):
-            if self._work_safely(heartbeat):
-                idle = IDLE_MIN
-            else:
-                time.sleep(idle)
-                idle = min(idle * 2, IDLE_MAX)
-        if self._next is not None:  # stopping: a chunk claimed ahead goes straight back, untouched
-            self._work_safely(heartbeat)
+        try:
+            while not self._stop_requested and not (until and until()):
+                if self._work_safely(heartbeat):
+                    idle = IDLE_MIN
+                else:
+                    time.sleep(idle)
+                    idle = min(idle * 2, IDLE_MAX)
+        finally:
+            self._give_back_claimed_ahead(heartbeat)
+
+    def _give_back_claimed_ahead(self, heartbeat: Heartbeat) -> None:
+        """Stopping: a chunk claimed ahead goes straight back, untouched (its commit hands it back)."""
+        chunk, self._next = self._next, None
+        if chunk is None:
+            return
+        try:
+            self._run(chunk, heartbeat, give_back=True)
+        except Exception:
+            log.exception("could not give back chunk %s of job %s", chunk.seq, chunk.job_id)
 
     def _work_safely(self, heartbeat: Heartbeat) -> bool:
         """A database that is briefly unreachable, or a deadlock PostgreSQL broke, costs a pause, not the
@@ -105,10 +123,12 @@ class Worker:
         self._reap_now_and_then()
         work: ClaimedChunk | PlanningClaim | None = self._next
         self._next = None
+        ahead = work is not None
         if work is None:
             work = self.store.claim(self.name, self.lease, self.registry.names)
         if isinstance(work, ClaimedChunk):
-            self._run(work, heartbeat)
+            # a chunk claimed ahead was claimed before a cancel or pause that may have come since: look once
+            self._run(work, heartbeat, give_back=ahead and self.store.job_status(work.job_id) not in RUNNABLE)
         elif work is not None:
             plan_source(self.store, self.registry, work, lambda: self._stop_requested)
         return work is not None
@@ -122,7 +142,8 @@ class Worker:
             if reaped := self.store.reap():
                 log.info("requeued %d chunk(s) whose worker was lost", reaped)
 
-    def _run(self, chunk: ClaimedChunk, heartbeat: Heartbeat) -> None:
+    def _run(self, chunk: ClaimedChunk, heartbeat: Heartbeat, *, give_back: bool = False) -> None:
+        """Run the chunk's items and commit them; ``give_back``: run none, commit it back untouched."""
         job_type = self.registry.get(chunk.job_type)
         try:
             ctx = Context(
@@ -135,7 +156,7 @@ class Worker:
             self._finish_if(commit_unrunnable(self.store, chunk, reason), chunk.job_id)
             return
         self._ctx = ctx
-        if self._stop_requested:
+        if self._stop_requested or give_back:
             ctx.request_stop()
         lease = heartbeat.hold(chunk, ctx, timeout=job_type.policies.timeout)
         try:
@@ -150,22 +171,26 @@ class Worker:
         if lease.lost:
             log.warning("not committing chunk %s of job %s: its lease was lost", chunk.seq, chunk.job_id)
             return
+        # one token for every attempt: a commit that went through although its answer was lost claimed the next
+        # chunk with it, and the worker finds that chunk by it
+        ahead = NextClaim(self.name, self.lease, self.registry.names, new_token()) if self._claims_ahead() else None
         try:
             drained = retry_transient(  # from memory: the lease fence makes a repeated commit safe
-                lambda: self._commit(job_type, outcome, ctx),
+                lambda: self._commit(job_type, outcome, ctx, ahead),
                 what=f"commit of chunk {chunk.seq} of job {chunk.job_id}",
                 should_stop=lambda: self._stop_requested,
                 outages=self._outages,
             )
         except LeaseLost:
             log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
+            if ahead is not None:
+                self._next = self.store.claimed_with(ahead.token)
             return
         self._finish_if(drained, chunk.job_id)
 
-    def _commit(self, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
+    def _commit(self, job_type: JobType, outcome: ChunkOutcome, ctx: Context, ahead: NextClaim | None) -> bool:
         """Commit the outcome; if the commit itself fails for a reason of the chunk's own (a constraint checked
         at COMMIT, a bug), the items it completed fail with that reason instead of the worker dying."""
-        ahead = NextClaim(self.name, self.lease, self.registry.names) if self._claims_ahead() else None
         try:
             drained, self._next = commit_and_claim(self.store, job_type, outcome, ctx, ahead)
             return drained

@@ -44,8 +44,9 @@ class CommitSession(Protocol):
     def unstorable(self, outputs: list[Any]) -> dict[int, str]:
         """Positions of outputs the database cannot hold, with the reason."""
 
-    def claim_next(self, worker: str, lease_seconds: float, types: Sequence[str]) -> ClaimedChunk | None:
-        """After ``apply``, claim the next chunk in claim order in this transaction, if it can be taken here."""
+    def claim_next(self, worker: str, lease_seconds: float, types: Sequence[str], token: str) -> ClaimedChunk | None:
+        """After ``apply``, claim the next chunk in claim order in this transaction, under lease ``token``, if
+        it can be taken here."""
 
     def apply(self, outcome: ChunkOutcome) -> bool:
         """Write the chunk's states, outputs, errors, counters and an event; True when the job has no
@@ -70,6 +71,9 @@ class Store(Protocol):
 
     def claim_chunk(self, worker: str, lease_seconds: float, types: Sequence[str]) -> ClaimedChunk | None: ...
     def heartbeat(self, chunk: ClaimedChunk, lease_seconds: float, current: str | None) -> JobStatus | None: ...
+    def claimed_with(self, token: str) -> ClaimedChunk | None:
+        """The chunk running under lease ``token`` (claimed by a commit whose answer was lost)."""
+
     def job_status(self, job_id: int) -> JobStatus: ...
     def commit_session(
         self, chunk: ClaimedChunk, *, may_stop: bool = False, for_write: bool = False

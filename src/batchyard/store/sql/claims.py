@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from batchyard.core.model import ClaimedChunk
 from batchyard.core.status import JobStatus
@@ -54,7 +55,7 @@ def claim_work(
     return None
 
 
-def claim_next_in(raw: Raw, worker: str, lease: float, types: Sequence[str]) -> ClaimedChunk | None:
+def claim_next_in(raw: Raw, worker: str, lease: float, types: Sequence[str], token: str) -> ClaimedChunk | None:
     """Inside a commit's transaction, claim the next chunk in claim order — when that is a chunk of a running,
     uncapped job, which needs no job row lock (a commit holds one job's row already; taking another's could
     deadlock with a commit of that job). Anything else is left to an ordinary claim."""
@@ -63,9 +64,21 @@ def claim_next_in(raw: Raw, worker: str, lease: float, types: Sequence[str]) -> 
     for candidate in _rank(raw, types, chunks_=True, planning=True):
         if candidate.plans or candidate.status != JobStatus.RUNNING or candidate.max_concurrency is not None:
             return None
-        if (claimed := _claim_in(raw, candidate, worker, lease)) is not None:
+        if (claimed := _claim_in(raw, candidate, worker, lease, token)) is not None:
             return claimed
     return None
+
+
+def claimed_with(db: Database, token: str) -> ClaimedChunk | None:
+    """The chunk running under lease ``token``, if any: how a worker finds the chunk a commit claimed for it
+    when the commit's answer was lost although it went through."""
+    with db.raw(write=False) as raw:
+        row = raw.one(queries.CLAIMED_WITH, {"token": token})
+    if row is None:
+        return None
+    job_id, type_, owner, params, *chunk_row = row
+    candidate = Candidate(job_id, type_, owner, JobStatus.RUNNING, 0, None, params, 0)
+    return _claimed_chunk(candidate, token, tuple(chunk_row))
 
 
 def _rank(raw: Raw, types: Sequence[str], *, chunks_: bool, planning: bool) -> list[Candidate]:
@@ -151,17 +164,19 @@ def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> Cla
         return _claim_in(raw, cand, worker, lease)
 
 
-def _claim_in(raw: Raw, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:
+def _claim_in(raw: Raw, cand: Candidate, worker: str, lease: float, token: str | None = None) -> ClaimedChunk | None:
     now = epoch()
-    token = new_token()
+    token = token or new_token()
     if cand.status == JobStatus.PENDING:  # the job row before any chunk row: one lock order everywhere
         raw.run(queries.START_JOB, {"now": raw.time(utcnow()), "job_id": cand.job_id})
     if cand.max_concurrency is not None and not _below_concurrency(raw, cand):
         return None
     claim = queries.CLAIM_CHUNK_SQLITE if raw.is_sqlite else queries.CLAIM_CHUNK_POSTGRESQL
     row = raw.one(claim, {"token": token, "expires": now + lease, "now": now, "worker": worker, "job_id": cand.job_id})
-    if row is None:
-        return None
+    return None if row is None else _claimed_chunk(cand, token, row)
+
+
+def _claimed_chunk(cand: Candidate, token: str, row: tuple[Any, ...]) -> ClaimedChunk:
     chunk_id, seq, round_, first_index, items, keys, states, outputs, attempts, lost = row
     return ClaimedChunk(
         id=chunk_id,

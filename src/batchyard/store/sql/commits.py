@@ -74,8 +74,8 @@ class SqlCommitSession:
             return self._encoded[1]
         return codec.dumps(outputs)
 
-    def claim_next(self, worker: str, lease_seconds: float, types: Sequence[str]) -> ClaimedChunk | None:
-        return claims.claim_next_in(self.raw, worker, lease_seconds, types)
+    def claim_next(self, worker: str, lease_seconds: float, types: Sequence[str], token: str) -> ClaimedChunk | None:
+        return claims.claim_next_in(self.raw, worker, lease_seconds, types, token)
 
     def apply(self, outcome: ChunkOutcome) -> bool:
         raw = self.raw

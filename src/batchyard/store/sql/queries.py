@@ -93,6 +93,15 @@ _CLAIM = """
 CLAIM_CHUNK_SQLITE = Sql(_CLAIM.format(lock=""))
 CLAIM_CHUNK_POSTGRESQL = Sql(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED"))
 
+CLAIMED_WITH = Sql(
+    """
+    SELECT j.id, j.type, j.owner, j.params,
+           c.id, c.seq, c.round, c.first_index, c.items, c.keys, c.states, c.outputs, c.attempts, c.lost
+    FROM by_chunks c JOIN by_jobs j ON j.id = c.job_id
+    WHERE c.lease_token = :token AND c.status = 'running'
+    """
+)
+
 START_JOB = Sql("UPDATE by_jobs SET status = 'running', started_at = :now WHERE id = :job_id AND status = 'pending'")
 RUNNING_CHUNKS = Sql("SELECT count(*) FROM by_chunks WHERE job_id = :job_id AND status = 'running'")
 LOCK_JOB_FOR_CLAIM = Sql("SELECT id FROM by_jobs WHERE id = :job_id FOR UPDATE")

@@ -65,6 +65,9 @@ class SqlStore:
     def heartbeat(self, chunk: ClaimedChunk, lease_seconds: float, current: str | None) -> JobStatus | None:
         return claims.heartbeat(self.db, chunk, lease_seconds, current)
 
+    def claimed_with(self, token: str) -> ClaimedChunk | None:
+        return claims.claimed_with(self.db, token)
+
     def job_status(self, job_id: int) -> JobStatus:
         return claims.job_status(self.db, job_id)
 
