@@ -29,6 +29,7 @@ class _Faulty:
         self._store = store
         self.lose_commit_answer = False
         self.fail_reap = False
+        self.fail_status = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -40,6 +41,12 @@ class _Faulty:
         if self.lose_commit_answer:  # committed; the client only hears that the connection went away
             self.lose_commit_answer = False
             raise DatabaseUnavailable(reason="server closed the connection unexpectedly")
+
+    def job_status(self, job_id: int) -> Any:
+        if self.fail_status:
+            self.fail_status = False
+            raise DatabaseUnavailable(reason="server closed the connection unexpectedly")
+        return self._store.job_status(job_id)
 
     def reap(self) -> int:
         if self.fail_reap:
@@ -128,3 +135,23 @@ def test_a_stopped_worker_gives_back_its_chunk_claimed_ahead_even_if_its_reap_fa
         worker.stop()
         worker._loop(beat, None)
     assert "running" not in chunk_column(yard, job.id, "status"), "the stopped worker left a chunk running"
+
+
+# --- 4. the look at a chunk claimed ahead meets a database blip: the chunk stays in hand -------------------------
+
+
+def test_a_chunk_claimed_ahead_stays_in_hand_when_looking_at_its_job_meets_a_blip(yard: Yard) -> None:
+    yard.job("steady", chunk_size=1)(_identity)
+    job = yard.submit("steady", items=range(4))
+    worker, store = _faulty_worker(yard)
+    with heartbeat(yard) as beat:
+        assert worker.work_once(beat)
+        claimed_ahead = worker._next
+        assert claimed_ahead is not None
+        store.fail_status = True
+        assert not worker._work_safely(beat), "the blip costs this turn"
+        assert worker._next is claimed_ahead, "the chunk claimed ahead was dropped"
+        while worker.work_once(beat):
+            pass
+    assert _orphans(yard, job.id, worker) == []
+    assert yard.get(job.id).succeeded == 4

@@ -25,7 +25,7 @@ from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import describe, run_chunk
 from batchyard.errors import BatchyardError, DatabaseUnavailable, LeaseLost, StorageError
 from batchyard.service.jobs import skip_done_scope
-from batchyard.store.base import PlanningClaim, Store
+from batchyard.store.base import Store
 
 log = logging.getLogger("batchyard.worker")
 
@@ -121,14 +121,16 @@ class Worker:
     def work_once(self, heartbeat: Heartbeat) -> bool:
         """Do one unit of work; False when there was none."""
         self._reap_now_and_then()
-        work: ClaimedChunk | PlanningClaim | None = self._next
-        self._next = None
-        ahead = work is not None
-        if work is None:
-            work = self.store.claim(self.name, self.lease, self.registry.names)
+        if (ahead := self._next) is not None:
+            # claimed before a cancel or pause that may have come since: look once (if the database is away,
+            # the chunk stays in hand for the next turn)
+            give_back = self.store.job_status(ahead.job_id) not in RUNNABLE
+            self._next = None
+            self._run(ahead, heartbeat, give_back=give_back)
+            return True
+        work = self.store.claim(self.name, self.lease, self.registry.names)
         if isinstance(work, ClaimedChunk):
-            # a chunk claimed ahead was claimed before a cancel or pause that may have come since: look once
-            self._run(work, heartbeat, give_back=ahead and self.store.job_status(work.job_id) not in RUNNABLE)
+            self._run(work, heartbeat)
         elif work is not None:
             plan_source(self.store, self.registry, work, lambda: self._stop_requested)
         return work is not None
@@ -184,7 +186,7 @@ class Worker:
         except LeaseLost:
             log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
             if ahead is not None:
-                self._next = self.store.claimed_with(ahead.token)
+                self._next = self._find_claimed_ahead(ahead.token)
             return
         self._finish_if(drained, chunk.job_id)
 
@@ -199,6 +201,15 @@ class Worker:
         except Exception as exc:
             log.exception("commit of chunk %s of job %s failed", outcome.chunk.seq, outcome.chunk.job_id)
             return commit_failed(self.store, job_type, outcome, exc)
+
+    def _find_claimed_ahead(self, token: str) -> ClaimedChunk | None:
+        """The chunk a commit claimed under ``token`` though its answer was lost, looked up through outages."""
+        return retry_transient(
+            lambda: self.store.claimed_with(token),
+            what="finding the chunk claimed ahead",
+            should_stop=lambda: self._stop_requested,
+            outages=self._outages,
+        )
 
     def _claims_ahead(self) -> bool:
         return self._claim_ahead and not self._stop_requested
