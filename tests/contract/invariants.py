@@ -16,6 +16,7 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.engine.commit import commit_outcome
 from batchyard.engine.heartbeat import Heartbeat
 from batchyard.engine.runner import run_chunk
+from batchyard.engine.worker import Worker
 from batchyard.service.jobs import skip_done_scope
 
 
@@ -121,3 +122,20 @@ def heartbeat(yard: Yard, lease: float = 2.0) -> Iterator[Heartbeat]:
 def wait_finished(yard: Yard, job_id: int, timeout: float = 20.0) -> Job:
     wait_for(lambda: yard.store.job_status(job_id).is_finished, timeout=timeout, what=f"job {job_id} to finish")
     return yard.get(job_id)
+
+
+class EndsTurns:
+    """A no-op item function that makes its worker end the turn after the chunk in hand, holding the chunk its
+    commit claimed ahead for the next turn: what a worker does whenever a reaper sweep falls due (every third of
+    a lease). Set ``worker`` once the worker exists."""
+
+    def __init__(self, record: list[int] | None = None) -> None:
+        self.worker: Worker | None = None
+        self.record = record
+
+    def __call__(self, item: int, ctx: Context) -> int:
+        if self.worker is not None:
+            self.worker._last_reap = float("-inf")  # a sweep is due: the chain of claimed-ahead chunks ends here
+        if self.record is not None:
+            self.record.append(item)
+        return item

@@ -6,6 +6,7 @@ import threading
 import time
 
 from tests.contract.invariants import (
+    EndsTurns,
     assert_counters_match,
     background_workers,
     chunk_column,
@@ -128,9 +129,10 @@ def test_waiting_for_max_concurrency_never_consumes_an_attempt(yard: Yard) -> No
 
 def test_a_worker_stopped_with_a_chunk_claimed_ahead_gives_it_back_at_once(yard: Yard) -> None:
     """A running worker claims its next chunk inside each commit; stopped then, it leaves no chunk running."""
-    yard.job("steady", chunk_size=1)(_identity)
+    ends_turns = EndsTurns()
+    yard.job("steady", chunk_size=1)(ends_turns)
     job = yard.submit("steady", items=range(20))
-    worker = yard.worker(name="solo")
+    worker = ends_turns.worker = yard.worker(name="solo")
     with heartbeat(yard) as beat:
         worker._claim_ahead = True  # as in a worker's loop (run() without ``until``)
         assert worker.work_once(beat)

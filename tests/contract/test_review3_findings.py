@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from tests.contract.invariants import chunk_column, heartbeat
+from tests.contract.invariants import EndsTurns, chunk_column, heartbeat
 
 from batchyard import Context, Yard
 from batchyard.core.model import ClaimedChunk
@@ -96,26 +96,22 @@ def test_a_commit_whose_answer_was_lost_leaves_no_chunk_claimed_ahead_orphaned(y
 
 @pytest.mark.parametrize("action", ["cancel", "pause"])
 def test_no_item_starts_after_its_job_was_cancelled_or_paused(yard: Yard, action: str) -> None:
-    """An ordinary claim re-checks the job's status; a chunk claimed ahead is started without a look, so its
-    items run after ``cancel``/``pause`` returned, until the heartbeat's first poll (a whole fast chunk)."""
-    after_action: list[int] = []
-    acted = False
-
-    def record(item: int, ctx: Context) -> int:
-        if acted:
-            after_action.append(item)
-        return item
-
-    yard.job("steady", chunk_size=5)(record)
+    """An ordinary claim re-checks the job's status; a chunk claimed ahead and held into the worker's next turn
+    (a reaper sweep fell due) was started without a look, so its items ran after ``cancel``/``pause`` returned,
+    until the heartbeat's first poll (a whole fast chunk)."""
+    started: list[int] = []
+    ends_turns = EndsTurns(record=started)
+    yard.job("steady", chunk_size=5)(ends_turns)
     job = yard.submit("steady", items=range(20))
     worker, _ = _faulty_worker(yard)
+    ends_turns.worker = worker
     with heartbeat(yard) as beat:
         assert worker.work_once(beat)
         assert chunk_column(yard, job.id, "status")[:2] == ["done", "running"], "chunk 1 was claimed ahead"
         getattr(yard, action)(job.id)
-        acted = True
+        started.clear()
         worker.work_once(beat)
-    assert after_action == [], f"items {after_action} started after {action}() returned"
+    assert started == [], f"items {started} started after {action}() returned"
 
 
 # --- 3. a worker stopped holding a chunk claimed ahead keeps it when its reaper sweep meets a blip -------------
@@ -124,9 +120,11 @@ def test_no_item_starts_after_its_job_was_cancelled_or_paused(yard: Yard, action
 def test_a_stopped_worker_gives_back_its_chunk_claimed_ahead_even_if_its_reap_fails(yard: Yard) -> None:
     """The hand-back on stop goes through ``work_once``, which sweeps for expired leases before it takes the
     chunk claimed ahead: a sweep that fails (a dropped pooled connection) ends the loop with the chunk held."""
-    yard.job("steady", chunk_size=1)(_identity)
+    ends_turns = EndsTurns()
+    yard.job("steady", chunk_size=1)(ends_turns)
     job = yard.submit("steady", items=range(4))
     worker, store = _faulty_worker(yard)
+    ends_turns.worker = worker
     with heartbeat(yard) as beat:
         assert worker.work_once(beat)
         assert worker._next is not None, "chunk 1 was claimed ahead"
@@ -141,9 +139,11 @@ def test_a_stopped_worker_gives_back_its_chunk_claimed_ahead_even_if_its_reap_fa
 
 
 def test_a_chunk_claimed_ahead_stays_in_hand_when_looking_at_its_job_meets_a_blip(yard: Yard) -> None:
-    yard.job("steady", chunk_size=1)(_identity)
+    ends_turns = EndsTurns()
+    yard.job("steady", chunk_size=1)(ends_turns)
     job = yard.submit("steady", items=range(4))
     worker, store = _faulty_worker(yard)
+    ends_turns.worker = worker
     with heartbeat(yard) as beat:
         assert worker.work_once(beat)
         claimed_ahead = worker._next

@@ -130,7 +130,7 @@ def test_a_long_commit_of_one_job_does_not_stall_every_worker(pg_schema_url: str
         other = yard.submit("other", items=range(5), owner="bob")
         worker = BackgroundWorker(yard, name="bg")
         try:
-            with yard.store.commit_session(in_commit):  # w1 is inside its commit (its write is long)
+            with yard.store.commit_session(in_commit, for_write=True):  # w1 is inside its commit (a long write)
                 worker.start()
                 done = wait_finished(yard, other.id, timeout=15)
         finally:

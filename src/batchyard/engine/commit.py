@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from batchyard.core.backoff import backoff_seconds
 from batchyard.core.context import Context
@@ -21,19 +20,7 @@ from batchyard.core.planning import bisect_failures
 from batchyard.core.policies import OnError, Policies
 from batchyard.core.status import ItemState
 from batchyard.engine.runner import describe
-from batchyard.errors import StorageError
-from batchyard.store.base import CommitSession, Store
-
-
-@dataclass(frozen=True, slots=True)
-class NextClaim:
-    """Who asks for the next chunk, to be claimed in the same transaction as a commit."""
-
-    worker: str
-    lease: float
-    types: Sequence[str]
-    token: str  # the lease token the next chunk is claimed with
-
+from batchyard.store.base import CommitSession, NextClaim, Store
 
 log = logging.getLogger("batchyard.worker")
 
@@ -57,21 +44,8 @@ def commit_and_claim(
             outcome = _fail_items(outcome, unstorable, policies=job_type.policies, retry=False)
         if job_type.write is not None:
             outcome = _write(session, job_type, outcome, ctx)
-        drained = session.apply(outcome)
-        claimed = _claim_next(session, claim) if claim is not None else None
-        return drained, claimed
-
-
-def _claim_next(session: CommitSession, claim: NextClaim) -> ClaimedChunk | None:
-    """The next chunk, claimed in the commit's transaction; a failure that is not the database's leaves the
-    claim to an ordinary one rather than failing this commit's items."""
-    try:
-        return session.claim_next(claim.worker, claim.lease, claim.types, claim.token)
-    except StorageError:
-        raise
-    except Exception:
-        log.exception("claiming the next chunk inside a commit failed; it is claimed on its own instead")
-        return None
+        drained = session.apply(outcome, claim)
+    return drained, session.claimed()
 
 
 def commit_failed(store: Store, job_type: JobType, outcome: ChunkOutcome, error: BaseException) -> bool:

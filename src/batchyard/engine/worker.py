@@ -19,13 +19,13 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.registry import Registry
 from batchyard.core.retry import Outages, retry_transient
 from batchyard.core.status import JobStatus
-from batchyard.engine.commit import NextClaim, commit_and_claim, commit_failed, commit_unrunnable
+from batchyard.engine.commit import commit_and_claim, commit_failed, commit_unrunnable
 from batchyard.engine.heartbeat import Heartbeat, Lease
 from batchyard.engine.planner import plan_source
 from batchyard.engine.runner import describe, run_chunk
 from batchyard.errors import BatchyardError, DatabaseUnavailable, LeaseLost, StorageError
 from batchyard.service.jobs import skip_done_scope
-from batchyard.store.base import Store
+from batchyard.store.base import NextClaim, Store
 
 log = logging.getLogger("batchyard.worker")
 
@@ -52,6 +52,7 @@ class Worker:
         self._stop_requested = False
         self._ctx: Context | None = None
         self._next: ClaimedChunk | None = None  # claimed in the last commit's transaction, to run next
+        self._next_handed_over = False  # _next came back from its commit (not found again after a lost answer)
         self._claim_ahead = False
         self._last_reap = 0.0
         self._outages = Outages()
@@ -119,28 +120,42 @@ class Worker:
             time.sleep(min(left, 0.05))
 
     def work_once(self, heartbeat: Heartbeat) -> bool:
-        """Do one unit of work; False when there was none."""
+        """Do one unit of work (a chunk and those claimed ahead after it, or a job to plan); False when there
+        was none."""
         self._reap_now_and_then()
         if (ahead := self._next) is not None:
-            # claimed before a cancel or pause that may have come since: look once (if the database is away,
-            # the chunk stays in hand for the next turn)
+            # held since an earlier turn, so a cancel or pause may have come since its claim: look once (if the
+            # database is away, the chunk stays in hand for the next turn)
             give_back = self.store.job_status(ahead.job_id) not in RUNNABLE
             self._next = None
-            self._run(ahead, heartbeat, give_back=give_back)
+            self._run_chain(ahead, heartbeat, give_back=give_back)
             return True
         work = self.store.claim(self.name, self.lease, self.registry.names)
         if isinstance(work, ClaimedChunk):
-            self._run(work, heartbeat)
+            self._run_chain(work, heartbeat)
         elif work is not None:
             plan_source(self.store, self.registry, work, lambda: self._stop_requested)
         return work is not None
 
-    def _reap_now_and_then(self) -> None:
+    def _run_chain(self, chunk: ClaimedChunk, heartbeat: Heartbeat, *, give_back: bool = False) -> None:
+        """Run ``chunk``, then each chunk its commit claimed ahead, straight away: as soon after its claim as a
+        chunk claimed on its own is run, so its job needs no second look. The chain ends when a stop is asked
+        for, a reaper sweep is due, or a chunk was found again after a commit's answer was lost; such a chunk
+        is held for the next turn, which looks at its job first."""
+        self._run(chunk, heartbeat, give_back=give_back)
+        while self._next is not None and self._next_handed_over and not self._stop_requested and not self._reap_due():
+            chunk, self._next = self._next, None
+            self._run(chunk, heartbeat)
+
+    def _reap_due(self) -> bool:
         """After an outage, wait two leases of talking to the database before reaping: every lease looks
         expired then, and their holders must get the chance to renew them first (decision 0010)."""
-        now = time.monotonic()
-        if now - self._last_reap >= self.lease / 3 and self._outages.quiet_for(REAP_QUIET_LEASES * self.lease):
-            self._last_reap = now
+        due = time.monotonic() - self._last_reap >= self.lease / 3
+        return due and self._outages.quiet_for(REAP_QUIET_LEASES * self.lease)
+
+    def _reap_now_and_then(self) -> None:
+        if self._reap_due():
+            self._last_reap = time.monotonic()
             if reaped := self.store.reap():
                 log.info("requeued %d chunk(s) whose worker was lost", reaped)
 
@@ -186,7 +201,7 @@ class Worker:
         except LeaseLost:
             log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
             if ahead is not None:
-                self._next = self._find_claimed_ahead(ahead.token)
+                self._next, self._next_handed_over = self._find_claimed_ahead(ahead.token), False
             return
         self._finish_if(drained, chunk.job_id)
 
@@ -195,6 +210,7 @@ class Worker:
         at COMMIT, a bug), the items it completed fail with that reason instead of the worker dying."""
         try:
             drained, self._next = commit_and_claim(self.store, job_type, outcome, ctx, ahead)
+            self._next_handed_over = True
             return drained
         except (LeaseLost, StorageError):
             raise

@@ -25,6 +25,16 @@ class PlanningClaim:
 
 
 @dataclass(frozen=True, slots=True)
+class NextClaim:
+    """Who asks for the next chunk, to be claimed in the same transaction as a commit."""
+
+    worker: str
+    lease: float
+    types: Sequence[str]
+    token: str  # the lease token the next chunk is claimed with
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     id: int
     job_id: int
@@ -34,7 +44,8 @@ class Event:
 
 
 class CommitSession(Protocol):
-    """An open commit transaction on a chunk whose lease was checked when it began."""
+    """An open commit transaction on a chunk. Its lease is checked before anything is written to stay: when the
+    session opens if a ``write`` will run in it, else at ``apply`` (a lost lease raises ``LeaseLost``)."""
 
     connection: Any
 
@@ -44,13 +55,13 @@ class CommitSession(Protocol):
     def unstorable(self, outputs: list[Any]) -> dict[int, str]:
         """Positions of outputs the database cannot hold, with the reason."""
 
-    def claim_next(self, worker: str, lease_seconds: float, types: Sequence[str], token: str) -> ClaimedChunk | None:
-        """After ``apply``, claim the next chunk in claim order in this transaction, under lease ``token``, if
-        it can be taken here."""
-
-    def apply(self, outcome: ChunkOutcome) -> bool:
+    def apply(self, outcome: ChunkOutcome, claim: NextClaim | None = None) -> bool:
         """Write the chunk's states, outputs, errors, counters and an event; True when the job has no
-        pending chunk left, so it may be finished once this commits."""
+        pending chunk left, so it may be finished once this commits. With ``claim``, also claim the worker's
+        next chunk in claim order in this transaction, if it can be taken here (see ``claimed``)."""
+
+    def claimed(self) -> ClaimedChunk | None:
+        """Once the session has committed: the chunk ``apply`` claimed, if any."""
 
 
 class Store(Protocol):

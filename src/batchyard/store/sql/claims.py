@@ -15,7 +15,7 @@ from typing import Any
 
 from batchyard.core.model import ClaimedChunk
 from batchyard.core.status import JobStatus
-from batchyard.store.base import PlanningClaim
+from batchyard.store.base import NextClaim, PlanningClaim
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.raw import Raw
@@ -55,18 +55,44 @@ def claim_work(
     return None
 
 
-def claim_next_in(raw: Raw, worker: str, lease: float, types: Sequence[str], token: str) -> ClaimedChunk | None:
-    """Inside a commit's transaction, claim the next chunk in claim order — when that is a chunk of a running,
-    uncapped job, which needs no job row lock (a commit holds one job's row already; taking another's could
-    deadlock with a commit of that job). Anything else is left to an ordinary claim."""
-    if not types:
+@dataclass(frozen=True, slots=True)
+class SentClaim:
+    """A claim sent inside a commit's transaction, its row read once the transaction has committed (on
+    PostgreSQL the claim and the COMMIT travel together). SQLite's row is read at once: a statement not run to
+    its end would keep the COMMIT from happening."""
+
+    candidate: Candidate
+    token: str
+    cursor: Any = None
+    row: tuple[Any, ...] | None = None
+
+    def result(self) -> ClaimedChunk | None:
+        row = self.row if self.cursor is None else self.cursor.fetchone()
+        return None if row is None else _claimed_chunk(self.candidate, self.token, tuple(row))
+
+
+def candidates_later(raw: Raw, types: Sequence[str]) -> Any:
+    """Send the read of the claim candidates (chunks and planning), to be ranked by ``claim_next_later``."""
+    return raw.later(queries.all_candidates(len(types)), {"now": epoch(), **queries.list_params("t", list(types))})
+
+
+def claim_next_later(raw: Raw, candidate_rows: list[tuple[Any, ...]], claim: NextClaim) -> SentClaim | None:
+    """Inside a commit's transaction, send the claim of the next chunk in claim order — when that is a chunk of
+    a running, uncapped job, which needs no job row lock (a commit holds one job's row already; taking
+    another's could deadlock with a commit of that job). Anything else is left to an ordinary claim."""
+    ranked = _ranked_by_load(raw, _as_candidates(candidate_rows))
+    if not ranked:
         return None
-    for candidate in _rank(raw, types, chunks_=True, planning=True):
-        if candidate.plans or candidate.status != JobStatus.RUNNING or candidate.max_concurrency is not None:
-            return None
-        if (claimed := _claim_in(raw, candidate, worker, lease, token)) is not None:
-            return claimed
-    return None
+    best = ranked[0]
+    if best.plans or best.status != JobStatus.RUNNING or best.max_concurrency is not None:
+        return None
+    now = epoch()
+    sql = queries.CLAIM_CHUNK_SQLITE if raw.is_sqlite else queries.CLAIM_CHUNK_POSTGRESQL
+    values = {"token": claim.token, "expires": now + claim.lease, "now": now, "worker": claim.worker}
+    cursor = raw.later(sql, {**values, "job_id": best.job_id})
+    if raw.is_sqlite:
+        return SentClaim(best, claim.token, row=cursor.fetchone())
+    return SentClaim(best, claim.token, cursor=cursor)
 
 
 def claimed_with(db: Database, token: str) -> ClaimedChunk | None:
@@ -87,6 +113,10 @@ def _rank(raw: Raw, types: Sequence[str], *, chunks_: bool, planning: bool) -> l
         candidates = _all_candidates(raw, now, types)
     else:
         candidates = _candidates(raw, now, types) if chunks_ else _planning_candidates(raw, now, types)
+    return _ranked_by_load(raw, candidates)
+
+
+def _ranked_by_load(raw: Raw, candidates: list[Candidate]) -> list[Candidate]:
     owners = {c.owner for c in candidates}
     return _ranked(candidates, _owner_load(raw, owners) if len(owners) > 1 else {})
 
@@ -109,7 +139,11 @@ def _candidates(raw: Raw, now: float, types: Sequence[str]) -> list[Candidate]:
 
 
 def _all_candidates(raw: Raw, now: float, types: Sequence[str]) -> list[Candidate]:
-    rows = raw.all(queries.all_candidates(len(types)), {"now": now, **queries.list_params("t", list(types))})
+    params = {"now": now, **queries.list_params("t", list(types))}
+    return _as_candidates(raw.all(queries.all_candidates(len(types)), params))
+
+
+def _as_candidates(rows: list[tuple[Any, ...]]) -> list[Candidate]:
     return [
         Candidate(job_id, type_, owner, status, priority, cap, params, running, plans=bool(plans))
         for job_id, type_, owner, status, priority, cap, params, running, plans in rows
@@ -164,9 +198,9 @@ def _claim_from(db: Database, cand: Candidate, worker: str, lease: float) -> Cla
         return _claim_in(raw, cand, worker, lease)
 
 
-def _claim_in(raw: Raw, cand: Candidate, worker: str, lease: float, token: str | None = None) -> ClaimedChunk | None:
+def _claim_in(raw: Raw, cand: Candidate, worker: str, lease: float) -> ClaimedChunk | None:
     now = epoch()
-    token = token or new_token()
+    token = new_token()
     if cand.status == JobStatus.PENDING:  # the job row before any chunk row: one lock order everywhere
         raw.run(queries.START_JOB, {"now": raw.time(utcnow()), "job_id": cand.job_id})
     if cand.max_concurrency is not None and not _below_concurrency(raw, cand):

@@ -3,20 +3,24 @@ transaction that first checks the lease (fencing: a worker that stalled past its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.policies import too_many_failures
 from batchyard.core.status import ChunkStatus, JobStatus
-from batchyard.errors import DatabaseUnavailable, InvalidParams, LeaseLost
+from batchyard.errors import DatabaseUnavailable, InvalidParams, LeaseLost, StorageError
+from batchyard.store.base import NextClaim
 from batchyard.store.sql import claims, codec, queries
 from batchyard.store.sql.database import Database, is_transient
-from batchyard.store.sql.raw import Raw
+from batchyard.store.sql.raw import Raw, Sql
 from batchyard.store.sql.rows import (
     SomeConnection,
     add_counters,
@@ -32,17 +36,38 @@ from batchyard.store.sql.rows import (
 )
 from batchyard.store.sql.tables import DONE_KEY_LENGTH, DONE_SCOPE_LENGTH
 
+log = logging.getLogger("batchyard.store")
+
 
 class SqlCommitSession:
     """``raw`` runs the commit's own statements; ``connection`` (SQLAlchemy, on the same driver connection and
-    transaction) is there only for a job type's ``write``."""
+    transaction) is there only for a job type's ``write``.
 
-    def __init__(self, db: Database, raw: Raw, conn: Connection | None, job_status: JobStatus) -> None:
+    The lease is checked (on PostgreSQL, the job row and the chunk row locked, in that order) before anything is
+    written when the outcome needs the job's status. A chunk whose items are all settled does not: it is written
+    at once, its row update carrying the fence, and the whole transaction is rolled back if the update found
+    the lease gone — on PostgreSQL the writes, the checks and the read of the next claim's candidates then take
+    one round trip, and the next claim and the COMMIT a second."""
+
+    def __init__(self, db: Database, raw: Raw, conn: Connection | None, chunk: ClaimedChunk, *, may_stop: bool) -> None:
         self._db = db
         self.raw = raw
         self.connection: Any = conn
-        self._job_status = job_status
+        self._chunk = chunk
+        self._may_stop = may_stop
+        self._job_status: JobStatus | None = None  # read under the fence, once it was taken
         self._encoded: tuple[list[Any], str] | None = None  # outputs checked by unstorable(), as encoded
+        self._sent_claim: claims.SentClaim | None = None
+
+    def fence(self) -> JobStatus:
+        """Check (PostgreSQL: lock) the chunk's lease and its job's row; the job's status, which cannot change
+        while this transaction lasts."""
+        if self._job_status is None:
+            status = _fenced_status(self.raw, self._chunk, may_stop=self._may_stop)
+            if status is None:
+                raise LeaseLost(chunk_id=self._chunk.id)
+            self._job_status = JobStatus(status)
+        return self._job_status
 
     def attempt(self, fn: Callable[[], None]) -> BaseException | None:
         savepoint = self.connection.begin_nested()
@@ -74,27 +99,63 @@ class SqlCommitSession:
             return self._encoded[1]
         return codec.dumps(outputs)
 
-    def claim_next(self, worker: str, lease_seconds: float, types: Sequence[str], token: str) -> ClaimedChunk | None:
-        return claims.claim_next_in(self.raw, worker, lease_seconds, types, token)
-
-    def apply(self, outcome: ChunkOutcome) -> bool:
-        raw = self.raw
-        chunk = outcome.chunk
+    def apply(self, outcome: ChunkOutcome, claim: NextClaim | None = None) -> bool:
+        raw, chunk = self.raw, outcome.chunk
+        settled = self._job_status is None and _settled(outcome)
+        if not settled:
+            self.fence()
         with raw.pipeline():  # on PostgreSQL, one round trip for all of it
-            raw.send(queries.COMMIT_CHUNK, {"id": chunk.id, **self._chunk_values(outcome)})
+            if settled and not raw.is_sqlite:  # the job row before the chunk row: one lock order everywhere
+                raw.send(self._job_lock(), {"job_id": chunk.job_id})
+            fenced = {"id": chunk.id, "token": chunk.token, **self._chunk_values(outcome)}
+            update = raw.later(queries.COMMIT_CHUNK, fenced)
             record_errors(raw, job_id=chunk.job_id, chunk_id=chunk.id, round=chunk.round, errors=outcome.errors)
             if outcome.done_keys and outcome.done_scope:
                 self._remember_done(outcome)
             delta = outcome.delta
             emit(raw, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
             add_counters(raw, chunk.job_id, shard_of(chunk.seq), delta)
-            self._stop_if_going_badly(outcome)
-            return raw.one(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id}) is None
+            if not settled:
+                self._stop_if_going_badly(outcome)
+            pending = raw.later(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id})
+            candidates = claims.candidates_later(raw, claim.types) if claim is not None and claim.types else None
+            drained = pending.fetchone() is None  # on PostgreSQL: every result above is in once this one is
+            if update.rowcount != 1:
+                raise LeaseLost(chunk_id=chunk.id)  # the transaction is rolled back, whatever it wrote
+            if claim is not None and candidates is not None:
+                self._sent_claim = self._claim_next(candidates.fetchall(), claim)
+        return drained
+
+    def _claim_next(self, candidate_rows: list[tuple[Any, ...]], claim: NextClaim) -> claims.SentClaim | None:
+        """A failure that is not the database's leaves the claim to an ordinary one rather than failing this
+        commit's items."""
+        try:
+            return claims.claim_next_later(self.raw, candidate_rows, claim)
+        except (StorageError, sqlite3.Error, psycopg.Error):
+            raise
+        except Exception:
+            log.exception("claiming the next chunk inside a commit failed; it is claimed on its own instead")
+            return None
+
+    def claimed(self) -> ClaimedChunk | None:
+        sent, self._sent_claim = self._sent_claim, None
+        if sent is None:
+            return None
+        try:
+            return sent.result()
+        except (sqlite3.Error, psycopg.Error):
+            raise
+        except Exception:  # the chunk stays claimed under a token nobody holds: it is reaped when its lease ends
+            log.exception("the chunk claimed ahead could not be read; it is claimed on its own once its lease ends")
+            return None
+
+    def _job_lock(self) -> Sql:
+        return queries.LOCK_JOB_EXCLUSIVE if self._may_stop else queries.LOCK_JOB_SHARED
 
     def _chunk_values(self, outcome: ChunkOutcome) -> dict[str, Any]:
         if outcome.finished:
             status, run_after = ChunkStatus.DONE, 0.0
-        elif outcome.stop_reason is None and (status := released_status(self._job_status)) == ChunkStatus.PENDING:
+        elif outcome.stop_reason is None and (status := released_status(self.fence())) == ChunkStatus.PENDING:
             run_after = outcome.retry_at or 0.0
         else:
             status, run_after = ChunkStatus.CANCELLED, 0.0
@@ -124,6 +185,12 @@ class SqlCommitSession:
             stop_job(self.raw, job_id, reason)
 
 
+def _settled(outcome: ChunkOutcome) -> bool:
+    """An outcome whose commit does not depend on the job's status: every item ended, nothing to stop."""
+    stops = outcome.stop_reason is not None or (outcome.max_failures is not None and outcome.delta.failed > 0)
+    return outcome.finished and not stops
+
+
 def stop_job(conn: SomeConnection, job_id: int, reason: str) -> None:
     """End a job for its own failures: nothing new starts, chunks in flight drain, then it is failed."""
     raw = as_raw(conn)
@@ -136,23 +203,19 @@ def stop_job(conn: SomeConnection, job_id: int, reason: str) -> None:
 def commit_session(
     db: Database, chunk: ClaimedChunk, *, may_stop: bool = False, for_write: bool = False
 ) -> Iterator[SqlCommitSession]:
-    """Open the commit transaction, first checking (and on PostgreSQL locking) the chunk's lease and its job.
-    ``for_write``: the job type's ``write`` will run in it, on a SQLAlchemy connection."""
-    if not for_write:
-        with db.raw(write=True) as raw:
-            yield _fenced_session(db, raw, None, chunk, may_stop=may_stop)
+    """Open the commit transaction. ``for_write``: the job type's ``write`` will run in it, on a SQLAlchemy
+    connection, so the lease is checked first; otherwise ``apply`` checks it (see ``SqlCommitSession``)."""
+    if for_write:
+        with db.write() as conn:
+            session = SqlCommitSession(db, as_raw(conn), conn, chunk, may_stop=may_stop)
+            session.fence()
+            yield session
         return
-    with db.write() as conn:
-        yield _fenced_session(db, as_raw(conn), conn, chunk, may_stop=may_stop)
-
-
-def _fenced_session(
-    db: Database, raw: Raw, conn: Connection | None, chunk: ClaimedChunk, *, may_stop: bool
-) -> SqlCommitSession:
-    status = _fenced_status(raw, chunk, may_stop=may_stop)
-    if status is None:
-        raise LeaseLost(chunk_id=chunk.id)
-    return SqlCommitSession(db, raw, conn, JobStatus(status))
+    with db.raw(write=True) as raw, raw.pipeline():
+        session = SqlCommitSession(db, raw, None, chunk, may_stop=may_stop)
+        yield session
+        if not raw.is_sqlite:  # behind the claim of the next chunk, in the same round trip
+            raw.send(queries.COMMIT)
 
 
 def _fenced_status(raw: Raw, chunk: ClaimedChunk, *, may_stop: bool) -> str | None:

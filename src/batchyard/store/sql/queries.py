@@ -135,13 +135,18 @@ LOCK_JOB_SHARED = Sql("SELECT status FROM by_jobs WHERE id = :job_id FOR SHARE")
 LOCK_JOB_EXCLUSIVE = Sql("SELECT status FROM by_jobs WHERE id = :job_id FOR NO KEY UPDATE")
 FENCE_CHUNK = Sql("SELECT 1 FROM by_chunks WHERE id = :id AND lease_token = :token AND status = 'running' FOR UPDATE")
 
+# Fenced itself: a commit that writes before it has read the fence learns from the row count whether the lease
+# held (and rolls everything back if it did not).
 COMMIT_CHUNK = Sql(
     """
     UPDATE by_chunks SET status = :status, states = :states, outputs = :outputs, attempts = :attempts,
            run_after = :run_after, lease_token = NULL, lease_expires = NULL, current = :current
-    WHERE id = :id
+    WHERE id = :id AND lease_token = :token AND status = 'running'
     """
 )
+# Sent as a statement, not with the driver's commit(): in a PostgreSQL pipeline it then travels with the
+# statements before it in one round trip.
+COMMIT = Sql("COMMIT")
 
 INSERT_EVENT = Sql("INSERT INTO by_events (job_id, kind, data, created_at) VALUES (:job_id, :kind, :data, :created_at)")
 

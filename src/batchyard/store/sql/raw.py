@@ -46,8 +46,12 @@ class Raw:
 
     def pipeline(self) -> AbstractContextManager[Any]:
         """Statements sent without waiting for each answer (PostgreSQL's pipeline mode): a result is waited
-        for only when it is read. SQLite runs in-process and has nothing to save."""
-        return nullcontext() if self.is_sqlite else self.connection.pipeline()
+        for only when it is read. Inside a pipeline already, the statements join it (a nested one would cost a
+        round trip of its own when it ends). SQLite runs in-process and has nothing to save."""
+        if self.is_sqlite or self.connection.pgconn.pipeline_status:
+            return nullcontext()
+        pipeline: AbstractContextManager[Any] = self.connection.pipeline()
+        return pipeline
 
     def send(self, sql: Sql, params: Params | None = None) -> None:
         """Execute, not reading the outcome: in a pipeline this costs no round trip."""
