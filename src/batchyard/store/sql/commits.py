@@ -211,11 +211,8 @@ def commit_session(
             session.fence()
             yield session
         return
-    with db.raw(write=True) as raw, raw.pipeline():
-        session = SqlCommitSession(db, raw, None, chunk, may_stop=may_stop)
-        yield session
-        if not raw.is_sqlite:  # behind the claim of the next chunk, in the same round trip
-            raw.send(queries.COMMIT)
+    with db.raw(write=True, pipelined=True) as raw:  # the COMMIT goes behind the next chunk's claim
+        yield SqlCommitSession(db, raw, None, chunk, may_stop=may_stop)
 
 
 def _fenced_status(raw: Raw, chunk: ClaimedChunk, *, may_stop: bool) -> str | None:

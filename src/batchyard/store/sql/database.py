@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from batchyard.errors import ConfigurationError, DatabaseUnavailable, StorageError
-from batchyard.store.sql.raw import Raw
+from batchyard.store.sql.raw import Raw, Sql
 
 # Writers wait for SQLite's lock far longer than the longest commit takes, so contention is never an error.
 # The page cache is kept small: the OS caches the file anyway, and a large cache would grow every process
@@ -43,6 +43,9 @@ TRANSIENT_CONNECT_REFUSALS = (
     "too many clients",
     "remaining connection slots are reserved",
 )
+
+
+BEGIN, COMMIT = Sql("BEGIN"), Sql("COMMIT")
 
 
 def normalize_url(url: str) -> str:
@@ -100,15 +103,16 @@ class Database:
             yield conn
 
     @contextmanager
-    def raw(self, *, write: bool) -> Iterator[Raw]:
+    def raw(self, *, write: bool, pipelined: bool = False) -> Iterator[Raw]:
         """A transaction on a pooled (or this thread's pinned) connection, run on the driver itself (see
-        ``raw.py``): a writer's takes SQLite's write lock from the start, as ``write()`` does."""
+        ``raw.py``): a writer's takes SQLite's write lock from the start, as ``write()`` does. ``pipelined``
+        (a writer's, on PostgreSQL): the whole transaction in pipeline mode, see ``_pipelined``."""
         fairy, pinned = self._checkout(write)
         dbapi: Any = fairy.driver_connection
         try:
             with translated_driver_errors(fairy):
                 try:
-                    yield from self._transaction(dbapi, write=write)
+                    yield from self._transaction(dbapi, write=write, pipelined=pipelined)
                 except BaseException:
                     if pinned:
                         _roll_back(dbapi, is_sqlite=self.is_sqlite)
@@ -122,7 +126,7 @@ class Database:
             if not pinned:
                 fairy.close()  # back to the pool, which rolls back whatever is left open
 
-    def _transaction(self, dbapi: Any, *, write: bool) -> Iterator[Raw]:
+    def _transaction(self, dbapi: Any, *, write: bool, pipelined: bool = False) -> Iterator[Raw]:
         """A writer's transaction (SQLite: with the write lock from the start), or a reader's statements, each
         seeing a snapshot of its own and costing no BEGIN or COMMIT."""
         raw = Raw(dbapi, is_sqlite=self.is_sqlite)
@@ -139,6 +143,8 @@ class Database:
             dbapi.execute("BEGIN IMMEDIATE")
             yield raw
             dbapi.execute("COMMIT")
+        elif pipelined:
+            yield from _pipelined(raw)
         else:
             yield raw
             dbapi.commit()
@@ -246,6 +252,25 @@ def translated_driver_errors(fairy: Any) -> Iterator[None]:
         if broken:
             fairy.invalidate()
         raise _driver_error(exc, broken=broken) from exc
+
+
+def _pipelined(raw: Raw) -> Iterator[Raw]:
+    """A PostgreSQL transaction in pipeline mode, BEGIN and COMMIT sent as statements on an autocommit
+    connection: the driver's own BEGIN would cost a round trip of its own. Nothing waits for an answer until a
+    result is read, and the COMMIT goes with whatever was sent last (a claim's UPDATE)."""
+    dbapi = raw.connection
+    dbapi.autocommit = True
+    try:
+        with dbapi.pipeline():
+            raw.send(BEGIN)
+            yield raw
+            raw.send(COMMIT)
+    except BaseException:
+        _roll_back(dbapi, is_sqlite=False)
+        raise
+    finally:
+        with suppress(psycopg.Error):  # a connection that broke is dropped by the caller
+            dbapi.autocommit = False
 
 
 def _discard(fairy: Any) -> None:

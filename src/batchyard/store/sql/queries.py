@@ -144,9 +144,6 @@ COMMIT_CHUNK = Sql(
     WHERE id = :id AND lease_token = :token AND status = 'running'
     """
 )
-# Sent as a statement, not with the driver's commit(): in a PostgreSQL pipeline it then travels with the
-# statements before it in one round trip.
-COMMIT = Sql("COMMIT")
 
 INSERT_EVENT = Sql("INSERT INTO by_events (job_id, kind, data, created_at) VALUES (:job_id, :kind, :data, :created_at)")
 
