@@ -29,8 +29,9 @@ from batchyard.store.base import NextClaim, Store
 
 log = logging.getLogger("batchyard.worker")
 
+# Seconds an idle worker waits between looks for work; the database wakes it sooner when work arrives.
 IDLE_MIN, IDLE_MAX = 0.005, 0.1
-RUNNABLE = (JobStatus.PENDING, JobStatus.RUNNING)  # seconds between polls when there is nothing to do
+RUNNABLE = (JobStatus.PENDING, JobStatus.RUNNING)
 STORAGE_RETRY_SECONDS = 1.0
 # Leases a worker waits after an outage before it reaps: holders renew at their first heartbeat back, and a
 # loaded machine must not turn that first heartbeat's delay into a chunk counted lost.
@@ -84,7 +85,7 @@ class Worker:
                 if self._work_safely(heartbeat):
                     idle = IDLE_MIN
                 else:
-                    time.sleep(idle)
+                    self._wait_for_work(idle)
                     idle = min(idle * 2, IDLE_MAX)
         finally:
             self._give_back_claimed_ahead(heartbeat)
@@ -112,6 +113,13 @@ class Worker:
             log.exception("unexpected error in the worker loop; going on in %.0fs", STORAGE_RETRY_SECONDS)
         self._sleep(STORAGE_RETRY_SECONDS)
         return False
+
+    def _wait_for_work(self, seconds: float) -> None:
+        """Idle: the database wakes the worker when work arrives; a database away costs a plain sleep."""
+        try:
+            self.store.wait_for_work(seconds)
+        except StorageError:
+            self._sleep(seconds)
 
     def _sleep(self, seconds: float) -> None:
         """Sleep, waking early (within 50 ms) once a stop is requested."""

@@ -35,6 +35,7 @@ from batchyard.store.sql.rows import (
     storable_text,
 )
 from batchyard.store.sql.tables import DONE_KEY_LENGTH, DONE_SCOPE_LENGTH
+from batchyard.store.sql.wakeup import announce_work
 
 log = logging.getLogger("batchyard.store")
 
@@ -109,6 +110,8 @@ class SqlCommitSession:
                 raw.send(self._job_lock(), {"job_id": chunk.job_id})
             fenced = {"id": chunk.id, "token": chunk.token, **self._chunk_values(outcome)}
             update = raw.later(queries.COMMIT_CHUNK, fenced)
+            if fenced["status"] == ChunkStatus.PENDING:  # given back with items open: any worker may take it
+                announce_work(raw)
             record_errors(raw, job_id=chunk.job_id, chunk_id=chunk.id, round=chunk.round, errors=outcome.errors)
             if outcome.done_keys and outcome.done_scope:
                 self._remember_done(outcome)

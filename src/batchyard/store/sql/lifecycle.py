@@ -25,6 +25,7 @@ from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks, forget_exclusive
 from batchyard.store.sql.rows import add_counters, count_planned, emit, load_job, read_counters, shard_of, utcnow
 from batchyard.store.sql.tables import chunks, exclusive_locks, jobs
+from batchyard.store.sql.wakeup import announce_work
 
 
 def _locked_status(db: Database, conn: Connection, job_id: int) -> JobStatus:
@@ -70,6 +71,7 @@ def resume(db: Database, job_id: int) -> Job:
             raise IllegalTransition(job_id=job_id, status=status, action="resume")
         started = conn.execute(select(jobs.c.started_at).where(jobs.c.id == job_id)).scalar_one()
         _set_status(conn, job_id, JobStatus.RUNNING if started else JobStatus.PENDING)
+        announce_work(conn)
     return finish_if_done(db, job_id) or _get(db, job_id)
 
 
@@ -90,6 +92,7 @@ def retry_failed(db: Database, job_id: int) -> Job:
             if items == 0 and not resumes_planning:
                 raise _nothing_to_retry(job)
             _open_round(conn, job, items, resumes_planning=resumes_planning)
+            announce_work(conn)
     except IntegrityError:
         with db.read() as conn:
             row = conn.execute(select(jobs.c.exclusive_key).where(jobs.c.id == job_id)).scalar_one()

@@ -23,6 +23,7 @@ from batchyard.store.sql.tables import (
     jobs,
 )
 from batchyard.store.sql.tables import done_keys as done_keys_table
+from batchyard.store.sql.wakeup import announce_work
 
 PLANNABLE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED)
 DONE_KEYS_BATCH = 500
@@ -37,6 +38,7 @@ def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
         with db.write() as conn:
             job_id = _insert_job(conn, new, lease=lease)
             job = load_job(conn, job_id)
+            announce_work(conn)  # its source is work for any worker
     except IntegrityError:
         return _explain_clash(db, new), False
     assert job is not None
@@ -111,6 +113,7 @@ def add_chunks(db: Database, job_id: int, token: str, planned: Sequence[PlannedC
         conn.execute(chunks.insert(), [_chunk_row(job_id, c) for c in planned])
         for chunk in planned:
             add_counters(conn, job_id, shard_of(chunk.seq), Counters.of_states(chunk.states))
+        announce_work(conn)
 
 
 def _advance_planner(

@@ -25,6 +25,7 @@ from batchyard.store.sql.rows import (
     shard_of,
 )
 from batchyard.store.sql.tables import chunks, jobs
+from batchyard.store.sql.wakeup import announce_work
 
 
 def reap(db: Database) -> int:
@@ -79,6 +80,7 @@ def _recover(db: Database, chunk_id: int, job_id: int, now: float) -> int:
                 .where(c.id == chunk_id)
                 .values(status=released_status(status), lost=lost, lease_token=None, lease_expires=None, run_after=0.0)
             )
+            announce_work(conn)
         emit(conn, job_id, "lost", chunk=chunk["seq"], worker=chunk["worker"], times=lost)
     return 1
 

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
 from batchyard.core.status import JobStatus
 from batchyard.store.base import CommitSession, Event, PlanningClaim
-from batchyard.store.sql import claims, commits, lifecycle, planning, reads, reaper
+from batchyard.store.sql import claims, commits, lifecycle, planning, reads, reaper, wakeup
 from batchyard.store.sql.database import Database, Timeouts
 from batchyard.store.sql.migrate import ensure_schema
 
@@ -81,6 +81,9 @@ class SqlStore:
 
     def reap(self) -> int:
         return reaper.reap(self.db)
+
+    def wait_for_work(self, seconds: float) -> None:
+        wakeup.wait_for_work(self.db, seconds)
 
     # lifecycle
     def cancel(self, job_id: int) -> Job:
