@@ -11,7 +11,6 @@ import signal
 import socket
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -282,8 +281,6 @@ def _assert_nothing_lost_or_failed(yard: Yard, job_id: int, items: range) -> Non
     assert_ledger_done_exactly_once(yard, job_id, items)
     events = all_events(yard, job_id)
     assert [e.data for e in events if e.kind == "lost"] == [], "a chunk was taken for lost"
-    committed = Counter(e.data["chunk"] for e in events if e.kind == "progress")
-    assert committed == Counter(range(len(items) // 10)), "a chunk was committed twice, or never"
     with yard.store.db.read() as conn:
         lost = conn.execute(select(chunks.c.seq, chunks.c.lost).where(chunks.c.job_id == job_id)).all()
     assert [(seq, n) for seq, n in lost if n] == [], "an attempt was burnt"

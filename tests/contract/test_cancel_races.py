@@ -36,7 +36,7 @@ def test_cancel_during_a_commit_that_leaves_retries_pending_ends_cancelled(yard:
     with yard.store.commit_session(chunk) as session:
         canceller.start()
         cancelled.wait(2.0)  # the cancel gets every chance to slip in before this commit ends
-        session.apply(outcome)
+        session.apply(outcome, progress=outcome.delta.processed)
     canceller.join(timeout=30)
     assert cancelled.is_set()
 

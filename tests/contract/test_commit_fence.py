@@ -59,7 +59,7 @@ def test_a_settled_commit_whose_lease_was_reaped_leaves_no_trace_and_claims_noth
 
     ahead = NextClaim("stalled", 30.0, ["keyed"], "ahead-token")
     with pytest.raises(LeaseLost):
-        commit_and_claim(yard.store, job_type, outcome, ctx, ahead)
+        commit_and_claim(yard.store, job_type, outcome, ctx, ahead, progress=2)
 
     assert _trace(yard, job.id) == before, "a refused commit wrote something"
     assert yard.store.claimed_with("ahead-token") is None, "a refused commit claimed the next chunk"
@@ -73,7 +73,8 @@ def test_a_settled_commit_claims_the_next_chunk_with_its_token(yard: Yard) -> No
     first = claim(yard, "w1")
     ctx = context_for(yard, first)
     outcome = run_chunk(job_type, first, ctx, done_scope=None)
-    drained, ahead = commit_and_claim(yard.store, job_type, outcome, ctx, NextClaim("w1", 30.0, ["keyed"], "t-1"))
+    next_claim = NextClaim("w1", 30.0, ["keyed"], "t-1")
+    drained, ahead = commit_and_claim(yard.store, job_type, outcome, ctx, next_claim, progress=2)
     assert not drained
     assert ahead is not None
     assert (ahead.seq, ahead.token, ahead.items) == (1, "t-1", [2, 3])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from itertools import pairwise
 
-from tests.contract.invariants import assert_counters_match, claim, run_and_commit
+from tests.contract.invariants import assert_counters_match, claim, heartbeat, run_and_commit
 
 from batchyard import Context, JobStatus, Yard
 
@@ -101,3 +101,23 @@ def test_cancel_and_pause_emit_status_events(yard: Yard) -> None:
     statuses = [e.data["status"] for e in yard.store.events(job.id) if e.kind == "status"]
     assert statuses == ["paused", "pending", "cancelling"]
     assert yard.store.events(job.id)[-1].data["status"] == "cancelled"
+
+
+def test_a_worker_reports_progress_at_most_every_half_second_per_job(yard: Yard) -> None:
+    """A fast job of many small chunks gets a few progress events, not one per chunk; together they never
+    report more than was processed, and the counters stay exact."""
+    yard.job("tiny", chunk_size=1)(lambda item, ctx: item)
+    job = yard.submit("tiny", items=range(300))
+    worker = yard.worker(name="solo")
+    worker._claim_ahead = True  # as in a worker's loop: one turn runs the whole job
+    with heartbeat(yard) as beat:
+        worker.work_once(beat)
+    done = yard.get(job.id)
+    assert done.status == JobStatus.SUCCEEDED
+    reported = [e.data["items"] for e in yard.store.events(job.id) if e.kind == "progress"]
+    assert reported, "the first commit reports"
+    assert reported[0] == 1
+    assert len(reported) < 300
+    assert all(n > 0 for n in reported)
+    assert sum(reported) <= done.processed == 300
+    assert_counters_match(yard, job.id)

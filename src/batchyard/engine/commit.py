@@ -26,16 +26,24 @@ log = logging.getLogger("batchyard.worker")
 
 
 def commit_outcome(store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context) -> bool:
-    """Commit; True when no pending chunk is left, so the caller should try to finish the job."""
-    drained, _ = commit_and_claim(store, job_type, outcome, ctx, None)
+    """Commit, with a progress event of its own; True when no pending chunk is left, so the caller should try
+    to finish the job."""
+    drained, _ = commit_and_claim(store, job_type, outcome, ctx, None, progress=outcome.delta.processed)
     return drained
 
 
 def commit_and_claim(
-    store: Store, job_type: JobType, outcome: ChunkOutcome, ctx: Context, claim: NextClaim | None
+    store: Store,
+    job_type: JobType,
+    outcome: ChunkOutcome,
+    ctx: Context,
+    claim: NextClaim | None,
+    *,
+    progress: int | None,
 ) -> tuple[bool, ClaimedChunk | None]:
     """Commit, and in the same transaction claim the worker's next chunk (when ``claim`` asks and the next
-    chunk in claim order can be taken there): one transaction per chunk instead of two."""
+    chunk in claim order can be taken there): one transaction per chunk instead of two. ``progress``: the
+    items the commit's progress event reports (None: no event; see ``progress.py``)."""
     with store.commit_session(
         outcome.chunk, may_stop=may_stop(job_type.policies), for_write=job_type.write is not None
     ) as session:
@@ -44,7 +52,7 @@ def commit_and_claim(
             outcome = _fail_items(outcome, unstorable, policies=job_type.policies, retry=False)
         if job_type.write is not None:
             outcome = _write(session, job_type, outcome, ctx)
-        drained = session.apply(outcome, claim)
+        drained = session.apply(outcome, claim, progress=progress)
     return drained, session.claimed()
 
 
@@ -55,7 +63,7 @@ def commit_failed(store: Store, job_type: JobType, outcome: ChunkOutcome, error:
     fresh = {i: reason for i in _fresh(outcome, ItemState.SUCCEEDED)}
     failed = _fail_items(outcome, fresh, policies=job_type.policies, retry=False)
     with store.commit_session(outcome.chunk, may_stop=may_stop(job_type.policies)) as session:
-        return session.apply(dataclasses.replace(failed, done_keys=()))
+        return session.apply(dataclasses.replace(failed, done_keys=()), progress=failed.delta.processed)
 
 
 def commit_unrunnable(store: Store, chunk: ClaimedChunk, reason: str) -> bool:
@@ -71,7 +79,7 @@ def commit_unrunnable(store: Store, chunk: ClaimedChunk, reason: str) -> bool:
         stop_reason=reason,
     )
     with store.commit_session(chunk, may_stop=True) as session:
-        return session.apply(outcome)
+        return session.apply(outcome, progress=outcome.delta.processed)
 
 
 def may_stop(policies: Policies) -> bool:

@@ -22,6 +22,7 @@ from batchyard.core.status import JobStatus
 from batchyard.engine.commit import commit_and_claim, commit_failed, commit_unrunnable
 from batchyard.engine.heartbeat import Heartbeat, Lease
 from batchyard.engine.planner import plan_source
+from batchyard.engine.progress import ProgressReports
 from batchyard.engine.runner import describe, run_chunk
 from batchyard.errors import BatchyardError, DatabaseUnavailable, LeaseLost, StorageError
 from batchyard.service.jobs import skip_done_scope
@@ -57,6 +58,7 @@ class Worker:
         self._claim_ahead = False
         self._last_reap = 0.0
         self._outages = Outages()
+        self._progress = ProgressReports()
         self.exit_when_hung = False  # a worker process exits when an item will not stop (see Heartbeat)
 
     def stop(self) -> None:
@@ -217,8 +219,11 @@ class Worker:
         """Commit the outcome; if the commit itself fails for a reason of the chunk's own (a constraint checked
         at COMMIT, a bug), the items it completed fail with that reason instead of the worker dying."""
         try:
-            drained, self._next = commit_and_claim(self.store, job_type, outcome, ctx, ahead)
+            job_id, items = outcome.chunk.job_id, outcome.delta.processed
+            progress = self._progress.due(job_id, items)
+            drained, self._next = commit_and_claim(self.store, job_type, outcome, ctx, ahead, progress=progress)
             self._next_handed_over = True
+            self._progress.committed(job_id, items, reported=progress is not None)
             return drained
         except (LeaseLost, StorageError):
             raise

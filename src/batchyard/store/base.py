@@ -55,10 +55,11 @@ class CommitSession(Protocol):
     def unstorable(self, outputs: list[Any]) -> dict[int, str]:
         """Positions of outputs the database cannot hold, with the reason."""
 
-    def apply(self, outcome: ChunkOutcome, claim: NextClaim | None = None) -> bool:
-        """Write the chunk's states, outputs, errors, counters and an event; True when the job has no
-        pending chunk left, so it may be finished once this commits. With ``claim``, also claim the worker's
-        next chunk in claim order in this transaction, if it can be taken here (see ``claimed``)."""
+    def apply(self, outcome: ChunkOutcome, claim: NextClaim | None = None, *, progress: int | None) -> bool:
+        """Write the chunk's states, outputs, errors and counters, and a progress event reporting ``progress``
+        items (None: no event); True when the job has no pending chunk left, so it may be finished once this
+        commits. With ``claim``, also claim the worker's next chunk in claim order in this transaction, if it
+        can be taken here (see ``claimed``)."""
 
     def claimed(self) -> ClaimedChunk | None:
         """Once the session has committed: the chunk ``apply`` claimed, if any."""

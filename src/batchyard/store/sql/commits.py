@@ -100,7 +100,7 @@ class SqlCommitSession:
             return self._encoded[1]
         return codec.dumps(outputs)
 
-    def apply(self, outcome: ChunkOutcome, claim: NextClaim | None = None) -> bool:
+    def apply(self, outcome: ChunkOutcome, claim: NextClaim | None = None, *, progress: int | None) -> bool:
         raw, chunk = self.raw, outcome.chunk
         settled = self._job_status is None and _settled(outcome)
         if not settled:
@@ -115,9 +115,9 @@ class SqlCommitSession:
             record_errors(raw, job_id=chunk.job_id, chunk_id=chunk.id, round=chunk.round, errors=outcome.errors)
             if outcome.done_keys and outcome.done_scope:
                 self._remember_done(outcome)
-            delta = outcome.delta
-            emit(raw, chunk.job_id, "progress", items=delta.processed, at=epoch(), chunk=chunk.seq)
-            add_counters(raw, chunk.job_id, shard_of(chunk.seq), delta)
+            if progress is not None:
+                emit(raw, chunk.job_id, "progress", items=progress, at=epoch(), chunk=chunk.seq)
+            add_counters(raw, chunk.job_id, shard_of(chunk.seq), outcome.delta)
             if not settled:
                 self._stop_if_going_badly(outcome)
             pending = raw.later(queries.HAS_PENDING_CHUNKS, {"job_id": chunk.job_id})
