@@ -201,26 +201,34 @@ class Worker:
         # one token for every attempt: a commit that went through although its answer was lost claimed the next
         # chunk with it, and the worker finds that chunk by it
         ahead = NextClaim(self.name, self.lease, self.registry.names, new_token()) if self._claims_ahead() else None
+        reports: list[int | None] = []  # the progress each attempt carried
         try:
             drained = retry_transient(  # from memory: the lease fence makes a repeated commit safe
-                lambda: self._commit(job_type, outcome, ctx, ahead),
+                lambda: self._commit(job_type, outcome, ctx, ahead, reports),
                 what=f"commit of chunk {chunk.seq} of job {chunk.job_id}",
                 should_stop=lambda: self._stop_requested,
                 outages=self._outages,
             )
         except LeaseLost:
             log.warning("commit of chunk %s of job %s refused: its lease was lost", chunk.seq, chunk.job_id)
+            if any(r is not None for r in reports[:-1]):
+                # an earlier attempt may have gone through unheard, with its event: count that as sent (at worst
+                # a later event reports less, never the same items twice)
+                self._progress.committed(chunk.job_id, 0, reported=True)
             if ahead is not None:
                 self._next, self._next_handed_over = self._find_claimed_ahead(ahead.token), False
             return
         self._finish_if(drained, chunk.job_id)
 
-    def _commit(self, job_type: JobType, outcome: ChunkOutcome, ctx: Context, ahead: NextClaim | None) -> bool:
+    def _commit(
+        self, job_type: JobType, outcome: ChunkOutcome, ctx: Context, ahead: NextClaim | None, reports: list[int | None]
+    ) -> bool:
         """Commit the outcome; if the commit itself fails for a reason of the chunk's own (a constraint checked
         at COMMIT, a bug), the items it completed fail with that reason instead of the worker dying."""
         try:
             job_id, items = outcome.chunk.job_id, outcome.delta.processed
             progress = self._progress.due(job_id, items)
+            reports.append(progress)
             drained, self._next = commit_and_claim(self.store, job_type, outcome, ctx, ahead, progress=progress)
             self._next_handed_over = True
             self._progress.committed(job_id, items, reported=progress is not None)
