@@ -139,6 +139,60 @@ class SchemaOutOfDate(BatchyardError):
     code = "schema_out_of_date"
 
 
+class NotSignedIn(BatchyardError):
+    """Sign in first: send a valid token as `Authorization: Bearer <token>`."""
+
+    code = "not_signed_in"
+
+
+class SignInFailed(BatchyardError):
+    """The user name or the password is wrong."""
+
+    code = "sign_in_failed"
+
+
+class TooManySignIns(BatchyardError):
+    """Too many failed sign-ins; try again in {retry_after} seconds."""
+
+    code = "too_many_sign_ins"
+
+
+class Forbidden(BatchyardError):
+    """Job {job_id} belongs to another user."""
+
+    code = "forbidden"
+
+
+class ReadOnlyRole(BatchyardError):
+    """A viewer can read jobs but not submit or change them."""
+
+    code = "read_only_role"
+
+
+class AdminOnly(BatchyardError):
+    """Only an administrator may do this."""
+
+    code = "admin_only"
+
+
+class UserExists(BatchyardError):
+    """A user named {name!r} already exists."""
+
+    code = "user_exists"
+
+
+class UserNotFound(BatchyardError):
+    """User {user!r} does not exist."""
+
+    code = "user_not_found"
+
+
+class TokenNotFound(BatchyardError):
+    """You have no live token {token_id}."""
+
+    code = "token_not_found"
+
+
 _ZH: dict[str, str] = {
     "error": "batchyard 出错了。",
     "configuration_error": "配置无效：{reason}",
@@ -159,4 +213,13 @@ _ZH: dict[str, str] = {
     "storage_error": "数据库出错：{reason}",
     "database_unavailable": "数据库暂时不可用（{reason}）；工作将等待并重试。",
     "schema_out_of_date": "数据库结构不是最新的，请运行 `batchyard db upgrade`。",
+    "not_signed_in": "请先登录：以 `Authorization: Bearer <令牌>` 发送有效的令牌。",
+    "sign_in_failed": "用户名或密码错误。",
+    "too_many_sign_ins": "登录失败次数过多，请在 {retry_after} 秒后重试。",
+    "forbidden": "任务 {job_id} 属于其他用户。",
+    "read_only_role": "查看者只能查看任务，不能提交或更改任务。",
+    "admin_only": "只有管理员可以执行此操作。",
+    "user_exists": "名为 {name!r} 的用户已存在。",
+    "user_not_found": "用户 {user!r} 不存在。",
+    "token_not_found": "您没有有效的令牌 {token_id}。",
 }

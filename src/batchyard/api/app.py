@@ -1,48 +1,28 @@
-"""The FastAPI application. For now: liveness and database reachability at ``GET /api/v1/health``."""
+"""The FastAPI application: every route under ``/api/v1``, errors as one envelope in the caller's language."""
 
 from __future__ import annotations
 
 from importlib.metadata import version
-from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import APIRouter, FastAPI
 
-from batchyard.errors import BatchyardError
+from batchyard.api import errors
+from batchyard.api.routes import auth, jobs, meta, users
+from batchyard.core.registry import Registry
+from batchyard.service.auth import AuthService
 from batchyard.store.base import Store
 
-
-class Health(BaseModel):
-    status: Literal["ok", "degraded"]
-    database: Literal["ok", "unreachable"]
-    version: str
+PREFIX = "/api/v1"
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-router = APIRouter(prefix="/api/v1")
-
-
-@router.get("/health", operation_id="health", response_model=Health)
-def health(store: Annotated[Store, Depends(_store)]) -> JSONResponse:
-    try:
-        reachable = store.ping()
-    except BatchyardError:
-        reachable = False
-    body = Health(
-        status="ok" if reachable else "degraded",
-        database="ok" if reachable else "unreachable",
-        version=version("batchyard"),
-    )
-    return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
-
-
-def create_app(store: Store) -> FastAPI:
+def create_app(store: Store, registry: Registry | None = None, *, auth_service: AuthService | None = None) -> FastAPI:
     app = FastAPI(title="batchyard", version=version("batchyard"))
     app.state.store = store
-    app.include_router(router)
+    app.state.registry = registry or Registry()
+    app.state.auth = auth_service or AuthService(store)
+    api = APIRouter(prefix=PREFIX)
+    for module in (meta, auth, jobs, users):
+        api.include_router(module.router)
+    app.include_router(api)
+    errors.install(app)
     return app

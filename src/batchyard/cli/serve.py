@@ -35,7 +35,7 @@ def serve(
     supervisor.start()
     try:
         if not stop.requested:
-            uvicorn.run(create_app(yard.store), host=host, port=port, log_config=None)
+            uvicorn.run(create_app(yard.store, yard.registry), host=host, port=port, log_config=None)
     finally:
         supervisor.stop()
         yard.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -27,12 +27,24 @@ def get_job(db: Database, job_id: int) -> Job:
     return job
 
 
-def list_jobs(db: Database, *, owner: str | None, status: str | None, limit: int) -> list[Job]:
+def list_jobs(
+    db: Database,
+    *,
+    owner: str | None,
+    statuses: Sequence[str] | None,
+    type: str | None,
+    before: int | None,
+    limit: int,
+) -> list[Job]:
     query = select(jobs.c.id).order_by(jobs.c.id.desc()).limit(limit)
     if owner is not None:
         query = query.where(jobs.c.owner == owner)
-    if status is not None:
-        query = query.where(jobs.c.status == status)
+    if statuses:
+        query = query.where(jobs.c.status.in_(statuses))
+    if type is not None:
+        query = query.where(jobs.c.type == type)
+    if before is not None:
+        query = query.where(jobs.c.id < before)
     with db.read() as conn:
         found = [load_job(conn, job_id) for job_id in conn.execute(query).scalars()]
     return [job for job in found if job is not None]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 
 from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
 from batchyard.core.status import JobStatus
+from batchyard.core.users import Role, Token, User
 from batchyard.store.base import CommitSession, Event, PlanningClaim
-from batchyard.store.sql import claims, commits, lifecycle, planning, reads, reaper, wakeup
+from batchyard.store.sql import claims, commits, lifecycle, planning, reads, reaper, users, wakeup
 from batchyard.store.sql.database import Database, Timeouts
 from batchyard.store.sql.migrate import ensure_schema
 
@@ -102,8 +104,18 @@ class SqlStore:
     def get_job(self, job_id: int) -> Job:
         return reads.get_job(self.db, job_id)
 
-    def list_jobs(self, *, owner: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
-        return reads.list_jobs(self.db, owner=owner, status=status, limit=limit)
+    def list_jobs(
+        self,
+        *,
+        owner: str | None = None,
+        status: str | None = None,
+        statuses: Sequence[str] | None = None,
+        type: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        wanted = [*(statuses or ()), *([status] if status else [])] or None
+        return reads.list_jobs(self.db, owner=owner, statuses=wanted, type=type, before=before, limit=limit)
 
     def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]:
         return reads.items(self.db, job_id, status)
@@ -114,6 +126,40 @@ class SqlStore:
     def ping(self) -> bool:
         with self.db.read() as conn:
             return bool(conn.exec_driver_sql("SELECT 1").scalar_one() == 1)
+
+    # users, tokens and failed sign-ins
+    def create_user(self, name: str, role: Role, quota: int, password_hash: str | None) -> User:
+        return users.create_user(self.db, name, role, quota, password_hash)
+
+    def get_user(self, user: int | str) -> User:
+        return users.get_user(self.db, user)
+
+    def update_user(self, user_id: int, *, role: Role | None = None, quota: int | None = None) -> User:
+        return users.update_user(self.db, user_id, role=role, quota=quota)
+
+    def password_hash(self, name: str) -> tuple[int, str | None] | None:
+        return users.password_hash(self.db, name)
+
+    def set_password_hash(self, user_id: int, hashed: str) -> None:
+        users.set_password_hash(self.db, user_id, hashed)
+
+    def add_token(self, user_id: int, name: str, digest: str, kind: str, expires_at: datetime | None) -> Token:
+        return users.add_token(self.db, user_id, name=name, digest=digest, kind=kind, expires_at=expires_at)
+
+    def user_for_token(self, digest: str, now: datetime) -> User | None:
+        return users.user_for_token(self.db, digest, now)
+
+    def list_tokens(self, user_id: int) -> list[Token]:
+        return users.list_tokens(self.db, user_id)
+
+    def revoke_token(self, user_id: int, token_id: int) -> bool:
+        return users.revoke_token(self.db, user_id, token_id)
+
+    def record_login_failure(self, subjects: Sequence[str], minute: int) -> None:
+        users.record_login_failure(self.db, subjects, minute)
+
+    def login_failures_since(self, subject: str, minute: int) -> int:
+        return users.login_failures_since(self.db, subject, minute)
 
     def pinned(self) -> AbstractContextManager[None]:
         return self.db.pinned()

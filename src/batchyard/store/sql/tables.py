@@ -159,3 +159,41 @@ events = Table(
     Column("created_at", UtcTime, nullable=False),
     Index(None, "job_id", "kind", "id"),
 )
+
+# People and programs that call the service. A password is kept only as its argon2 hash; a token only as its
+# SHA-256 digest (tokens are 256 random bits, so a fast digest cannot be brute-forced; it is looked up by it).
+users = Table(
+    "by_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200)),
+    Column("quota", BigInteger, nullable=False, default=0),
+    Column("created_at", UtcTime, nullable=False),
+)
+
+tokens = Table(
+    "by_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("by_users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # "api" (named, until revoked) or "login" (expires)
+    Column("created_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime),
+    Column("revoked_at", UtcTime),
+    Index(None, "user_id"),
+)
+
+# Failed sign-ins, one row per (user name or address) and minute: enough to refuse a guesser, shared by every
+# API process through the database.
+login_failures = Table(
+    "by_login_failures",
+    metadata,
+    Column("subject", String(300), nullable=False),
+    Column("minute", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False, default=0),
+    PrimaryKeyConstraint("subject", "minute"),
+)

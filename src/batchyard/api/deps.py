@@ -1,0 +1,75 @@
+"""What a route needs: the services of the app, and who is calling (checked on every route but health and
+sign-in)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from batchyard.core.model import Job
+from batchyard.core.registry import Registry
+from batchyard.core.users import User
+from batchyard.errors import AdminOnly, Forbidden, ReadOnlyRole
+from batchyard.service.auth import AuthService
+from batchyard.service.jobs import JobService
+from batchyard.store.base import Store
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `POST /auth/login` or `batchyard users create`")
+
+
+def store(request: Request) -> Store:
+    value: Store = request.app.state.store
+    return value
+
+
+def registry(request: Request) -> Registry:
+    value: Registry = request.app.state.registry
+    return value
+
+
+def auth(request: Request) -> AuthService:
+    value: AuthService = request.app.state.auth
+    return value
+
+
+def jobs(request: Request) -> JobService:
+    return JobService(store(request), registry(request))
+
+
+def current_user(
+    service: Annotated[AuthService, Depends(auth)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    return service.authenticate(credentials.credentials if credentials else None)
+
+
+def acting_user(user: Annotated[User, Depends(current_user)]) -> User:
+    """A caller who may change things: not a viewer."""
+    if not user.can_act:
+        raise ReadOnlyRole()
+    return user
+
+
+def admin(user: Annotated[User, Depends(current_user)]) -> User:
+    if not user.is_admin:
+        raise AdminOnly()
+    return user
+
+
+def owned(job: Job, user: User) -> Job:
+    """The job, if the caller may see it: its owner or an admin (another user's job is 403, not 404: the
+    caller learns nothing they could not learn by guessing ids, and a support request can name it)."""
+    if not user.may_see(job.owner):
+        raise Forbidden(job_id=job.id)
+    return job
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+ActingUser = Annotated[User, Depends(acting_user)]
+Admin = Annotated[User, Depends(admin)]
+Jobs = Annotated[JobService, Depends(jobs)]
+Auth = Annotated[AuthService, Depends(auth)]
+Reg = Annotated[Registry, Depends(registry)]
+StoreDep = Annotated[Store, Depends(store)]

@@ -1,0 +1,95 @@
+"""Errors leave the API as ``{"error": {"code", "message", "details"}}``, the message in the caller's language
+(``Accept-Language``: zh-CN or en), with the HTTP status each error code stands for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from batchyard.errors import BatchyardError, InvalidParams
+
+STATUS: dict[str, int] = {
+    "not_signed_in": 401,
+    "sign_in_failed": 401,
+    "forbidden": 403,
+    "read_only_role": 403,
+    "admin_only": 403,
+    "job_not_found": 404,
+    "user_not_found": 404,
+    "token_not_found": 404,
+    "unknown_job_type": 422,
+    "conflict": 409,
+    "user_exists": 409,
+    "illegal_transition": 409,
+    "nothing_to_retry": 409,
+    "submission_stopped": 409,
+    "invalid_params": 422,
+    "too_many_items": 422,
+    "no_items": 422,
+    "too_many_sign_ins": 429,
+    "database_unavailable": 503,
+}
+_HTTP_CODES = {400: "bad_request", 401: "not_signed_in", 404: "not_found", 405: "method_not_allowed"}
+_HTTP_MESSAGES_ZH = {"bad_request": "请求无效。", "not_found": "没有这个地址。", "method_not_allowed": "不支持此方法。"}
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error response: a stable code for programs, a message for people, and what it is about."""
+
+    error: ErrorBody
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses a route documents, each with the envelope's schema."""
+    return {status: {"model": ErrorEnvelope} for status in statuses}
+
+
+def language(request: Request) -> str:
+    """zh-CN when the caller prefers Chinese to English, else en."""
+    accepted = request.headers.get("accept-language", "")
+    for part in accepted.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def error_response(request: Request, exc: BatchyardError, status: int | None = None) -> JSONResponse:
+    status = status or STATUS.get(exc.code, 500)
+    body = ErrorEnvelope(error=ErrorBody(code=exc.code, message=exc.message(language(request)), details=exc.details))
+    headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(BatchyardError)
+    def _batchyard(request: Request, exc: BatchyardError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors(), exclude={"url", "ctx"})
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        return error_response(request, InvalidParams(reason=reason, errors=errors))
+
+    @app.exception_handler(HTTPException)
+    def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        zh = _HTTP_MESSAGES_ZH.get(code)
+        message = zh if zh and language(request) == "zh-CN" else str(exc.detail)
+        body = ErrorEnvelope(error=ErrorBody(code=code, message=message))
+        return JSONResponse(jsonable_encoder(body), status_code=exc.status_code, headers=exc.headers)

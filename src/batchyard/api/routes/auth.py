@@ -1,0 +1,61 @@
+"""Signing in, the caller, and the caller's tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from batchyard.api.deps import Auth, CurrentUser, StoreDep
+from batchyard.api.errors import responses
+from batchyard.api.schemas import IssuedTokenOut, NewTokenIn, SignInIn, SignInOut, TokenOut, UserOut
+from batchyard.errors import TokenNotFound
+
+router = APIRouter(tags=["sign-in"])
+
+
+@router.post(
+    "/auth/login",
+    operation_id="sign_in",
+    response_model=SignInOut,
+    responses=responses(401, 422, 429),
+)
+def sign_in(body: SignInIn, request: Request, auth: Auth) -> SignInOut:
+    """An expiring bearer token for a user name and password. Failed sign-ins are limited per user name and
+    per address (429 with `Retry-After`)."""
+    address = request.client.host if request.client else "unknown"
+    issued = auth.sign_in(body.username, body.password, address)
+    user = auth.store.get_user(issued.token.user_id)
+    return SignInOut(token=issued.secret, expires_at=issued.token.expires_at, user=UserOut.of(user))
+
+
+@router.get("/me", operation_id="me", response_model=UserOut, responses=responses(401))
+def me(user: CurrentUser) -> UserOut:
+    return UserOut.of(user)
+
+
+@router.get("/me/tokens", operation_id="my_tokens", response_model=list[TokenOut], responses=responses(401))
+def my_tokens(user: CurrentUser, store: StoreDep) -> list[TokenOut]:
+    return [TokenOut.of(t) for t in store.list_tokens(user.id)]
+
+
+@router.post(
+    "/me/tokens",
+    operation_id="create_my_token",
+    status_code=201,
+    response_model=IssuedTokenOut,
+    responses=responses(401, 422),
+)
+def create_my_token(body: NewTokenIn, user: CurrentUser, auth: Auth) -> IssuedTokenOut:
+    """A named API token, shown once, valid until revoked."""
+    issued = auth.issue_token(user, body.name)
+    return IssuedTokenOut(**TokenOut.of(issued.token).model_dump(), token=issued.secret)
+
+
+@router.delete(
+    "/me/tokens/{token_id}",
+    operation_id="revoke_my_token",
+    status_code=204,
+    responses=responses(401, 404),
+)
+def revoke_my_token(token_id: int, user: CurrentUser, store: StoreDep) -> None:
+    if not store.revoke_token(user.id, token_id):
+        raise TokenNotFound(token_id=token_id)

@@ -1,0 +1,144 @@
+"""Jobs: submit, list, read, and steer — each route checks that the caller may see (and act on) the job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from itertools import islice
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+
+from batchyard.api.deps import ActingUser, CurrentUser, Jobs, StoreDep, owned
+from batchyard.api.errors import responses
+from batchyard.api.schemas import ItemOut, ItemPage, JobOut, JobPage, SubmitIn
+from batchyard.core.model import Job
+from batchyard.core.status import JobStatus
+from batchyard.core.users import User
+from batchyard.store.base import Store
+
+router = APIRouter(tags=["jobs"])
+
+SEEN = responses(401, 403, 404)  # a job must exist and be the caller's (or the caller an admin)
+ACTED = responses(401, 403, 404, 409)
+
+
+class StatusGroup(StrEnum):
+    ACTIVE = "active"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+GROUPS: dict[StatusGroup, tuple[JobStatus, ...]] = {
+    StatusGroup.ACTIVE: (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLING),
+    StatusGroup.FINISHED: (
+        JobStatus.SUCCEEDED,
+        JobStatus.PARTIALLY_SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    ),
+    StatusGroup.FAILED: (JobStatus.FAILED, JobStatus.PARTIALLY_SUCCEEDED),
+}
+
+
+@router.post(
+    "/jobs",
+    operation_id="submit_job",
+    status_code=202,
+    response_model=JobOut,
+    responses=responses(401, 403, 409, 422),
+)
+def submit_job(
+    body: SubmitIn,
+    user: ActingUser,
+    jobs: Jobs,
+    idempotency_key: Annotated[str | None, Header(max_length=300)] = None,
+) -> JobOut:
+    """Submit a job of any registered type; it runs in the background. A repeated `Idempotency-Key` returns
+    the job the first submit created; an exclusive key held by an active job is 409 with that job's id."""
+    job = jobs.submit(body.type, owner=user.name, items=body.items, params=body.params, idempotency_key=idempotency_key)
+    return JobOut.of(job)
+
+
+@router.get("/jobs", operation_id="list_jobs", response_model=JobPage, responses=responses(401, 422))
+def list_jobs(
+    user: CurrentUser,
+    store: StoreDep,
+    *,
+    status: Annotated[list[JobStatus] | None, Query(description="one or more statuses")] = None,
+    group: Annotated[StatusGroup | None, Query(description="active, finished or failed")] = None,
+    type: Annotated[str | None, Query(max_length=200)] = None,
+    owner: Annotated[str | None, Query(max_length=200, description="admins only; others see their own")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JobPage:
+    """The caller's jobs (an admin's: everyone's, or one owner's), newest first."""
+    statuses = set(status or ()) | set(GROUPS[group] if group else ())
+    found = store.list_jobs(
+        owner=owner if user.is_admin else user.name,
+        statuses=sorted(statuses) or None,
+        type=type,
+        before=int(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    page = found[:limit]
+    more = len(found) > limit
+    return JobPage(jobs=[JobOut.of(j) for j in page], next_cursor=str(page[-1].id) if more else None)
+
+
+@router.get("/jobs/{job_id}", operation_id="get_job", response_model=JobOut, responses=SEEN)
+def get_job(job_id: int, user: CurrentUser, store: StoreDep) -> JobOut:
+    return JobOut.of(owned(store.get_job(job_id), user))
+
+
+@router.get("/jobs/{job_id}/items", operation_id="list_items", response_model=ItemPage, responses=SEEN)
+def list_items(
+    job_id: int,
+    user: CurrentUser,
+    store: StoreDep,
+    *,
+    status: Annotated[str | None, Query(pattern="^(succeeded|failed|skipped|pending|cancelled)$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ItemPage:
+    """The job's items in order, with their status, output and error; `cursor` is the last index seen."""
+    owned(store.get_job(job_id), user)
+    after = int(cursor) if cursor else -1
+    rest = (item for item in store.items(job_id, status) if item.index > after)
+    found = list(islice(rest, limit + 1))
+    page = found[:limit]
+    more = len(found) > limit
+    return ItemPage(items=[ItemOut.of(i) for i in page], next_cursor=str(page[-1].index) if more else None)
+
+
+def _act(job_id: int, user: User, store: Store, action: Callable[[int], Job]) -> JobOut:
+    owned(store.get_job(job_id), user)
+    return JobOut.of(action(job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", operation_id="cancel_job", response_model=JobOut, responses=ACTED)
+def cancel_job(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+    """Cancel: nothing new starts, items in hand stop at their next check, the job ends `cancelled`."""
+    return _act(job_id, user, store, store.cancel)
+
+
+@router.delete("/jobs/{job_id}", operation_id="delete_job", response_model=JobOut, responses=ACTED)
+def delete_job(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+    """The same as `POST /jobs/{id}/cancel`: a job's record is kept."""
+    return _act(job_id, user, store, store.cancel)
+
+
+@router.post("/jobs/{job_id}/pause", operation_id="pause_job", response_model=JobOut, responses=ACTED)
+def pause_job(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+    return _act(job_id, user, store, store.pause)
+
+
+@router.post("/jobs/{job_id}/resume", operation_id="resume_job", response_model=JobOut, responses=ACTED)
+def resume_job(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+    return _act(job_id, user, store, store.resume)
+
+
+@router.post("/jobs/{job_id}/retry-failed", operation_id="retry_failed", response_model=JobOut, responses=ACTED)
+def retry_failed(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+    """Run the failed (and unprocessed) items again, as a new round of the same job."""
+    return _act(job_id, user, store, store.retry_failed)

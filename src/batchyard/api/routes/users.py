@@ -1,0 +1,35 @@
+"""Administering users: create them (with a first token, shown once) and set their role and quota."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from batchyard.api.deps import Admin, Auth, StoreDep
+from batchyard.api.errors import responses
+from batchyard.api.schemas import IssuedTokenOut, NewUserIn, NewUserOut, TokenOut, UserChangeIn, UserOut
+
+router = APIRouter(tags=["users"])
+
+
+@router.post(
+    "/users",
+    operation_id="create_user",
+    status_code=201,
+    response_model=NewUserOut,
+    responses=responses(401, 403, 409, 422),
+)
+def create_user(body: NewUserIn, _admin: Admin, auth: Auth) -> NewUserOut:
+    user, issued = auth.create_user(body.name, role=body.role, quota=body.quota, password=body.password)
+    token = IssuedTokenOut(**TokenOut.of(issued.token).model_dump(), token=issued.secret)
+    return NewUserOut(user=UserOut.of(user), token=token)
+
+
+@router.patch(
+    "/users/{user_id}",
+    operation_id="change_user",
+    response_model=UserOut,
+    responses=responses(401, 403, 404, 422),
+)
+def change_user(user_id: int, body: UserChangeIn, _admin: Admin, store: StoreDep) -> UserOut:
+    store.get_user(user_id)
+    return UserOut.of(store.update_user(user_id, role=body.role, quota=body.quota))

@@ -1,0 +1,203 @@
+"""What the API speaks: request and response bodies, separate from the domain classes they are built from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from batchyard.core.jobtype import JobType
+from batchyard.core.model import ItemRecord, Job, Round
+from batchyard.core.users import Role, Token, User
+
+
+class RoundOut(BaseModel):
+    number: int
+    started_at: datetime
+    items: int
+    finished_at: datetime | None
+
+
+class JobOut(BaseModel):
+    id: int
+    type: str
+    owner: str
+    status: str
+    params: dict[str, Any]
+    total: int
+    processed: int
+    succeeded: int
+    failed: int
+    skipped: int
+    progress: float = Field(description="percent of the items done, 0-100")
+    eta_seconds: float | None
+    current: str | None = Field(description="the label of an item in hand, e.g. the date being synced")
+    round: int
+    rounds: list[RoundOut]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(
+            id=job.id,
+            type=job.type,
+            owner=job.owner,
+            status=job.status,
+            params=job.params,
+            total=job.total,
+            processed=job.processed,
+            succeeded=job.succeeded,
+            failed=job.failed,
+            skipped=job.skipped,
+            progress=job.progress,
+            eta_seconds=job.eta_seconds,
+            current=job.current,
+            round=job.round,
+            rounds=[_round(r) for r in job.rounds],
+            error=job.error,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+        )
+
+
+def _round(r: Round) -> RoundOut:
+    return RoundOut(number=r.number, started_at=r.started_at, items=r.items, finished_at=r.finished_at)
+
+
+class JobPage(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page; null on the last")
+
+
+class SubmitIn(BaseModel):
+    type: str = Field(description="a job type's name, see `GET /job-types`")
+    params: dict[str, Any] = Field(default_factory=dict)
+    items: list[Any] | None = Field(default=None, description="the items; omit for a type with a source")
+
+
+class ItemOut(BaseModel):
+    index: int
+    key: str | None
+    status: str
+    input: Any
+    output: Any
+    error: str | None
+    attempts: int
+
+    @classmethod
+    def of(cls, item: ItemRecord) -> ItemOut:
+        return cls(
+            index=item.index,
+            key=item.key,
+            status=item.status,
+            input=item.input,
+            output=item.output,
+            error=item.error,
+            attempts=item.attempts,
+        )
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class JobTypeOut(BaseModel):
+    name: str
+    title: str
+    params_schema: dict[str, Any] | None = Field(description="JSON Schema of `params`; null: any object")
+    takes_items: bool = Field(description="false when the type enumerates its own items (a source)")
+    chunk_size: int
+    max_items: int | None
+    max_concurrency: int | None
+    priority: int
+    exclusive: str | None
+
+    @classmethod
+    def of(cls, job_type: JobType) -> JobTypeOut:
+        p = job_type.policies
+        schema = job_type.params_model.model_json_schema() if job_type.params_model else None
+        return cls(
+            name=job_type.name,
+            title=job_type.title or job_type.name,
+            params_schema=schema,
+            takes_items=job_type.source is None,
+            chunk_size=p.chunk_size,
+            max_items=p.max_items,
+            max_concurrency=p.max_concurrency,
+            priority=p.priority,
+            exclusive=p.exclusive,
+        )
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    quota: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, name=user.name, role=user.role, quota=user.quota, created_at=user.created_at)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: Token) -> TokenOut:
+        return cls(
+            id=token.id,
+            name=token.name,
+            kind=token.kind,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+        )
+
+
+class IssuedTokenOut(TokenOut):
+    token: str = Field(description="the secret, shown this once: only a digest of it is kept")
+
+
+class SignInIn(BaseModel):
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class SignInOut(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    expires_at: datetime | None
+    user: UserOut
+
+
+class NewUserIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[\w.@+-]+$")
+    role: Role = Role.OPERATOR
+    quota: int = Field(default=0, ge=0)
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
+
+
+class NewUserOut(BaseModel):
+    user: UserOut
+    token: IssuedTokenOut
+
+
+class UserChangeIn(BaseModel):
+    role: Role | None = None
+    quota: int | None = Field(default=None, ge=0)
+
+
+class NewTokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)

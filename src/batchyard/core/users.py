@@ -1,0 +1,49 @@
+"""Who calls the service and what each role may do: admins see and steer everything, operators their own jobs,
+viewers read their own and act on nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    quota: int
+    created_at: datetime
+    has_password: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def can_act(self) -> bool:
+        """Submit, cancel, pause, resume, retry: everyone but viewers."""
+        return self.role != Role.VIEWER
+
+    def may_see(self, owner: str) -> bool:
+        return self.is_admin or owner == self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A token as stored: its secret is never kept, only a digest of it."""
+
+    id: int
+    user_id: int
+    name: str
+    kind: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None

@@ -1,0 +1,63 @@
+"""A service over a real database for API tests: a yard with a few job types, its app, and signed-in callers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from batchyard import Context, Yard
+from batchyard.api.app import create_app
+from batchyard.core.users import Role
+from batchyard.service.auth import AuthService
+
+PASSWORD = "correct horse battery"
+
+
+class Greeting(BaseModel):
+    greeting: str = Field(default="hello", max_length=20)
+
+
+class Greet:
+    Params = Greeting
+
+    def process(self, item: str, ctx: Context) -> str:
+        return f"{ctx.params.greeting}, {item}"
+
+
+def _fails(item: int, ctx: Context) -> int:
+    raise ValueError(f"item {item} is odd")
+
+
+@dataclass
+class Service:
+    yard: Yard
+    client: TestClient
+    auth: AuthService
+    tokens: dict[str, str] = field(default_factory=dict)  # caller -> bearer secret
+    user_ids: dict[str, int] = field(default_factory=dict)
+
+    def add_user(self, name: str, role: Role, *, quota: int = 100, password: str | None = PASSWORD) -> str:
+        user, issued = self.auth.create_user(name, role=role, quota=quota, password=password)
+        self.tokens[name], self.user_ids[name] = issued.secret, user.id
+        return issued.secret
+
+    def headers(self, caller: str | None, **extra: str) -> dict[str, str]:
+        token = self.tokens.get(caller or "")
+        return {**({"Authorization": f"Bearer {token}"} if token else {}), **extra}
+
+
+@contextmanager
+def service(database_url: str) -> Iterator[Service]:
+    yard = Yard(database_url, lease_seconds=2.0)
+    yard.job("greet", chunk_size=2, max_items=50)(Greet)
+    yard.job("fails", chunk_size=5, max_attempts=1)(_fails)
+    auth = AuthService(yard.store)
+    try:
+        with TestClient(create_app(yard.store, yard.registry, auth_service=auth)) as client:
+            yield Service(yard, client, auth)
+    finally:
+        yard.close()

@@ -1,0 +1,137 @@
+"""The authorisation matrix: every route of the OpenAPI document × every kind of caller, with the status each
+must get. The routes come from the app itself, so a new route without a row here fails the test rather than
+going unchecked. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from batchyard.core.users import Role
+from tests.integration.api_helpers import PASSWORD, Service, service
+
+API = "/api/v1"
+CALLERS = ("owner", "other", "viewer", "admin", "anonymous", "bad_token", "expired")
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call a route. ``job``: it names a job, which must be the caller's (or the caller an admin).
+    ``acts``: it changes something, so viewers are refused. ``admin``: administrators only."""
+
+    job: bool = False
+    acts: bool = False
+    admin: bool = False
+    public: bool = False
+    ok: int = 200
+
+
+# One row per operation id of the OpenAPI document.
+ROUTES: dict[str, Access] = {
+    "health": Access(public=True),
+    "sign_in": Access(public=True),
+    "me": Access(),
+    "my_tokens": Access(),
+    "create_my_token": Access(ok=201),
+    "revoke_my_token": Access(ok=404),  # nobody's token 0
+    "list_job_types": Access(),
+    "submit_job": Access(acts=True, ok=202),
+    "list_jobs": Access(),
+    "get_job": Access(job=True),
+    "list_items": Access(job=True),
+    "cancel_job": Access(job=True, acts=True),
+    "delete_job": Access(job=True, acts=True),
+    "pause_job": Access(job=True, acts=True),
+    "resume_job": Access(job=True, acts=True, ok=409),  # the job is not paused
+    "retry_failed": Access(job=True, acts=True, ok=409),  # the job has no failed items
+    "create_user": Access(acts=True, admin=True, ok=201),
+    "change_user": Access(acts=True, admin=True),
+}
+
+BODIES: dict[str, Callable[[Service], object]] = {
+    "sign_in": lambda s: {"username": "owner", "password": PASSWORD},
+    "create_my_token": lambda s: {"name": "matrix"},
+    "submit_job": lambda s: {"type": "greet", "items": ["a"]},
+    "create_user": lambda s: {"name": f"new{len(s.tokens)}{datetime.now(UTC).timestamp():.0f}"},
+    "change_user": lambda s: {"quota": 5},
+}
+
+
+def expected(access: Access, caller: str) -> int:
+    if access.public:
+        return access.ok
+    if caller in ("anonymous", "bad_token", "expired"):
+        return 401
+    if access.admin:
+        return access.ok if caller == "admin" else 403
+    if access.acts and caller == "viewer":
+        return 403
+    if access.job and caller in ("other", "viewer"):
+        return 403
+    return access.ok
+
+
+@pytest.fixture
+def svc(database_url: str) -> Iterator[Service]:
+    with service(database_url) as s:
+        s.add_user("owner", Role.OPERATOR)
+        s.add_user("other", Role.OPERATOR)
+        s.add_user("viewer", Role.VIEWER)
+        s.add_user("admin", Role.ADMIN)
+        s.tokens["bad_token"] = "by_" + "x" * 43
+        owner = s.yard.store.get_user("owner")
+        s.tokens["expired"] = s.auth.issue_token(
+            owner, "old", expires_at=datetime.now(UTC) - timedelta(minutes=1)
+        ).secret
+        yield s
+
+
+def _operations(svc: Service) -> list[tuple[str, str, str]]:
+    schema = svc.client.get("/openapi.json").json()
+    return [
+        (op["operationId"], method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+    ]
+
+
+def test_every_route_has_a_row_in_the_matrix(svc: Service) -> None:
+    operations = {op for op, _, _ in _operations(svc)}
+    assert operations - set(ROUTES) == set(), "a route nobody decided the access of"
+    assert set(ROUTES) - operations == set(), "a row for a route that no longer exists"
+
+
+def test_every_route_answers_every_caller_as_the_matrix_says(svc: Service) -> None:
+    failures = []
+    for operation, method, path in _operations(svc):
+        access = ROUTES[operation]
+        for caller in CALLERS:
+            url = _url(svc, path, caller)
+            body = BODIES[operation](svc) if operation in BODIES else None
+            response = svc.client.request(method, url, json=body, headers=svc.headers(caller))
+            want = expected(access, caller)
+            if response.status_code != want:
+                failures.append(f"{method} {path} as {caller}: {response.status_code}, expected {want}")
+            elif response.status_code >= 400:
+                assert set(response.json()) == {"error"}, f"{method} {path}: not the error envelope"
+    assert failures == [], "\n".join(failures)
+
+
+def test_an_unknown_job_is_404_for_everyone_signed_in(svc: Service) -> None:
+    for caller in ("owner", "other", "viewer", "admin"):
+        response = svc.client.get(f"{API}/jobs/987654321", headers=svc.headers(caller))
+        assert response.status_code == 404, caller
+
+
+def _url(svc: Service, path: str, caller: str) -> str:
+    """The path with a fresh job of the owner's (each call may change or end it) and ids that exist."""
+    if "{job_id}" in path:
+        submitted = svc.client.post(
+            f"{API}/jobs", json={"type": "greet", "items": ["a", "b"]}, headers=svc.headers("owner")
+        )
+        path = path.replace("{job_id}", str(submitted.json()["id"]))
+    path = path.replace("{user_id}", str(svc.user_ids["other"]))
+    return path.replace("{token_id}", "0")
