@@ -193,6 +193,24 @@ class TokenNotFound(BatchyardError):
     code = "token_not_found"
 
 
+class QuotaInsufficient(BatchyardError):
+    """This needs {cost} quota; your balance is {balance} ({shortfall} short)."""
+
+    code = "quota_insufficient"
+
+
+class RateLimited(BatchyardError):
+    """You may submit {limit} {type!r} jobs per {period}; try again in {retry_after} seconds."""
+
+    code = "rate_limited"
+
+
+class TooManyActiveJobs(BatchyardError):
+    """You already have {limit} active {type!r} jobs; wait for one to finish."""
+
+    code = "too_many_active_jobs"
+
+
 _ZH: dict[str, str] = {
     "error": "batchyard 出错了。",
     "configuration_error": "配置无效：{reason}",
@@ -222,4 +240,7 @@ _ZH: dict[str, str] = {
     "user_exists": "名为 {name!r} 的用户已存在。",
     "user_not_found": "用户 {user!r} 不存在。",
     "token_not_found": "您没有有效的令牌 {token_id}。",
+    "quota_insufficient": "需要 {cost} 配额，您的余额为 {balance}（还差 {shortfall}）。",
+    "rate_limited": "每{period_zh}最多提交 {limit} 个 {type!r} 任务，请在 {retry_after} 秒后重试。",
+    "too_many_active_jobs": "您已有 {limit} 个进行中的 {type!r} 任务，请等待其中一个完成。",
 }

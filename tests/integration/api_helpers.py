@@ -32,6 +32,13 @@ def _fails(item: int, ctx: Context) -> int:
     raise ValueError(f"item {item} is odd")
 
 
+def _paid(item: int, ctx: Context) -> int:
+    """Negative items fail: a paid job with some failures to refund."""
+    if item < 0:
+        raise ValueError(f"item {item} is negative")
+    return item
+
+
 @dataclass
 class Service:
     yard: Yard
@@ -55,6 +62,9 @@ def service(database_url: str) -> Iterator[Service]:
     yard = Yard(database_url, lease_seconds=2.0)
     yard.job("greet", chunk_size=2, max_items=50)(Greet)
     yard.job("fails", chunk_size=5, max_attempts=1)(_fails)
+    yard.job("paid", chunk_size=2, max_items=50, unit_cost=1, max_attempts=1)(_paid)
+    yard.job("hourly", unit_cost=0, jobs_per_hour=5)(_paid)
+    yard.job("single", max_active_jobs=1)(_paid)
     auth = AuthService(yard.store)
     try:
         with TestClient(create_app(yard.store, yard.registry, auth_service=auth)) as client:

@@ -34,7 +34,7 @@ def _submit(svc: Service, caller: str, items: list[object], **body: object) -> d
 def test_a_submitted_job_runs_and_its_items_are_read_page_by_page(svc: Service) -> None:
     job = _submit(svc, "alice", ["ann", "ben", "cat", "dan", "eve"], params={"greeting": "hi"})
     assert (job["owner"], job["status"], job["total"]) == ("alice", "pending", 5)
-    svc.yard.run_until_done(int(job["id"]), timeout=30)  # type: ignore[call-overload]
+    svc.yard.run_until_done(int(job["id"]), timeout=30)
 
     done = svc.client.get(f"{API}/jobs/{job['id']}", headers=svc.headers("alice")).json()
     assert (done["status"], done["succeeded"], done["progress"]) == ("succeeded", 5, 100.0)
@@ -48,7 +48,7 @@ def test_a_submitted_job_runs_and_its_items_are_read_page_by_page(svc: Service) 
 
 
 def test_jobs_are_listed_newest_first_by_cursor_and_by_status_group(svc: Service) -> None:
-    ids = [int(_submit(svc, "alice", [f"n{i}"])["id"]) for i in range(5)]  # type: ignore[call-overload]
+    ids = [int(_submit(svc, "alice", [f"n{i}"])["id"]) for i in range(5)]
     _submit(svc, "bob", ["other"])
     svc.client.post(f"{API}/jobs/{ids[0]}/cancel", headers=svc.headers("alice"))
 

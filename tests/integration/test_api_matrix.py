@@ -35,6 +35,7 @@ ROUTES: dict[str, Access] = {
     "sign_in": Access(public=True),
     "me": Access(),
     "my_tokens": Access(),
+    "my_ledger": Access(),
     "create_my_token": Access(ok=201),
     "revoke_my_token": Access(ok=404),  # nobody's token 0
     "list_job_types": Access(),

@@ -33,6 +33,9 @@ STATUS: dict[str, int] = {
     "too_many_items": 422,
     "no_items": 422,
     "too_many_sign_ins": 429,
+    "quota_insufficient": 403,
+    "rate_limited": 429,
+    "too_many_active_jobs": 429,
     "database_unavailable": 503,
 }
 _HTTP_CODES = {400: "bad_request", 401: "not_signed_in", 404: "not_found", 405: "method_not_allowed"}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import ItemRecord, Job, Round
-from batchyard.core.users import Role, Token, User
+from batchyard.core.users import LedgerEntry, Role, Token, User
 
 
 class RoundOut(BaseModel):
@@ -36,6 +36,7 @@ class JobOut(BaseModel):
     round: int
     rounds: list[RoundOut]
     error: str | None
+    quota: QuotaOut
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -59,6 +60,7 @@ class JobOut(BaseModel):
             round=job.round,
             rounds=[_round(r) for r in job.rounds],
             error=job.error,
+            quota=QuotaOut(charged=job.quota.charged, refunded=job.quota.refunded),
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
@@ -67,6 +69,36 @@ class JobOut(BaseModel):
 
 def _round(r: Round) -> RoundOut:
     return RoundOut(number=r.number, started_at=r.started_at, items=r.items, finished_at=r.finished_at)
+
+
+class QuotaOut(BaseModel):
+    charged: int = Field(description="quota this job charged its owner, over all its rounds")
+    refunded: int = Field(description="quota given back: failures, skips, items a cancel left undone")
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    job_id: int | None
+    kind: str = Field(description="charge, refund, grant (a starting balance) or set (an administrator's change)")
+    amount: int = Field(description="signed: a charge is negative")
+    balance_after: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: LedgerEntry) -> LedgerEntryOut:
+        return cls(
+            id=entry.id,
+            job_id=entry.job_id,
+            kind=entry.kind,
+            amount=entry.amount,
+            balance_after=entry.balance_after,
+            created_at=entry.created_at,
+        )
+
+
+class LedgerPage(BaseModel):
+    entries: list[LedgerEntryOut]
+    next_cursor: str | None
 
 
 class JobPage(BaseModel):
@@ -110,6 +142,10 @@ class ItemPage(BaseModel):
 class JobTypeOut(BaseModel):
     name: str
     title: str
+    unit_cost: int = Field(description="quota charged per item")
+    jobs_per_hour: int | None
+    jobs_per_day: int | None
+    max_active_jobs: int | None
     params_schema: dict[str, Any] | None = Field(description="JSON Schema of `params`; null: any object")
     takes_items: bool = Field(description="false when the type enumerates its own items (a source)")
     chunk_size: int
@@ -125,6 +161,10 @@ class JobTypeOut(BaseModel):
         return cls(
             name=job_type.name,
             title=job_type.title or job_type.name,
+            unit_cost=p.unit_cost,
+            jobs_per_hour=p.jobs_per_hour,
+            jobs_per_day=p.jobs_per_day,
+            max_active_jobs=p.max_active_jobs,
             params_schema=schema,
             takes_items=job_type.source is None,
             chunk_size=p.chunk_size,

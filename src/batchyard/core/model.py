@@ -46,6 +46,14 @@ class Round:
 
 
 @dataclass(frozen=True, slots=True)
+class QuotaMoves:
+    """Quota a job charged its owner and gave back, over all its rounds."""
+
+    charged: int = 0
+    refunded: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     id: int
     type: str
@@ -66,6 +74,7 @@ class Job:
     exclusive_key: str | None = None
     idempotency_key: str | None = None
     rounds: tuple[Round, ...] = ()
+    quota: QuotaMoves = QuotaMoves()
 
     @property
     def processed(self) -> int:
@@ -108,6 +117,18 @@ class NewJob:
     max_failures: int | float | None = None
     stop_on_error: bool = False
     planner_token: str | None = None  # set when the submitter plans the items itself
+    unit_cost: int = 0  # quota per item, charged to the owner when the owner is a service user
+    prepaid_items: int | None = None  # items charged when the job is created (else each stored batch pays)
+    limits: SubmitLimits | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitLimits:
+    """How many jobs of one type an owner may submit per hour and per day, and have active at once."""
+
+    per_hour: int | None = None
+    per_day: int | None = None
+    active: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,11 @@ class Policies:
     max_items: int | None = None
     exclusive: str | None = None
     skip_done: str | None = None
+    # What a job costs its owner, and how often an owner may submit one (service users; see the ledger).
+    unit_cost: int = 0
+    jobs_per_hour: int | None = None
+    jobs_per_day: int | None = None
+    max_active_jobs: int | None = None
 
     def __post_init__(self) -> None:
         _require(self.chunk_size >= 1, "chunk_size must be at least 1")
@@ -40,6 +45,10 @@ class Policies:
         _require(self.max_items is None or self.max_items >= 1, "max_items must be at least 1")
         _require(_valid_max_failures(self.max_failures), "max_failures is a count >= 0 or a ratio in (0, 1)")
         _require(self.on_error in set(OnError), "on_error is one of continue, stop, retry")
+        _require(isinstance(self.unit_cost, int) and self.unit_cost >= 0, "unit_cost is a whole number >= 0")
+        for name in ("jobs_per_hour", "jobs_per_day", "max_active_jobs"):
+            value = getattr(self, name)
+            _require(value is None or (isinstance(value, int) and value >= 1), f"{name} must be at least 1")
         object.__setattr__(self, "on_error", OnError(self.on_error))
 
 

@@ -47,3 +47,16 @@ class Token:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One move of a user's balance: a charge (negative), a refund, a grant or an administrator's change."""
+
+    id: int
+    job_id: int | None
+    key: str
+    kind: str
+    amount: int
+    balance_after: int
+    created_at: datetime

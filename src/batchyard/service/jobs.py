@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from functools import partial
 from itertools import chain, islice
 from typing import Any
 
 from batchyard.core.jobtype import JobType
-from batchyard.core.model import Job, NewJob
+from batchyard.core.model import Job, NewJob, SubmitLimits
 from batchyard.core.planning import SUBMISSION_INTERRUPTED, cut_chunks
 from batchyard.core.policies import OnError
 from batchyard.core.registry import Registry
@@ -42,8 +42,10 @@ class JobService:
         raw_params = job_type.params_dict(job_type.parse_params(params))
         if items is None and job_type.source is None:
             raise NoItems()
+        counted = len(items) if isinstance(items, Sized) else None  # known now: charged when the job is created
         stream = None if items is None else _checked_items(job_type, items)
         token = secrets.token_hex(16) if stream is not None else None
+        policies = job_type.policies
         new = NewJob(
             type=type_name,
             owner=owner,
@@ -57,6 +59,9 @@ class JobService:
             max_failures=job_type.policies.max_failures,
             stop_on_error=job_type.policies.on_error == OnError.STOP,
             planner_token=token,
+            unit_cost=policies.unit_cost,
+            prepaid_items=counted,
+            limits=SubmitLimits(policies.jobs_per_hour, policies.jobs_per_day, policies.max_active_jobs),
         )
         job, created = self.store.create_job(new)
         if created and stream is not None and token is not None:

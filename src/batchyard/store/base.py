@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
 from batchyard.core.status import JobStatus
-from batchyard.core.users import Role, Token, User
+from batchyard.core.users import LedgerEntry, Role, Token, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +136,8 @@ class Store(Protocol):
     def revoke_token(self, user_id: int, token_id: int) -> bool: ...
     def record_login_failure(self, subjects: Sequence[str], minute: int) -> None: ...
     def login_failures_since(self, subject: str, minute: int) -> int: ...
+    def ledger(self, user_id: int, *, before: int | None = None, limit: int = 50) -> list[LedgerEntry]:
+        """The user's balance moves, newest first; ``before``: only older entries (the next page)."""
 
     def pinned(self) -> AbstractContextManager[None]:
         """While the block runs, this thread's claims and commits keep one connection (a worker's loop)."""

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from batchyard.api.deps import Auth, CurrentUser, StoreDep
 from batchyard.api.errors import responses
-from batchyard.api.schemas import IssuedTokenOut, NewTokenIn, SignInIn, SignInOut, TokenOut, UserOut
+from batchyard.api.schemas import (
+    IssuedTokenOut,
+    LedgerEntryOut,
+    LedgerPage,
+    NewTokenIn,
+    SignInIn,
+    SignInOut,
+    TokenOut,
+    UserOut,
+)
 from batchyard.errors import TokenNotFound
 
 router = APIRouter(tags=["sign-in"])
@@ -30,6 +41,20 @@ def sign_in(body: SignInIn, request: Request, auth: Auth) -> SignInOut:
 @router.get("/me", operation_id="me", response_model=UserOut, responses=responses(401))
 def me(user: CurrentUser) -> UserOut:
     return UserOut.of(user)
+
+
+@router.get("/me/ledger", operation_id="my_ledger", response_model=LedgerPage, responses=responses(401, 422))
+def my_ledger(
+    user: CurrentUser,
+    store: StoreDep,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> LedgerPage:
+    """Every move of the caller's quota balance, newest first: charges, refunds, grants."""
+    found = store.ledger(user.id, before=int(cursor) if cursor else None, limit=limit + 1)
+    page = found[:limit]
+    more = len(found) > limit
+    return LedgerPage(entries=[LedgerEntryOut.of(e) for e in page], next_cursor=str(page[-1].id) if more else None)
 
 
 @router.get("/me/tokens", operation_id="my_tokens", response_model=list[TokenOut], responses=responses(401))

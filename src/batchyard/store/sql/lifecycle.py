@@ -20,7 +20,7 @@ from batchyard.core.status import (
     final_status,
 )
 from batchyard.errors import Conflict, IllegalTransition, JobNotFound, NothingToRetry, SubmissionStopped
-from batchyard.store.sql import codec
+from batchyard.store.sql import codec, quota
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks, forget_exclusive
 from batchyard.store.sql.rows import add_counters, count_planned, emit, load_job, read_counters, shard_of, utcnow
@@ -92,6 +92,8 @@ def retry_failed(db: Database, job_id: int) -> Job:
             if items == 0 and not resumes_planning:
                 raise _nothing_to_retry(job)
             _open_round(conn, job, items, resumes_planning=resumes_planning)
+            key = f"job:{job.id}:round:{job.round + 1}:charge"
+            quota.charge(conn, owner=job.owner, job_id=job.id, key=key, amount=job.unit_cost * items)
             announce_work(conn)
     except IntegrityError:
         with db.read() as conn:
@@ -214,6 +216,7 @@ def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:
     rounds[-1]["finished_at"] = now.isoformat()
     cancel_pending_chunks(conn, job_id)
     forget_exclusive(conn, job_id)
+    quota.refund_round(conn, job_id, counters.succeeded)
     conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from batchyard.core.model import Counters, Job, NewJob, PlannedChunk
 from batchyard.core.status import ChunkStatus, ItemState, JobStatus
 from batchyard.errors import Conflict, LeaseLost
-from batchyard.store.sql import codec
+from batchyard.store.sql import codec, quota
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import add_counters, count_planned, emit, epoch, fitted_key, load_job, shard_of, utcnow
 from batchyard.store.sql.tables import (
@@ -36,7 +36,11 @@ def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
         return existing, False
     try:
         with db.write() as conn:
+            quota.check_limits(conn, new)
             job_id = _insert_job(conn, new, lease=lease)
+            if new.prepaid_items:
+                cost = new.unit_cost * new.prepaid_items
+                quota.charge(conn, owner=new.owner, job_id=job_id, key=f"job:{job_id}:round:1:charge", amount=cost)
             job = load_job(conn, job_id)
             announce_work(conn)  # its source is work for any worker
     except IntegrityError:
@@ -92,6 +96,8 @@ def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
             rounds=codec.dumps([{"number": 1, "started_at": now.isoformat(), "items": 0}]),
             exclusive_key=new.exclusive_key,
             idempotency_key=new.idempotency_key,
+            unit_cost=new.unit_cost,
+            prepaid=new.prepaid_items is not None,
             created_at=now,
         )
         .returning(jobs.c.id)
@@ -110,10 +116,22 @@ def add_chunks(db: Database, job_id: int, token: str, planned: Sequence[PlannedC
     with db.write() as conn:
         if not _advance_planner(conn, job_id, token, items=items, seqs=(planned[0].seq, planned[-1].seq), lease=lease):
             return
+        _pay_for_batch(conn, job_id, planned[0].seq, items)
         conn.execute(chunks.insert(), [_chunk_row(job_id, c) for c in planned])
         for chunk in planned:
             add_counters(conn, job_id, shard_of(chunk.seq), Counters.of_states(chunk.states))
         announce_work(conn)
+
+
+def _pay_for_batch(conn: Connection, job_id: int, first_seq: int, items: int) -> None:
+    """A job whose items were not counted at submit (a source, an iterable without a length) pays for each
+    batch as it is stored, in the same transaction."""
+    job = conn.execute(
+        select(jobs.c.owner, jobs.c.unit_cost, jobs.c.prepaid, jobs.c.round).where(jobs.c.id == job_id)
+    ).one()
+    if job.unit_cost and not job.prepaid:
+        key = f"job:{job_id}:round:{job.round}:charge:{first_seq}"
+        quota.charge(conn, owner=job.owner, job_id=job_id, key=key, amount=job.unit_cost * items)
 
 
 def _advance_planner(

@@ -8,14 +8,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from batchyard.core.eta import eta_seconds
-from batchyard.core.model import Counters, ItemError, Job, Round
+from batchyard.core.model import Counters, ItemError, Job, QuotaMoves, Round
 from batchyard.core.status import ChunkStatus, JobStatus
 from batchyard.store.sql import codec, queries
 from batchyard.store.sql.raw import Raw
-from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, jobs
+from batchyard.store.sql.tables import COUNTER_SHARDS, chunks, events, jobs, ledger
 
 ETA_WINDOW = 20  # commits the moving average of throughput looks back over
 
@@ -166,7 +166,18 @@ def load_job(conn: Connection, job_id: int) -> Job | None:
         exclusive_key=row["exclusive_key"],
         idempotency_key=row["idempotency_key"],
         rounds=tuple(_round(r) for r in codec.loads(row["rounds"])),
+        quota=job_moves(conn, job_id) if row["unit_cost"] else QuotaMoves(),
     )
+
+
+def job_moves(conn: Connection, job_id: int) -> QuotaMoves:
+    """What the job charged its owner and gave back, from the ledger."""
+    moves = ledger.c
+    rows = conn.execute(
+        select(moves.kind, func.sum(moves.amount)).where(moves.job_id == job_id).group_by(moves.kind)
+    ).all()
+    sums = {kind: int(total or 0) for kind, total in rows}
+    return QuotaMoves(charged=-sums.get("charge", 0), refunded=sums.get("refund", 0))
 
 
 def _round(data: dict[str, Any]) -> Round:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
 from batchyard.core.status import JobStatus
-from batchyard.core.users import Role, Token, User
+from batchyard.core.users import LedgerEntry, Role, Token, User
 from batchyard.store.base import CommitSession, Event, PlanningClaim
 from batchyard.store.sql import claims, commits, lifecycle, planning, reads, reaper, users, wakeup
 from batchyard.store.sql.database import Database, Timeouts
@@ -160,6 +160,9 @@ class SqlStore:
 
     def login_failures_since(self, subject: str, minute: int) -> int:
         return users.login_failures_since(self.db, subject, minute)
+
+    def ledger(self, user_id: int, *, before: int | None = None, limit: int = 50) -> list[LedgerEntry]:
+        return users.ledger(self.db, user_id, before=before, limit=limit)
 
     def pinned(self) -> AbstractContextManager[None]:
         return self.db.pinned()

@@ -61,6 +61,8 @@ jobs = Table(
     Column("error", Text),
     Column("exclusive_key", String(300)),
     Column("idempotency_key", String(300)),
+    Column("unit_cost", BigInteger, nullable=False, server_default="0"),
+    Column("prepaid", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcTime, nullable=False),
     Column("started_at", UtcTime),
     Column("finished_at", UtcTime),
@@ -196,4 +198,22 @@ login_failures = Table(
     Column("minute", BigInteger, nullable=False),
     Column("count", Integer, nullable=False, default=0),
     PrimaryKeyConstraint("subject", "minute"),
+)
+
+# The quota ledger: every move of a user's balance is a row, with a key that makes it happen at most once
+# (``job:{id}:round:{n}:charge``, ``...:refund``). ``amount`` is signed (charges negative); a user's balance
+# always equals the sum of their rows.
+ledger = Table(
+    "by_ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("by_users.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", Id),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Index(None, "user_id", "id"),
+    Index(None, "job_id"),
 )

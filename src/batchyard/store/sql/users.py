@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,18 +10,22 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from batchyard.core.users import Role, Token, User
+from batchyard.core.users import LedgerEntry, Role, Token, User
 from batchyard.errors import UserExists, UserNotFound
 from batchyard.store.sql.database import Database
+from batchyard.store.sql.quota import adjust
 from batchyard.store.sql.rows import as_utc, utcnow
+from batchyard.store.sql.tables import ledger as ledger_table
 from batchyard.store.sql.tables import login_failures, tokens, users
 
 
 def create_user(db: Database, name: str, role: Role, quota: int, password_hash: str | None) -> User:
-    values = {"name": name, "role": role, "quota": quota, "password_hash": password_hash, "created_at": utcnow()}
+    """The user, with a starting balance of ``quota`` granted through the ledger."""
+    values = {"name": name, "role": role, "quota": 0, "password_hash": password_hash, "created_at": utcnow()}
     try:
         with db.write() as conn:
             user_id = conn.execute(insert(users).values(**values).returning(users.c.id)).scalar_one()
+            adjust(conn, user_id, quota, key=f"user:{user_id}:grant", kind="grant")
     except IntegrityError:
         raise UserExists(name=name) from None
     return get_user(db, user_id)
@@ -36,14 +41,17 @@ def get_user(db: Database, user: int | str) -> User:
 
 
 def update_user(db: Database, user_id: int, *, role: Role | None, quota: int | None) -> User:
-    values: dict[str, Any] = {}
-    if role is not None:
-        values["role"] = role
-    if quota is not None:
-        values["quota"] = quota
+    """Set the role, and the balance to ``quota`` (the difference is a ledger row, so the balance stays the
+    sum of the user's rows)."""
     with db.write() as conn:
-        if values:
-            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+        if role is not None:
+            conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+        if quota is not None:
+            query = select(users.c.quota).where(users.c.id == user_id)
+            if not db.is_sqlite:
+                query = query.with_for_update()
+            balance = conn.execute(query).scalar_one()
+            adjust(conn, user_id, quota - balance, key=f"user:{user_id}:set:{uuid.uuid4().hex}", kind="set")
     return get_user(db, user_id)
 
 
@@ -131,6 +139,26 @@ def login_failures_since(db: Database, subject: str, minute: int) -> int:
     with db.read() as conn:
         total = conn.execute(select(func.sum(f.count)).where(f.subject == subject, f.minute >= minute)).scalar()
     return int(total or 0)
+
+
+def ledger(db: Database, user_id: int, *, before: int | None, limit: int) -> list[LedgerEntry]:
+    e = ledger_table.c
+    query = select(ledger_table).where(e.user_id == user_id).order_by(e.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(e.id < before)
+    with db.read() as conn:
+        return [
+            LedgerEntry(
+                id=row["id"],
+                job_id=row["job_id"],
+                key=row["key"],
+                kind=row["kind"],
+                amount=row["amount"],
+                balance_after=row["balance_after"],
+                created_at=as_utc(row["created_at"]) or row["created_at"],
+            )
+            for row in conn.execute(query).mappings()
+        ]
 
 
 def _user(row: Any) -> User:
