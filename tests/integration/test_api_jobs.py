@@ -141,3 +141,23 @@ def test_job_types_describe_their_params_and_limits(svc: Service) -> None:
     assert greet["max_items"] == 50
     assert greet["params_schema"]["properties"]["greeting"]["maxLength"] == 20
     assert types["fails"]["params_schema"] is None
+
+
+def test_failures_are_grouped_by_cause(svc: Service) -> None:
+    items = [1, -2, 3, -4, -5, 6, -7]
+    response = svc.client.post(f"{API}/jobs", json={"type": "paid", "items": items}, headers=svc.headers("alice"))
+    job_id = response.json()["id"]
+    svc.yard.run_until_done(job_id, timeout=30)
+    body = svc.client.get(f"{API}/jobs/{job_id}/failures", headers=svc.headers("alice")).json()
+    assert body["failed"] == 4
+    [cause] = body["causes"]
+    assert cause["cause"] == "ValueError: item <n> is negative"
+    assert (cause["count"], cause["indices"]) == (4, [1, 3, 4, 6])
+    assert cause["sample"]["index"] == 1
+    assert "-2" in cause["sample"]["error"]
+    assert cause["first_seen"] <= cause["last_seen"]
+    retried = svc.client.post(f"{API}/jobs/{job_id}/retry-failed", headers=svc.headers("alice"))
+    assert retried.status_code == 200
+    svc.yard.run_until_done(job_id, timeout=30)
+    again = svc.client.get(f"{API}/jobs/{job_id}/failures", headers=svc.headers("alice")).json()
+    assert again["failed"] == 4, "failed again in round 2: each item counted once, with its latest reason"

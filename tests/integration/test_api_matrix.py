@@ -43,6 +43,7 @@ ROUTES: dict[str, Access] = {
     "list_jobs": Access(),
     "get_job": Access(job=True),
     "list_items": Access(job=True),
+    "job_failures": Access(job=True),
     "cancel_job": Access(job=True, acts=True),
     "delete_job": Access(job=True, acts=True),
     "pause_job": Access(job=True, acts=True),

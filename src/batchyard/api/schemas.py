@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from batchyard.core.causes import Cause
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import ItemRecord, Job, Round
 from batchyard.core.users import LedgerEntry, Role, Token, User
@@ -241,3 +242,36 @@ class UserChangeIn(BaseModel):
 
 class NewTokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
+
+
+class FailedItemOut(BaseModel):
+    index: int
+    error: str
+    at: datetime
+
+
+class CauseOut(BaseModel):
+    cause: str = Field(description="the reason with quoted values, ids and numbers masked")
+    count: int
+    sample: FailedItemOut = Field(description="the first item that failed for it, with its whole reason")
+    indices: list[int] = Field(description="the first few items that failed for it")
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+    @classmethod
+    def of(cls, cause: Cause) -> CauseOut:
+        s = cause.sample
+        return cls(
+            cause=cause.cause,
+            count=cause.count,
+            sample=FailedItemOut(index=s.index, error=s.error, at=s.at),
+            indices=cause.indices,
+            first_seen=cause.first_seen,
+            last_seen=cause.last_seen,
+        )
+
+
+class FailuresOut(BaseModel):
+    job_id: int
+    failed: int = Field(description="items failed now, over every cause")
+    causes: list[CauseOut] = Field(description="the most frequent first")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from batchyard.core.causes import Failure
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
 from batchyard.core.status import JobStatus
 from batchyard.core.users import LedgerEntry, Role, Token, User
@@ -121,6 +122,9 @@ class Store(Protocol):
         """Newest first; ``before``: only jobs with a smaller id (the next page)."""
 
     def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]: ...
+    def failures(self, job_id: int) -> Iterator[Failure]:
+        """The job's items that are failed now, with their latest reason and when it was recorded."""
+
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]: ...
     def ping(self) -> bool: ...
 

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Header, Query
 
 from batchyard.api.deps import ActingUser, CurrentUser, Jobs, StoreDep, owned
 from batchyard.api.errors import responses
-from batchyard.api.schemas import ItemOut, ItemPage, JobOut, JobPage, SubmitIn
+from batchyard.api.schemas import CauseOut, FailuresOut, ItemOut, ItemPage, JobOut, JobPage, SubmitIn
+from batchyard.core.causes import group_failures
 from batchyard.core.model import Job
 from batchyard.core.status import JobStatus
 from batchyard.core.users import User
@@ -109,6 +110,14 @@ def list_items(
     page = found[:limit]
     more = len(found) > limit
     return ItemPage(items=[ItemOut.of(i) for i in page], next_cursor=str(page[-1].index) if more else None)
+
+
+@router.get("/jobs/{job_id}/failures", operation_id="job_failures", response_model=FailuresOut, responses=SEEN)
+def job_failures(job_id: int, user: CurrentUser, store: StoreDep) -> FailuresOut:
+    """The job's failed items grouped by cause, so thousands of failures read as the few reasons behind them."""
+    owned(store.get_job(job_id), user)
+    causes = group_failures(store.failures(job_id))
+    return FailuresOut(job_id=job_id, failed=sum(c.count for c in causes), causes=[CauseOut.of(c) for c in causes])
 
 
 def _act(job_id: int, user: User, store: Store, action: Callable[[int], Job]) -> JobOut:

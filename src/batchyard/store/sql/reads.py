@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from batchyard.core.causes import Failure
 from batchyard.core.model import ItemRecord, Job
 from batchyard.core.status import ChunkStatus, ItemState
 from batchyard.errors import JobNotFound
@@ -116,6 +117,34 @@ def _errors(conn: Connection, chunk: Any) -> dict[int, tuple[str, int]]:
         select(e.idx, e.error, e.attempts).where(e.job_id == chunk["job_id"], e.chunk_id == chunk["id"]).order_by(e.id)
     ).all()
     return {row.idx: (row.error, row.attempts) for row in rows}  # the latest round's error wins
+
+
+def failures(db: Database, job_id: int) -> Iterator[Failure]:
+    """The job's items that are failed now, each with its latest reason, a few chunks at a time."""
+    get_job(db, job_id)
+    c = chunks.c
+    after = -1
+    while True:
+        with db.read() as conn:
+            batch = conn.execute(
+                select(c.id, c.seq, c.first_index, c.states)
+                .where(c.job_id == job_id, c.seq > after, c.states.contains(ItemState.FAILED))
+                .order_by(c.seq)
+                .limit(CHUNKS_PER_READ)
+            ).all()
+            found = [failure for chunk in batch for failure in _chunk_failures(conn, job_id, chunk)]
+        yield from found  # outside the transaction, as items()
+        if len(batch) < CHUNKS_PER_READ:
+            return
+        after = batch[-1].seq
+
+
+def _chunk_failures(conn: Connection, job_id: int, chunk: Any) -> list[Failure]:
+    e = item_errors.c
+    failed = {chunk.first_index + i for i, state in enumerate(chunk.states) if state == ItemState.FAILED}
+    query = select(e.idx, e.error, e.created_at).where(e.job_id == job_id, e.chunk_id == chunk.id).order_by(e.id)
+    latest = {idx: Failure(idx, error, as_utc(at) or at) for idx, error, at in conn.execute(query) if idx in failed}
+    return [latest[i] for i in sorted(latest)]
 
 
 def list_events(db: Database, job_id: int | None, after: int, limit: int) -> list[Event]:

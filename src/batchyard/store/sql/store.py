@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
+from batchyard.core.causes import Failure
 from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
 from batchyard.core.status import JobStatus
 from batchyard.core.users import LedgerEntry, Role, Token, User
@@ -119,6 +120,9 @@ class SqlStore:
 
     def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]:
         return reads.items(self.db, job_id, status)
+
+    def failures(self, job_id: int) -> Iterator[Failure]:
+        return reads.failures(self.db, job_id)
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]:
         return reads.list_events(self.db, job_id, after, limit)
