@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
 from batchyard.api import errors
-from batchyard.api.routes import auth, jobs, meta, users
+from batchyard.api.routes import auth, events, jobs, meta, users
 from batchyard.core.registry import Registry
 from batchyard.service.auth import AuthService
+from batchyard.service.events import EventHub
 from batchyard.store.base import Store
 
 PREFIX = "/api/v1"
 
 
 def create_app(store: Store, registry: Registry | None = None, *, auth_service: AuthService | None = None) -> FastAPI:
-    app = FastAPI(title="batchyard", version=version("batchyard"))
+    hub = EventHub(store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            hub.stop()
+
+    app = FastAPI(title="batchyard", version=version("batchyard"), lifespan=lifespan)
     app.state.store = store
     app.state.registry = registry or Registry()
     app.state.auth = auth_service or AuthService(store)
+    app.state.events = hub
     api = APIRouter(prefix=PREFIX)
-    for module in (meta, auth, jobs, users):
+    for module in (meta, auth, jobs, events, users):
         api.include_router(module.router)
     app.include_router(api)
     errors.install(app)

@@ -44,6 +44,7 @@ class Event:
     kind: str
     data: dict[str, Any]
     at: float
+    owner: str = ""  # the job's owner: who may see the event
 
 
 class CommitSession(Protocol):
@@ -126,6 +127,7 @@ class Store(Protocol):
         """The job's items that are failed now, with their latest reason and when it was recorded."""
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]: ...
+    def last_event_id(self) -> int: ...
     def ping(self) -> bool: ...
 
     # users, tokens (kept as digests) and failed sign-ins

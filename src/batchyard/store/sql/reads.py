@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from batchyard.core.causes import Failure
 from batchyard.core.model import ItemRecord, Job
@@ -147,9 +147,16 @@ def _chunk_failures(conn: Connection, job_id: int, chunk: Any) -> list[Failure]:
     return [latest[i] for i in sorted(latest)]
 
 
+def last_event_id(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.max(events.c.id))).scalar() or 0)
+
+
 def list_events(db: Database, job_id: int | None, after: int, limit: int) -> list[Event]:
     e = events.c
-    query = select(events).where(e.id > after).order_by(e.id).limit(limit)
+    query = (
+        select(events, jobs.c.owner).join(jobs, jobs.c.id == e.job_id).where(e.id > after).order_by(e.id).limit(limit)
+    )
     if job_id is not None:
         query = query.where(e.job_id == job_id)
     with db.read() as conn:
@@ -161,6 +168,7 @@ def list_events(db: Database, job_id: int | None, after: int, limit: int) -> lis
             kind=r["kind"],
             data=codec.loads(r["data"]),
             at=(as_utc(r["created_at"]) or r["created_at"]).timestamp(),
+            owner=r["owner"],
         )
         for r in rows
     ]

@@ -121,6 +121,9 @@ class SqlStore:
     def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]:
         return reads.items(self.db, job_id, status)
 
+    def last_event_id(self) -> int:
+        return reads.last_event_id(self.db)
+
     def failures(self, job_id: int) -> Iterator[Failure]:
         return reads.failures(self.db, job_id)
 

@@ -1,0 +1,88 @@
+"""Live events as Server-Sent Events: one job's, or everything the caller may see. Each event carries its id;
+a client that reconnects with ``Last-Event-ID`` gets everything after it, nothing twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Request
+from sse_starlette import EventSourceResponse
+
+from batchyard.api.deps import CurrentUser, StoreDep, owned
+from batchyard.api.errors import responses
+from batchyard.service.events import EventHub
+from batchyard.store.base import Event
+
+router = APIRouter(tags=["events"])
+KEEP_ALIVE_SECONDS = 15
+_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "a stream of events"}
+}
+
+
+def hub(request: Request) -> EventHub:
+    value: EventHub = request.app.state.events
+    return value
+
+
+Hub = Annotated[EventHub, Depends(hub)]
+LastEventId = Annotated[str | None, Header(pattern=r"^\d{1,18}$", description="the last id received")]
+
+
+@router.get("/jobs/{job_id}/events", operation_id="job_events", responses={**_STREAM, **responses(401, 403, 404)})
+async def job_events(
+    job_id: int,
+    request: Request,
+    user: CurrentUser,
+    store: StoreDep,
+    events: Hub,
+    *,
+    last_event_id: LastEventId = None,
+) -> EventSourceResponse:
+    """The job's events, from its first (or after `Last-Event-ID`) and then as they happen: progress at most
+    a few times a second, every state change, and the end."""
+    await anyio.to_thread.run_sync(lambda: owned(store.get_job(job_id), user))
+    start = int(last_event_id) if last_event_id else 0
+    return _response(request, events, start, job_id=job_id, visible=lambda e: True)
+
+
+@router.get("/events", operation_id="all_events", responses={**_STREAM, **responses(401)})
+async def all_events(
+    request: Request, user: CurrentUser, events: Hub, *, last_event_id: LastEventId = None
+) -> EventSourceResponse:
+    """Every event the caller may see (an admin: all), from now (or after `Last-Event-ID`)."""
+    await anyio.to_thread.run_sync(events.start)
+    start = int(last_event_id) if last_event_id else events.head
+    return _response(request, events, start, job_id=None, visible=lambda e: user.may_see(e.owner))
+
+
+def _response(
+    request: Request, events: EventHub, start: int, *, job_id: int | None, visible: Callable[[Event], bool]
+) -> EventSourceResponse:
+    return EventSourceResponse(_stream(request, events, start, job_id, visible), ping=KEEP_ALIVE_SECONDS)
+
+
+async def _stream(
+    request: Request, events: EventHub, cursor: int, job_id: int | None, visible: Callable[[Event], bool]
+) -> AsyncIterator[dict[str, Any]]:
+    await anyio.to_thread.run_sync(events.start)
+    events.subscribers += 1
+    try:
+        while not await request.is_disconnected():
+            found, complete_to = await anyio.to_thread.run_sync(events.after, cursor, job_id)
+            for event in found:
+                if visible(event):
+                    yield _message(event)
+            cursor = max(cursor, complete_to)
+            if not found:
+                await events.wait_beyond(cursor, KEEP_ALIVE_SECONDS)
+    finally:
+        events.subscribers -= 1
+
+
+def _message(event: Event) -> dict[str, Any]:
+    body = {"id": event.id, "job_id": event.job_id, "kind": event.kind, "at": event.at, "data": event.data}
+    return {"id": str(event.id), "event": event.kind, "data": json.dumps(body, ensure_ascii=False)}
