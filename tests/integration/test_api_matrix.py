@@ -38,7 +38,7 @@ ROUTES: dict[str, Access] = {
     "my_tokens": Access(),
     "my_ledger": Access(),
     "create_my_token": Access(ok=201),
-    "revoke_my_token": Access(ok=404),  # nobody's token 0
+    "revoke_my_token": Access(ok=404),  # a token id nobody has
     "list_job_types": Access(),
     "submit_job": Access(acts=True, ok=202),
     "list_jobs": Access(),
@@ -141,4 +141,4 @@ def _url(svc: Service, path: str, caller: str) -> str:
         )
         path = path.replace("{job_id}", str(submitted.json()["id"]))
     path = path.replace("{user_id}", str(svc.user_ids["other"]))
-    return path.replace("{token_id}", "0")
+    return path.replace("{token_id}", "999999999")

@@ -33,7 +33,7 @@ def create_app(store: Store, registry: Registry | None = None, *, auth_service: 
     app.state.registry = registry or Registry()
     app.state.auth = auth_service or AuthService(store)
     app.state.events = hub
-    api = APIRouter(prefix=PREFIX)
+    api = APIRouter(prefix=PREFIX, responses=errors.responses(503))  # any route: the database is away
     for module in (meta, auth, jobs, events, users):
         api.include_router(module.router)
     app.include_router(api)

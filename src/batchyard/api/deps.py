@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from batchyard.core.model import Job
@@ -65,6 +65,11 @@ def owned(job: Job, user: User) -> Job:
         raise Forbidden(job_id=job.id)
     return job
 
+
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one names nothing and must not reach the database
+JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 CurrentUser = Annotated[User, Depends(current_user)]
 ActingUser = Annotated[User, Depends(acting_user)]

@@ -60,21 +60,30 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def language(request: Request) -> str:
-    """zh-CN when the caller prefers Chinese to English, else en."""
-    accepted = request.headers.get("accept-language", "")
-    for part in accepted.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh-CN"
-        if tag.startswith("en"):
-            return "en"
-    return "en"
+    """zh-CN when the caller prefers Chinese to English (by ``q`` weight, then order), else en."""
+    weights: dict[str, float] = {}
+    for position, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, *options = (piece.strip() for piece in part.split(";"))
+        quality = next((_quality(o[2:]) for o in options if o.startswith("q=")), 1.0)
+        for prefix, name in (("zh", "zh-CN"), ("en", "en")):
+            if tag.lower().startswith(prefix) and quality > 0 and name not in weights:
+                weights[name] = quality - position * 1e-6
+    return max(weights, key=weights.__getitem__) if weights else "en"
+
+
+def _quality(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 def error_response(request: Request, exc: BatchyardError, status: int | None = None) -> JSONResponse:
     status = status or STATUS.get(exc.code, 500)
     body = ErrorEnvelope(error=ErrorBody(code=exc.code, message=exc.message(language(request)), details=exc.details))
-    headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
+    headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
@@ -85,7 +94,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), exclude={"url", "ctx"})
+        # without the rejected input: it may be a password
+        errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
+        errors = jsonable_encoder(errors)
         reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
         return error_response(request, InvalidParams(reason=reason, errors=errors))
 

@@ -223,10 +223,13 @@ class SignInOut(BaseModel):
     user: UserOut
 
 
+MAX_QUOTA = 10**15  # far above any real balance, far below where refunds could overflow a 64-bit column
+
+
 class NewUserIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[\w.@+-]+$")
     role: Role = Role.OPERATOR
-    quota: int = Field(default=0, ge=0)
+    quota: int = Field(default=0, ge=0, le=MAX_QUOTA)
     password: str | None = Field(default=None, min_length=8, max_length=1000)
 
 
@@ -237,7 +240,7 @@ class NewUserOut(BaseModel):
 
 class UserChangeIn(BaseModel):
     role: Role | None = None
-    quota: int | None = Field(default=None, ge=0)
+    quota: int | None = Field(default=None, ge=0, le=MAX_QUOTA)
 
 
 class NewTokenIn(BaseModel):

@@ -79,20 +79,25 @@ class AuthService:
 
     def sign_in(self, name: str, password: str, address: str) -> IssuedToken:
         """An expiring token for a user name and password; too many failures from the name or the address
-        refuse further tries for a while (TooManySignIns), wrong ones raise SignInFailed."""
+        refuse further tries for a while (TooManySignIns), wrong ones raise SignInFailed.
+
+        Each try is counted as a failure before the password is checked, and the count taken back when it
+        was right: tries sent in parallel cannot all pass the limit while the slow hash is computed."""
         subjects = (f"user:{name.casefold()}", f"address:{address}")
-        self._refuse_if_guessing(subjects)
+        minute = self._minute()
+        self.store.record_login_failure(subjects, minute)
+        self._refuse_if_guessing(subjects, minute)
         found = self.store.password_hash(name)
         if found is None or found[1] is None:
             _verify(_DUMMY_HASH, password)
-            self._failed(subjects)
-        else:
-            user_id, hashed = found
-            assert hashed is not None
-            if not _verify(hashed, password):
-                self._failed(subjects)
-            if _hasher.check_needs_rehash(hashed):
-                self.store.set_password_hash(user_id, hash_password(password))
+            raise SignInFailed()
+        user_id, hashed = found
+        assert hashed is not None
+        if not _verify(hashed, password):
+            raise SignInFailed()
+        self.store.forget_login_attempt(subjects, minute)
+        if _hasher.check_needs_rehash(hashed):
+            self.store.set_password_hash(user_id, hash_password(password))
         user = self.store.get_user(name)
         expires = self._clock() + timedelta(hours=self.sign_in_hours)
         return self.issue_token(user, "sign-in", expires_at=expires)
@@ -105,19 +110,30 @@ class AuthService:
             raise NotSignedIn()
         return user
 
-    def _refuse_if_guessing(self, subjects: tuple[str, ...]) -> None:
-        since = self._minute() - FAILURE_WINDOW_MINUTES + 1
-        if any(self.store.login_failures_since(s, since) >= FAILURES_ALLOWED for s in subjects):
-            now = self._clock()
-            next_minute = 60 - now.second
-            raise TooManySignIns(retry_after=(FAILURE_WINDOW_MINUTES - 1) * 60 + next_minute)
-
-    def _failed(self, subjects: tuple[str, ...]) -> None:
-        self.store.record_login_failure(subjects, self._minute())
-        raise SignInFailed()
+    def _refuse_if_guessing(self, subjects: tuple[str, ...], minute: int) -> None:
+        """Refuse when this try (already counted) is past the limit for the name or the address; Retry-After
+        is when enough of the counted tries will have left the window for one more."""
+        since = minute - FAILURE_WINDOW_MINUTES + 1
+        waits = [
+            _seconds_until_allowed(counts, minute, self._clock())
+            for counts in (self.store.login_failures_since(s, since) for s in subjects)
+            if sum(counts.values()) > FAILURES_ALLOWED
+        ]
+        if waits:
+            raise TooManySignIns(retry_after=max(waits))
 
     def _minute(self) -> int:
         return int(self._clock().timestamp() // 60)
+
+
+def _seconds_until_allowed(counts: dict[int, int], minute: int, now: datetime) -> int:
+    """Seconds until the tries counted in the window (this one excepted) leave room for one more."""
+    counted = dict(counts)  # the refused try among them: it stays counted
+    for later in range(minute + 1, minute + FAILURE_WINDOW_MINUTES + 1):
+        kept = sum(n for m, n in counted.items() if m > later - FAILURE_WINDOW_MINUTES)
+        if kept < FAILURES_ALLOWED:
+            return max(1, int(later * 60 - now.timestamp()) + 1)
+    return FAILURE_WINDOW_MINUTES * 60
 
 
 def _verify(hashed: str, password: str) -> bool:

@@ -108,7 +108,11 @@ class JobService:
         return self.store.resume(job_id)
 
     def retry_failed(self, job_id: int) -> Job:
-        return self.store.retry_failed(job_id)
+        """Retry under the job type's cap on its owner's active jobs (when the type is registered here)."""
+        job = self.store.get_job(job_id)
+        known = job.type in self.registry.names
+        limit = self.registry.get(job.type).policies.max_active_jobs if known else None
+        return self.store.retry_failed(job_id, max_active=limit)
 
 
 def skip_done_scope(job_type: JobType, owner: str, params: dict[str, Any]) -> str | None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from batchyard.api.deps import Auth, CurrentUser, StoreDep
+from batchyard.api.deps import Auth, CurrentUser, StoreDep, TokenId
 from batchyard.api.errors import responses
 from batchyard.api.schemas import (
     IssuedTokenOut,
@@ -79,8 +79,8 @@ def create_my_token(body: NewTokenIn, user: CurrentUser, auth: Auth) -> IssuedTo
     "/me/tokens/{token_id}",
     operation_id="revoke_my_token",
     status_code=204,
-    responses=responses(401, 404),
+    responses=responses(401, 404, 422),
 )
-def revoke_my_token(token_id: int, user: CurrentUser, store: StoreDep) -> None:
+def revoke_my_token(token_id: TokenId, user: CurrentUser, store: StoreDep) -> None:
     if not store.revoke_token(user.id, token_id):
         raise TokenNotFound(token_id=token_id)

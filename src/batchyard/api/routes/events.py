@@ -11,7 +11,7 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Request
 from sse_starlette import EventSourceResponse
 
-from batchyard.api.deps import CurrentUser, StoreDep, owned
+from batchyard.api.deps import CurrentUser, JobId, StoreDep, owned
 from batchyard.api.errors import responses
 from batchyard.service.events import EventHub
 from batchyard.store.base import Event
@@ -32,9 +32,9 @@ Hub = Annotated[EventHub, Depends(hub)]
 LastEventId = Annotated[str | None, Header(pattern=r"^\d{1,18}$", description="the last id received")]
 
 
-@router.get("/jobs/{job_id}/events", operation_id="job_events", responses={**_STREAM, **responses(401, 403, 404)})
+@router.get("/jobs/{job_id}/events", operation_id="job_events", responses={**_STREAM, **responses(401, 403, 404, 422)})
 async def job_events(
-    job_id: int,
+    job_id: JobId,
     request: Request,
     user: CurrentUser,
     store: StoreDep,
@@ -49,7 +49,7 @@ async def job_events(
     return _response(request, events, start, job_id=job_id, visible=lambda e: True)
 
 
-@router.get("/events", operation_id="all_events", responses={**_STREAM, **responses(401)})
+@router.get("/events", operation_id="all_events", responses={**_STREAM, **responses(401, 422)})
 async def all_events(
     request: Request, user: CurrentUser, events: Hub, *, last_event_id: LastEventId = None
 ) -> EventSourceResponse:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
-from batchyard.api.deps import ActingUser, CurrentUser, Jobs, StoreDep, owned
+from batchyard.api.deps import ActingUser, CurrentUser, JobId, Jobs, StoreDep, owned
 from batchyard.api.errors import responses
 from batchyard.api.schemas import CauseOut, FailuresOut, ItemOut, ItemPage, JobOut, JobPage, SubmitIn
 from batchyard.core.causes import group_failures
@@ -20,8 +20,8 @@ from batchyard.store.base import Store
 
 router = APIRouter(tags=["jobs"])
 
-SEEN = responses(401, 403, 404)  # a job must exist and be the caller's (or the caller an admin)
-ACTED = responses(401, 403, 404, 409)
+SEEN = responses(401, 403, 404, 422)  # a job must exist and be the caller's (or the caller an admin)
+ACTED = responses(401, 403, 404, 409, 422)
 
 
 class StatusGroup(StrEnum):
@@ -47,7 +47,7 @@ GROUPS: dict[StatusGroup, tuple[JobStatus, ...]] = {
     operation_id="submit_job",
     status_code=202,
     response_model=JobOut,
-    responses=responses(401, 403, 409, 422),
+    responses=responses(401, 403, 409, 422, 429),
 )
 def submit_job(
     body: SubmitIn,
@@ -88,13 +88,13 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", operation_id="get_job", response_model=JobOut, responses=SEEN)
-def get_job(job_id: int, user: CurrentUser, store: StoreDep) -> JobOut:
+def get_job(job_id: JobId, user: CurrentUser, store: StoreDep) -> JobOut:
     return JobOut.of(owned(store.get_job(job_id), user))
 
 
 @router.get("/jobs/{job_id}/items", operation_id="list_items", response_model=ItemPage, responses=SEEN)
 def list_items(
-    job_id: int,
+    job_id: JobId,
     user: CurrentUser,
     store: StoreDep,
     *,
@@ -104,16 +104,15 @@ def list_items(
 ) -> ItemPage:
     """The job's items in order, with their status, output and error; `cursor` is the last index seen."""
     owned(store.get_job(job_id), user)
-    after = int(cursor) if cursor else -1
-    rest = (item for item in store.items(job_id, status) if item.index > after)
-    found = list(islice(rest, limit + 1))
+    start = int(cursor) + 1 if cursor else 0
+    found = list(islice(store.items(job_id, status, start), limit + 1))
     page = found[:limit]
     more = len(found) > limit
     return ItemPage(items=[ItemOut.of(i) for i in page], next_cursor=str(page[-1].index) if more else None)
 
 
 @router.get("/jobs/{job_id}/failures", operation_id="job_failures", response_model=FailuresOut, responses=SEEN)
-def job_failures(job_id: int, user: CurrentUser, store: StoreDep) -> FailuresOut:
+def job_failures(job_id: JobId, user: CurrentUser, store: StoreDep) -> FailuresOut:
     """The job's failed items grouped by cause, so thousands of failures read as the few reasons behind them."""
     owned(store.get_job(job_id), user)
     causes = group_failures(store.failures(job_id))
@@ -126,28 +125,33 @@ def _act(job_id: int, user: User, store: Store, action: Callable[[int], Job]) ->
 
 
 @router.post("/jobs/{job_id}/cancel", operation_id="cancel_job", response_model=JobOut, responses=ACTED)
-def cancel_job(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+def cancel_job(job_id: JobId, user: ActingUser, store: StoreDep) -> JobOut:
     """Cancel: nothing new starts, items in hand stop at their next check, the job ends `cancelled`."""
     return _act(job_id, user, store, store.cancel)
 
 
 @router.delete("/jobs/{job_id}", operation_id="delete_job", response_model=JobOut, responses=ACTED)
-def delete_job(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+def delete_job(job_id: JobId, user: ActingUser, store: StoreDep) -> JobOut:
     """The same as `POST /jobs/{id}/cancel`: a job's record is kept."""
     return _act(job_id, user, store, store.cancel)
 
 
 @router.post("/jobs/{job_id}/pause", operation_id="pause_job", response_model=JobOut, responses=ACTED)
-def pause_job(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+def pause_job(job_id: JobId, user: ActingUser, store: StoreDep) -> JobOut:
     return _act(job_id, user, store, store.pause)
 
 
 @router.post("/jobs/{job_id}/resume", operation_id="resume_job", response_model=JobOut, responses=ACTED)
-def resume_job(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
+def resume_job(job_id: JobId, user: ActingUser, store: StoreDep) -> JobOut:
     return _act(job_id, user, store, store.resume)
 
 
-@router.post("/jobs/{job_id}/retry-failed", operation_id="retry_failed", response_model=JobOut, responses=ACTED)
-def retry_failed(job_id: int, user: ActingUser, store: StoreDep) -> JobOut:
-    """Run the failed (and unprocessed) items again, as a new round of the same job."""
-    return _act(job_id, user, store, store.retry_failed)
+@router.post(
+    "/jobs/{job_id}/retry-failed",
+    operation_id="retry_failed",
+    response_model=JobOut,
+    responses={**ACTED, **responses(429)},
+)
+def retry_failed(job_id: JobId, user: ActingUser, store: StoreDep, jobs: Jobs) -> JobOut:
+    """Run the failed (and unprocessed) items again, as a new round of the same job, charged again."""
+    return _act(job_id, user, store, jobs.retry_failed)

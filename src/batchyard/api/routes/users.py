@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from batchyard.api.deps import Admin, Auth, StoreDep
+from batchyard.api.deps import Admin, Auth, StoreDep, UserId
 from batchyard.api.errors import responses
 from batchyard.api.schemas import IssuedTokenOut, NewUserIn, NewUserOut, TokenOut, UserChangeIn, UserOut
 
@@ -30,6 +30,6 @@ def create_user(body: NewUserIn, _admin: Admin, auth: Auth) -> NewUserOut:
     response_model=UserOut,
     responses=responses(401, 403, 404, 422),
 )
-def change_user(user_id: int, body: UserChangeIn, _admin: Admin, store: StoreDep) -> UserOut:
+def change_user(user_id: UserId, body: UserChangeIn, _admin: Admin, store: StoreDep) -> UserOut:
     store.get_user(user_id)
     return UserOut.of(store.update_user(user_id, role=body.role, quota=body.quota))

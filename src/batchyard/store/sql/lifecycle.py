@@ -75,7 +75,7 @@ def resume(db: Database, job_id: int) -> Job:
     return finish_if_done(db, job_id) or _get(db, job_id)
 
 
-def retry_failed(db: Database, job_id: int) -> Job:
+def retry_failed(db: Database, job_id: int, *, max_active: int | None = None) -> Job:
     """Reopen a finished job's failed items as a new round of the same job. Items that a stop (on_error,
     max_failures, an interrupted submission) left unprocessed run in that round too. A job whose planning
     never ended is sealed with the items that were stored, or, when a worker plans its source, planned on
@@ -91,6 +91,7 @@ def retry_failed(db: Database, job_id: int) -> Job:
             resumes_planning = not job.sealed and job.plan_by_worker
             if items == 0 and not resumes_planning:
                 raise _nothing_to_retry(job)
+            quota.check_active(conn, owner=job.owner, type_name=job.type, limit=max_active, besides=job.id)
             _open_round(conn, job, items, resumes_planning=resumes_planning)
             key = f"job:{job.id}:round:{job.round + 1}:charge"
             quota.charge(conn, owner=job.owner, job_id=job.id, key=key, amount=job.unit_cost * items)

@@ -36,6 +36,9 @@ def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
         return existing, False
     try:
         with db.write() as conn:
+            quota.lock_owner(conn, new.owner)  # submits of one owner queue here: limits and repeats are exact
+            if (repeated := _idempotent_in(conn, new)) is not None:
+                return repeated, False
             quota.check_limits(conn, new)
             job_id = _insert_job(conn, new, lease=lease)
             if new.prepaid_items:
@@ -53,10 +56,16 @@ def _find_idempotent(db: Database, new: NewJob) -> Job | None:
     if new.idempotency_key is None:
         return None
     with db.read() as conn:
-        job_id = conn.execute(
-            select(jobs.c.id).where(jobs.c.owner == new.owner, jobs.c.idempotency_key == new.idempotency_key)
-        ).scalar_one_or_none()
-        return None if job_id is None else load_job(conn, job_id)
+        return _idempotent_in(conn, new)
+
+
+def _idempotent_in(conn: Connection, new: NewJob) -> Job | None:
+    if new.idempotency_key is None:
+        return None
+    job_id = conn.execute(
+        select(jobs.c.id).where(jobs.c.owner == new.owner, jobs.c.idempotency_key == new.idempotency_key)
+    ).scalar_one_or_none()
+    return None if job_id is None else load_job(conn, job_id)
 
 
 def _explain_clash(db: Database, new: NewJob) -> Job:

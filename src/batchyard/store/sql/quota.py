@@ -24,6 +24,22 @@ ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANC
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
 
+def lock_owner(conn: Connection, owner: str) -> None:
+    """Take the owner's user row (PostgreSQL; SQLite's writers are one at a time anyway) for the rest of the
+    transaction, so that one owner's submits and retries are judged one after the other."""
+    _user(conn, owner, lock=True)
+
+
+def check_active(conn: Connection, *, owner: str, type_name: str, limit: int | None, besides: int) -> None:
+    """Refuse a retry that would make the owner's active jobs of this type more than ``limit``."""
+    if limit is None or _user(conn, owner, lock=True) is None:
+        return
+    j = jobs.c
+    mine = (j.owner == owner) & (j.type == type_name) & (j.id != besides) & j.status.in_(ACTIVE)
+    if conn.execute(select(func.count()).where(mine)).scalar_one() >= limit:
+        raise TooManyActiveJobs(limit=limit, type=type_name)
+
+
 def _user(conn: Connection, owner: str, *, lock: bool) -> Any:
     query = select(users.c.id, users.c.quota).where(users.c.name == owner)
     if lock and conn.dialect.name != "sqlite":  # SQLite's writer already holds the only write lock

@@ -51,13 +51,14 @@ def list_jobs(
     return [job for job in found if job is not None]
 
 
-def items(db: Database, job_id: int, status: str | None) -> Iterator[ItemRecord]:
-    """Each item in order, read a few chunks at a time so a 10M-item job streams in constant memory.
+def items(db: Database, job_id: int, status: str | None, start: int = 0) -> Iterator[ItemRecord]:
+    """Each item from index ``start`` on, in order, read a few chunks at a time so a 10M-item job streams in
+    constant memory and a late page starts at its own chunk.
 
     ``status`` is one of succeeded, failed, skipped, pending, or cancelled (items a cancel left undone).
     """
     get_job(db, job_id)
-    after = -1
+    after = _seq_before(db, job_id, start)
     while True:
         with db.read() as conn:
             batch = (
@@ -70,11 +71,21 @@ def items(db: Database, job_id: int, status: str | None) -> Iterator[ItemRecord]
                 .mappings()
                 .all()
             )
-            records = [record for chunk in batch for record in _chunk_items(conn, chunk, status)]
+            records = [r for chunk in batch for r in _chunk_items(conn, chunk, status) if r.index >= start]
         yield from records  # outside the transaction: a slow reader holds no database snapshot
         if len(batch) < CHUNKS_PER_READ:
             return
         after = batch[-1]["seq"]
+
+
+def _seq_before(db: Database, job_id: int, start: int) -> int:
+    """The seq just before the chunk that holds item ``start`` (-1: read from the first chunk)."""
+    if start <= 0:
+        return -1
+    c = chunks.c
+    with db.read() as conn:
+        seq = conn.execute(select(func.max(c.seq)).where(c.job_id == job_id, c.first_index <= start)).scalar()
+    return -1 if seq is None else int(seq) - 1
 
 
 def _labels(chunk: Any) -> dict[str, str]:

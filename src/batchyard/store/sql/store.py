@@ -98,8 +98,8 @@ class SqlStore:
     def resume(self, job_id: int) -> Job:
         return lifecycle.resume(self.db, job_id)
 
-    def retry_failed(self, job_id: int) -> Job:
-        return lifecycle.retry_failed(self.db, job_id)
+    def retry_failed(self, job_id: int, *, max_active: int | None = None) -> Job:
+        return lifecycle.retry_failed(self.db, job_id, max_active=max_active)
 
     # reading
     def get_job(self, job_id: int) -> Job:
@@ -118,8 +118,8 @@ class SqlStore:
         wanted = [*(statuses or ()), *([status] if status else [])] or None
         return reads.list_jobs(self.db, owner=owner, statuses=wanted, type=type, before=before, limit=limit)
 
-    def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]:
-        return reads.items(self.db, job_id, status)
+    def items(self, job_id: int, status: str | None = None, start: int = 0) -> Iterator[ItemRecord]:
+        return reads.items(self.db, job_id, status, start)
 
     def last_event_id(self) -> int:
         return reads.last_event_id(self.db)
@@ -165,7 +165,10 @@ class SqlStore:
     def record_login_failure(self, subjects: Sequence[str], minute: int) -> None:
         users.record_login_failure(self.db, subjects, minute)
 
-    def login_failures_since(self, subject: str, minute: int) -> int:
+    def forget_login_attempt(self, subjects: Sequence[str], minute: int) -> None:
+        users.forget_login_attempt(self.db, subjects, minute)
+
+    def login_failures_since(self, subject: str, minute: int) -> dict[int, int]:
         return users.login_failures_since(self.db, subject, minute)
 
     def ledger(self, user_id: int, *, before: int | None = None, limit: int = 50) -> list[LedgerEntry]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.users import LedgerEntry, Role, Token, User
@@ -134,11 +134,22 @@ def record_login_failure(db: Database, subjects: Sequence[str], minute: int) -> 
                     )
 
 
-def login_failures_since(db: Database, subject: str, minute: int) -> int:
+def forget_login_attempt(db: Database, subjects: Sequence[str], minute: int) -> None:
+    f = login_failures.c
+    with db.write() as conn:
+        for subject in subjects:
+            conn.execute(
+                update(login_failures)
+                .where(f.subject == subject, f.minute == minute, f.count > 0)
+                .values(count=f.count - 1)
+            )
+
+
+def login_failures_since(db: Database, subject: str, minute: int) -> dict[int, int]:
     f = login_failures.c
     with db.read() as conn:
-        total = conn.execute(select(func.sum(f.count)).where(f.subject == subject, f.minute >= minute)).scalar()
-    return int(total or 0)
+        rows = conn.execute(select(f.minute, f.count).where(f.subject == subject, f.minute >= minute)).all()
+    return {int(m): int(n) for m, n in rows if n}
 
 
 def ledger(db: Database, user_id: int, *, before: int | None, limit: int) -> list[LedgerEntry]:
