@@ -161,3 +161,50 @@ def test_failures_are_grouped_by_cause(svc: Service) -> None:
     svc.yard.run_until_done(job_id, timeout=30)
     again = svc.client.get(f"{API}/jobs/{job_id}/failures", headers=svc.headers("alice")).json()
     assert again["failed"] == 4, "failed again in round 2: each item counted once, with its latest reason"
+
+
+def test_bulk_actions_act_on_ids_or_a_filter_and_report_each_job(svc: Service) -> None:
+    mine = [_submit(svc, "alice", [f"n{i}"])["id"] for i in range(3)]
+    bobs = _submit(svc, "bob", ["b"])["id"]
+    svc.client.post(f"{API}/jobs/{mine[0]}/cancel", headers=svc.headers("alice"))
+
+    paused = svc.client.post(
+        f"{API}/jobs/actions",
+        json={"action": "pause", "ids": [*mine, bobs, 987654321], "reason": "maintenance"},
+        headers=svc.headers("alice", **{"Accept-Language": "zh-CN"}),
+    ).json()
+    by_id = {o["job_id"]: o for o in paused["outcomes"]}
+    assert paused["reason"] == "maintenance"
+    assert (by_id[mine[1]]["ok"], by_id[mine[1]]["status"]) == (True, "paused")
+    assert by_id[mine[0]]["error"]["code"] == "illegal_transition"
+    assert by_id[mine[0]]["status"] == "cancelled"
+    assert (by_id[bobs]["error"]["code"], by_id[bobs]["status"]) == ("forbidden", None), "nothing of bob's job told"
+    assert by_id[987654321]["error"]["code"] == "job_not_found"
+    assert svc.client.get(f"{API}/jobs/{bobs}", headers=svc.headers("bob")).json()["status"] == "pending"
+
+    resumed = svc.client.post(
+        f"{API}/jobs/actions", json={"action": "resume", "filter": {"status": ["paused"]}}, headers=svc.headers("alice")
+    ).json()
+    assert resumed["matched"] == 2
+    assert all(o["ok"] for o in resumed["outcomes"])
+
+    cancelled = svc.client.post(
+        f"{API}/jobs/actions", json={"action": "cancel", "filter": {"group": "active"}}, headers=svc.headers("root")
+    ).json()
+    assert {o["job_id"] for o in cancelled["outcomes"]} == {mine[1], mine[2], bobs}, "an admin acts on anyone's"
+
+
+def test_a_bulk_cancel_reports_the_quota_it_gave_back(svc: Service) -> None:
+    job = svc.client.post(f"{API}/jobs", json={"type": "paid", "items": [1, 2, 3]}, headers=svc.headers("alice")).json()
+    outcome = svc.client.post(
+        f"{API}/jobs/actions", json={"action": "cancel", "ids": [job["id"]]}, headers=svc.headers("alice")
+    ).json()["outcomes"][0]
+    assert outcome["quota_moved"] == {"charged": 0, "refunded": 3}
+
+
+def test_a_viewer_cannot_act_in_bulk(svc: Service) -> None:
+    svc.add_user("vera", Role.VIEWER)
+    response = svc.client.post(
+        f"{API}/jobs/actions", json={"action": "cancel", "ids": [1]}, headers=svc.headers("vera")
+    )
+    assert response.status_code == 403

@@ -41,6 +41,7 @@ ROUTES: dict[str, Access] = {
     "revoke_my_token": Access(ok=404),  # a token id nobody has
     "list_job_types": Access(),
     "submit_job": Access(acts=True, ok=202),
+    "bulk_action": Access(acts=True),
     "list_jobs": Access(),
     "get_job": Access(job=True),
     "list_items": Access(job=True),
@@ -60,6 +61,7 @@ BODIES: dict[str, Callable[[Service], object]] = {
     "sign_in": lambda s: {"username": "owner", "password": PASSWORD},
     "create_my_token": lambda s: {"name": "matrix"},
     "submit_job": lambda s: {"type": "greet", "items": ["a"]},
+    "bulk_action": lambda s: {"action": "pause", "filter": {"group": "active"}},
     "create_user": lambda s: {"name": f"new{len(s.tokens)}{datetime.now(UTC).timestamp():.0f}"},
     "change_user": lambda s: {"quota": 5},
 }

@@ -1,0 +1,116 @@
+"""Bulk actions: cancel, pause, resume or retry a selection of jobs — by ids, or everything matching a filter —
+each judged on its own (ownership, its state), with what happened and the quota moved reported per job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from batchyard.api.deps import ActingUser, Jobs, StoreDep, owned
+from batchyard.api.errors import language, responses
+from batchyard.api.routes.jobs import GROUPS, StatusGroup
+from batchyard.api.schemas import QuotaOut
+from batchyard.core.model import Job
+from batchyard.core.status import JobStatus
+from batchyard.core.users import User
+from batchyard.errors import BatchyardError
+from batchyard.service.jobs import JobService
+from batchyard.store.base import Store
+
+router = APIRouter(tags=["jobs"])
+MAX_JOBS = 1_000  # jobs one request acts on; a filter matching more acts on the newest
+
+
+class Action(StrEnum):
+    CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RETRY_FAILED = "retry-failed"
+
+
+class Selection(BaseModel):
+    status: list[JobStatus] | None = None
+    group: StatusGroup | None = None
+    type: str | None = Field(default=None, max_length=200)
+    owner: str | None = Field(default=None, max_length=200, description="admins only")
+
+
+class BulkIn(BaseModel):
+    action: Action
+    ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=MAX_JOBS)] | None = None
+    filter: Selection | None = None
+    reason: str | None = Field(default=None, max_length=500, description="why, for the record")
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class Outcome(BaseModel):
+    job_id: int
+    ok: bool
+    status: str | None = Field(description="the job's status after the action (null: unknown job)")
+    error: ErrorOut | None
+    quota_moved: QuotaOut = Field(description="what this action charged and refunded")
+
+
+class BulkOut(BaseModel):
+    action: Action
+    reason: str | None
+    matched: int
+    outcomes: list[Outcome]
+
+
+@router.post("/jobs/actions", operation_id="bulk_action", response_model=BulkOut, responses=responses(401, 403, 422))
+def bulk_action(body: BulkIn, request: Request, user: ActingUser, store: StoreDep, jobs: Jobs) -> BulkOut:
+    """Act on `ids`, or on every job of the caller's (an admin's: anyone's) matching `filter`; one job's
+    refusal does not stop the others."""
+    ids = body.ids if body.ids is not None else _matching(store, user, body.filter or Selection())
+    act = _actions(store, jobs)[body.action]
+    outcomes = [_one(job_id, user, store, act, language(request)) for job_id in ids]
+    return BulkOut(action=body.action, reason=body.reason, matched=len(ids), outcomes=outcomes)
+
+
+def _matching(store: Store, user: User, selection: Selection) -> list[int]:
+    statuses = set(selection.status or ()) | set(GROUPS[selection.group] if selection.group else ())
+    found = store.list_jobs(
+        owner=selection.owner if user.is_admin else user.name,
+        statuses=sorted(statuses) or None,
+        type=selection.type,
+        limit=MAX_JOBS,
+    )
+    return [job.id for job in found]
+
+
+def _actions(store: Store, jobs: JobService) -> dict[Action, Callable[[int], Job]]:
+    return {
+        Action.CANCEL: store.cancel,
+        Action.PAUSE: store.pause,
+        Action.RESUME: store.resume,
+        Action.RETRY_FAILED: jobs.retry_failed,
+    }
+
+
+def _one(job_id: int, user: User, store: Store, act: Callable[[int], Job], lang: str) -> Outcome:
+    try:
+        before = owned(store.get_job(job_id), user)
+    except BatchyardError as exc:  # unknown, or another user's: nothing about it is told
+        return _refused(job_id, exc, lang, status=None)
+    try:
+        after = act(job_id)
+    except BatchyardError as exc:
+        return _refused(job_id, exc, lang, status=str(before.status))
+    moved = QuotaOut(
+        charged=after.quota.charged - before.quota.charged, refunded=after.quota.refunded - before.quota.refunded
+    )
+    return Outcome(job_id=job_id, ok=True, status=str(after.status), error=None, quota_moved=moved)
+
+
+def _refused(job_id: int, exc: BatchyardError, lang: str, *, status: str | None) -> Outcome:
+    error = ErrorOut(code=exc.code, message=exc.message(lang))
+    return Outcome(job_id=job_id, ok=False, status=status, error=error, quota_moved=QuotaOut(charged=0, refunded=0))
