@@ -211,6 +211,12 @@ class TooManyActiveJobs(BatchyardError):
     code = "too_many_active_jobs"
 
 
+class NotificationNotFound(BatchyardError):
+    """You have no notification {notification_id}."""
+
+    code = "notification_not_found"
+
+
 _ZH: dict[str, str] = {
     "error": "batchyard 出错了。",
     "configuration_error": "配置无效：{reason}",
@@ -240,6 +246,7 @@ _ZH: dict[str, str] = {
     "user_exists": "名为 {name!r} 的用户已存在。",
     "user_not_found": "用户 {user!r} 不存在。",
     "token_not_found": "您没有有效的令牌 {token_id}。",
+    "notification_not_found": "您没有通知 {notification_id}。",
     "quota_insufficient": "需要 {cost} 配额，您的余额为 {balance}（还差 {shortfall}）。",
     "rate_limited": "每{period_zh}最多提交 {limit} 个 {type!r} 任务，请在 {retry_after} 秒后重试。",
     "too_many_active_jobs": "您已有 {limit} 个进行中的 {type!r} 任务，请等待其中一个完成。",

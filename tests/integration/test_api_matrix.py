@@ -37,6 +37,8 @@ ROUTES: dict[str, Access] = {
     "me": Access(),
     "my_tokens": Access(),
     "my_ledger": Access(),
+    "list_notifications": Access(),
+    "mark_notification_read": Access(ok=404),  # a notification id nobody has
     "create_my_token": Access(ok=201),
     "revoke_my_token": Access(ok=404),  # a token id nobody has
     "list_job_types": Access(),
@@ -143,4 +145,5 @@ def _url(svc: Service, path: str, caller: str) -> str:
         )
         path = path.replace("{job_id}", str(submitted.json()["id"]))
     path = path.replace("{user_id}", str(svc.user_ids["other"]))
+    path = path.replace("{notification_id}", "999999999")
     return path.replace("{token_id}", "999999999")

@@ -164,3 +164,25 @@ def test_an_admins_quota_change_is_a_ledger_row(svc: Service) -> None:
     kinds = [e["kind"] for e in _ledger(svc)]
     assert kinds == ["set", "grant"]
     _assert_invariants(svc)
+
+
+def test_a_finished_job_leaves_a_notice_in_its_owners_inbox_only(svc: Service) -> None:
+    svc.add_user("bob", Role.OPERATOR)
+    _, job = _submit(svc, [1, -2, 3])
+    svc.yard.run_until_done(job["id"], timeout=30)
+    zh = svc.client.get(f"{API}/notifications", headers=svc.headers("alice", **{"Accept-Language": "zh-CN"})).json()
+    [notice] = zh["notifications"]
+    assert notice["job_id"] == job["id"]
+    assert notice["data"] == {
+        "status": "partially_succeeded",
+        "type": "paid",
+        "succeeded": 2,
+        "failed": 1,
+        "skipped": 0,
+    }
+    assert notice["message"].startswith(f"任务 {job['id']}（paid）已结束")
+    assert svc.client.get(f"{API}/notifications", headers=svc.headers("bob")).json()["notifications"] == []
+    assert svc.client.post(f"{API}/notifications/{notice['id']}/read", headers=svc.headers("bob")).status_code == 404
+    assert svc.client.post(f"{API}/notifications/{notice['id']}/read", headers=svc.headers("alice")).status_code == 204
+    unread = svc.client.get(f"{API}/notifications?unread=true", headers=svc.headers("alice")).json()
+    assert unread["notifications"] == []

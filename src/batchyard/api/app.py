@@ -9,7 +9,7 @@ from importlib.metadata import version
 from fastapi import APIRouter, FastAPI
 
 from batchyard.api import errors
-from batchyard.api.routes import actions, auth, events, jobs, meta, users
+from batchyard.api.routes import actions, auth, events, jobs, meta, notifications, users
 from batchyard.core.registry import Registry
 from batchyard.service.auth import AuthService
 from batchyard.service.events import EventHub
@@ -34,7 +34,8 @@ def create_app(store: Store, registry: Registry | None = None, *, auth_service: 
     app.state.auth = auth_service or AuthService(store)
     app.state.events = hub
     api = APIRouter(prefix=PREFIX, responses=errors.responses(503))  # any route: the database is away
-    for module in (meta, auth, actions, jobs, events, users):  # actions first: /jobs/actions is not a job id
+    # actions before jobs: "/jobs/actions" must not be taken for a job id
+    for module in (meta, auth, actions, jobs, events, notifications, users):
         api.include_router(module.router)
     app.include_router(api)
     errors.install(app)

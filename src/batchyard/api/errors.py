@@ -23,6 +23,7 @@ STATUS: dict[str, int] = {
     "job_not_found": 404,
     "user_not_found": 404,
     "token_not_found": 404,
+    "notification_not_found": 404,
     "unknown_job_type": 422,
     "conflict": 409,
     "user_exists": 409,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -60,3 +61,15 @@ class LedgerEntry:
     amount: int
     balance_after: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An inbox entry: a job of the user's finished (``data``: its status, type and counts)."""
+
+    id: int
+    job_id: int
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None

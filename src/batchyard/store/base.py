@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from batchyard.core.causes import Failure
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
 from batchyard.core.status import JobStatus
-from batchyard.core.users import LedgerEntry, Role, Token, User
+from batchyard.core.users import LedgerEntry, Notification, Role, Token, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +146,12 @@ class Store(Protocol):
     def forget_login_attempt(self, subjects: Sequence[str], minute: int) -> None: ...
     def login_failures_since(self, subject: str, minute: int) -> dict[int, int]:
         """Failed (or not yet judged) sign-ins per minute from ``minute`` on."""
+
+    def notifications(
+        self, user_id: int, *, unread: bool = False, before: int | None = None, limit: int = 50
+    ) -> list[Notification]: ...
+    def mark_read(self, user_id: int, notification_id: int) -> bool:
+        """False when the user has no such notification."""
 
     def ledger(self, user_id: int, *, before: int | None = None, limit: int = 50) -> list[LedgerEntry]:
         """The user's balance moves, newest first; ``before``: only older entries (the next page)."""

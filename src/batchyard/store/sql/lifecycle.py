@@ -20,7 +20,7 @@ from batchyard.core.status import (
     final_status,
 )
 from batchyard.errors import Conflict, IllegalTransition, JobNotFound, NothingToRetry, SubmissionStopped
-from batchyard.store.sql import codec, quota
+from batchyard.store.sql import codec, inbox, quota
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks, forget_exclusive
 from batchyard.store.sql.rows import add_counters, count_planned, emit, load_job, read_counters, shard_of, utcnow
@@ -218,6 +218,8 @@ def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:
     cancel_pending_chunks(conn, job_id)
     forget_exclusive(conn, job_id)
     quota.refund_round(conn, job_id, counters.succeeded)
+    counts = {"succeeded": counters.succeeded, "failed": counters.failed, "skipped": counters.skipped}
+    inbox.notify_finished(conn, job_id, final, counts)
     conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id)

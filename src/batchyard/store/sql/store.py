@@ -9,9 +9,9 @@ from datetime import datetime
 from batchyard.core.causes import Failure
 from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
 from batchyard.core.status import JobStatus
-from batchyard.core.users import LedgerEntry, Role, Token, User
+from batchyard.core.users import LedgerEntry, Notification, Role, Token, User
 from batchyard.store.base import CommitSession, Event, PlanningClaim
-from batchyard.store.sql import claims, commits, lifecycle, planning, reads, reaper, users, wakeup
+from batchyard.store.sql import claims, commits, inbox, lifecycle, planning, reads, reaper, users, wakeup
 from batchyard.store.sql.database import Database, Timeouts
 from batchyard.store.sql.migrate import ensure_schema
 
@@ -170,6 +170,14 @@ class SqlStore:
 
     def login_failures_since(self, subject: str, minute: int) -> dict[int, int]:
         return users.login_failures_since(self.db, subject, minute)
+
+    def notifications(
+        self, user_id: int, *, unread: bool = False, before: int | None = None, limit: int = 50
+    ) -> list[Notification]:
+        return inbox.inbox(self.db, user_id, unread=unread, before=before, limit=limit)
+
+    def mark_read(self, user_id: int, notification_id: int) -> bool:
+        return inbox.mark_read(self.db, user_id, notification_id)
 
     def ledger(self, user_id: int, *, before: int | None = None, limit: int = 50) -> list[LedgerEntry]:
         return users.ledger(self.db, user_id, before=before, limit=limit)

@@ -217,3 +217,17 @@ ledger = Table(
     Index(None, "user_id", "id"),
     Index(None, "job_id"),
 )
+
+# An inbox entry per finished job of a service user: what the dashboard's bell and `GET /notifications` show.
+notifications = Table(
+    "by_notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("by_users.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", Id, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("read_at", UtcTime),
+    Index(None, "user_id", "id"),
+)
