@@ -109,6 +109,20 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
     stop_process(proc)
 
 
+def batchyard_process(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m batchyard ARGS`` from the repository, in a process group of its own, logging to a file."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "batchyard", *args],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def log_records(path: Path) -> list[dict[str, Any]]:
     """The JSON log lines a process wrote to ``path`` (other lines, such as tracebacks, are left out)."""
     records = []

@@ -5,7 +5,6 @@ the job exactly once, the last one its end; the stream of all events shows a cal
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import httpx
 from batchyard import Yard
 from batchyard.core.users import Role
 from batchyard.service.auth import AuthService
-from tests.acceptance.helpers import REPO, TEST_APP, free_port, stop_group, subprocess_env, wait_for
+from tests.acceptance.helpers import TEST_APP, batchyard_process, free_port, stop_group, subprocess_env, wait_for
 
 BATCHYARD = [sys.executable, "-m", "batchyard"]
 
@@ -30,16 +29,9 @@ def _server(database_url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, d
     yard.close()
     port = free_port()
     env = subprocess_env(BATCHYARD_DATABASE_URL=database_url, BATCHYARD_TEST_ITEM_SECONDS="0.002")
-    with (tmp_path / "serve.log").open("wb") as log:
-        serve = subprocess.Popen(
-            [*BATCHYARD, "serve", "--app", TEST_APP, "--port", str(port), "--workers", "2"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    serve = batchyard_process(
+        ["serve", "--app", TEST_APP, "--port", str(port), "--workers", "2"], env, tmp_path / "serve.log"
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30) as http:
             wait_for(lambda: _answers(http), timeout=60, what="the API to answer")

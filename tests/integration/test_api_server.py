@@ -9,21 +9,18 @@ from pathlib import Path
 
 import httpx
 
-from tests.acceptance.helpers import REPO, TEST_APP, free_port, stop_group, subprocess_env, wait_for
+from tests.acceptance.helpers import REPO, TEST_APP, batchyard_process, free_port, stop_group, subprocess_env, wait_for
 
 BATCHYARD = [sys.executable, "-m", "batchyard"]
 
 
+def _users_create(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [*BATCHYARD, "users", "create", *args, "--app", TEST_APP]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
 def _create_user(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [*BATCHYARD, "users", "create", *args, "--app", TEST_APP],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _users_create(env, *args)
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip().splitlines()[-1]
     assert token.startswith("by_"), done.stdout
@@ -36,28 +33,13 @@ def test_a_user_created_on_the_command_line_submits_and_watches_a_job_over_http(
     env = subprocess_env(BATCHYARD_DATABASE_URL=url, BATCHYARD_TEST_ITEM_SECONDS="0.001")
     alice = _create_user(env, "alice", "--role", "operator", "--quota", "100")
     viewer = _create_user(env, "vera", "--role", "viewer")
-    again = subprocess.run(
-        [*BATCHYARD, "users", "create", "alice", "--app", TEST_APP],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = _users_create(env, "alice")
     assert again.returncode == 1
     assert "already exists" in again.stderr
 
-    with (tmp_path / "serve.log").open("wb") as log:
-        serve = subprocess.Popen(
-            [*BATCHYARD, "serve", "--app", TEST_APP, "--port", str(port), "--workers", "2"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    serve = batchyard_process(
+        ["serve", "--app", TEST_APP, "--port", str(port), "--workers", "2"], env, tmp_path / "serve.log"
+    )
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         with httpx.Client(base_url=base, timeout=10) as http:
