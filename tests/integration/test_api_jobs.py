@@ -208,3 +208,16 @@ def test_a_viewer_cannot_act_in_bulk(svc: Service) -> None:
         f"{API}/jobs/actions", json={"action": "cancel", "ids": [1]}, headers=svc.headers("vera")
     )
     assert response.status_code == 403
+
+
+def test_metrics_count_jobs_chunks_and_items_for_prometheus(svc: Service) -> None:
+    response = svc.client.post(f"{API}/jobs", json={"type": "paid", "items": [1, -2, 3]}, headers=svc.headers("alice"))
+    svc.yard.run_until_done(response.json()["id"], timeout=30)
+    _submit(svc, "alice", ["waiting"])
+    text = svc.client.get("/metrics").text
+    assert 'batchyard_jobs{status="partially_succeeded"} 1.0' in text
+    assert 'batchyard_jobs{status="pending"} 1.0' in text
+    assert 'batchyard_chunks{status="pending"} 1.0' in text
+    assert 'batchyard_items{state="failed"} 1.0' in text
+    assert 'batchyard_items{state="succeeded"} 2.0' in text
+    assert "batchyard_event_streams 0.0" in text

@@ -33,6 +33,7 @@ class Access:
 # One row per operation id of the OpenAPI document.
 ROUTES: dict[str, Access] = {
     "health": Access(public=True),
+    "metrics": Access(public=True),
     "sign_in": Access(public=True),
     "me": Access(),
     "my_tokens": Access(),

@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
-from batchyard.api import errors
+from batchyard.api import errors, metrics
 from batchyard.api.routes import actions, auth, events, jobs, meta, notifications, users
 from batchyard.core.registry import Registry
 from batchyard.service.auth import AuthService
@@ -33,10 +33,12 @@ def create_app(store: Store, registry: Registry | None = None, *, auth_service: 
     app.state.registry = registry or Registry()
     app.state.auth = auth_service or AuthService(store)
     app.state.events = hub
+    app.state.metrics = metrics.registry_for(store, hub)
     api = APIRouter(prefix=PREFIX, responses=errors.responses(503))  # any route: the database is away
     # actions before jobs: "/jobs/actions" must not be taken for a job id
     for module in (meta, auth, actions, jobs, events, notifications, users):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(metrics.router)
     errors.install(app)
     return app

@@ -200,3 +200,12 @@ class ItemRecord:
     error: str | None
     attempts: int
     input: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """The whole yard at a glance, for metrics: jobs and chunks by status, items by state."""
+
+    jobs: dict[str, int]
+    chunks: dict[str, int]
+    items: Counters

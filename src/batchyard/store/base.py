@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from batchyard.core.causes import Failure
-from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
+from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
 from batchyard.core.status import JobStatus
 from batchyard.core.users import LedgerEntry, Notification, Role, Token, User
 
@@ -130,6 +130,7 @@ class Store(Protocol):
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]: ...
     def last_event_id(self) -> int: ...
+    def stats(self) -> Stats: ...
     def ping(self) -> bool: ...
 
     # users, tokens (kept as digests) and failed sign-ins

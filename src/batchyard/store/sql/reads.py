@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from batchyard.core.causes import Failure
-from batchyard.core.model import ItemRecord, Job
+from batchyard.core.model import Counters, ItemRecord, Job, Stats
 from batchyard.core.status import ChunkStatus, ItemState
 from batchyard.errors import JobNotFound
 from batchyard.store.base import Event
 from batchyard.store.sql import codec
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import as_utc, load_job
-from batchyard.store.sql.tables import chunks, events, item_errors, jobs
+from batchyard.store.sql.tables import chunks, events, item_errors, job_counters, jobs
 
 CHUNKS_PER_READ = 50
 
@@ -156,6 +156,24 @@ def _chunk_failures(conn: Connection, job_id: int, chunk: Any) -> list[Failure]:
     query = select(e.idx, e.error, e.created_at).where(e.job_id == job_id, e.chunk_id == chunk.id).order_by(e.id)
     latest = {idx: Failure(idx, error, as_utc(at) or at) for idx, error, at in conn.execute(query) if idx in failed}
     return [latest[i] for i in sorted(latest)]
+
+
+def stats(db: Database) -> Stats:
+    k = job_counters.c
+    with db.read() as conn:
+        by_job: dict[Any, Any] = dict(conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all())
+        by_chunk: dict[Any, Any] = dict(
+            conn.execute(select(chunks.c.status, func.count()).group_by(chunks.c.status)).all()
+        )
+        sums = conn.execute(
+            select(func.sum(k.processed), func.sum(k.succeeded), func.sum(k.failed), func.sum(k.skipped))
+        ).one()
+    processed, succeeded, failed, skipped = (int(v or 0) for v in sums)
+    return Stats(
+        jobs={str(s): int(n) for s, n in by_job.items()},
+        chunks={str(s): int(n) for s, n in by_chunk.items()},
+        items=Counters(processed=processed, succeeded=succeeded, failed=failed, skipped=skipped),
+    )
 
 
 def last_event_id(db: Database) -> int:

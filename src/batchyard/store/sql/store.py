@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 
 from batchyard.core.causes import Failure
-from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk
+from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
 from batchyard.core.status import JobStatus
 from batchyard.core.users import LedgerEntry, Notification, Role, Token, User
 from batchyard.store.base import CommitSession, Event, PlanningClaim
@@ -120,6 +120,9 @@ class SqlStore:
 
     def items(self, job_id: int, status: str | None = None, start: int = 0) -> Iterator[ItemRecord]:
         return reads.items(self.db, job_id, status, start)
+
+    def stats(self) -> Stats:
+        return reads.stats(self.db)
 
     def last_event_id(self) -> int:
         return reads.last_event_id(self.db)
