@@ -3,12 +3,15 @@ processes, and a job submitted, watched and read over HTTP with the printed toke
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
+from batchyard import Yard
+from batchyard.service.auth import hash_password
 from tests.acceptance.helpers import REPO, TEST_APP, batchyard_process, free_port, stop_group, subprocess_env, wait_for
 
 BATCHYARD = [sys.executable, "-m", "batchyard"]
@@ -71,3 +74,62 @@ def _answers(http: httpx.Client) -> bool:
         return http.get("/health").status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_the_cli_client_signs_in_lists_watches_and_steers_jobs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/client.db"
+    port = free_port()
+    env = subprocess_env(BATCHYARD_DATABASE_URL=url, BATCHYARD_TEST_ITEM_SECONDS="0.002", XDG_CONFIG_HOME=str(tmp_path))
+    env.pop("BATCHYARD_TOKEN", None)
+    _users_create(env, "alice", "--role", "operator")
+    # a password for alice, set through the service's own code (the CLI asks for it on a terminal)
+    yard = Yard(url)
+    user = yard.store.get_user("alice")
+    yard.store.set_password_hash(user.id, hash_password("correct horse battery"))
+    yard.close()
+
+    serve_args = ["serve", "--app", TEST_APP, "--port", str(port), "--workers", "2"]
+    serve = batchyard_process(serve_args, env, tmp_path / "serve.log")
+    server = f"http://127.0.0.1:{port}"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*BATCHYARD, *args]
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    try:
+        with httpx.Client(base_url=f"{server}/api/v1", timeout=10) as http:
+            wait_for(lambda: _answers(http), timeout=60, what="the API to answer")
+        signed = cli("login", "--url", server, "--username", "alice", "--password", "correct horse battery")
+        assert signed.returncode == 0, signed.stderr
+        saved = tmp_path / "batchyard" / "credentials.json"
+        assert oct(saved.stat().st_mode & 0o777) == "0o600"
+
+        wrong = cli("login", "--url", server, "--username", "alice", "--password", "nope")
+        assert wrong.returncode == 1
+        assert "sign_in_failed" in wrong.stderr
+
+        token = json.loads(saved.read_text())["token"]
+        with httpx.Client(base_url=f"{server}/api/v1", timeout=10) as http:
+            job = http.post(
+                "/jobs",
+                json={"type": "slow_square", "items": list(range(300))},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+        watched = cli("jobs", "watch", str(job["id"]), "--json")
+        assert watched.returncode == 0, watched.stderr
+        kinds = [json.loads(line)["kind"] for line in watched.stdout.splitlines()]
+        assert kinds[0] == "created"
+        assert kinds[-1] == "finished"
+
+        listed = json.loads(cli("jobs", "list", "--json").stdout)
+        assert [j["id"] for j in listed["jobs"]] == [job["id"]]
+        shown = cli("jobs", "show", str(job["id"]))
+        assert "succeeded" in shown.stdout
+        assert "300/300" in shown.stdout
+        refused = cli("jobs", "cancel", str(job["id"]))
+        assert refused.returncode == 1
+        assert "illegal_transition" in refused.stderr
+        other = cli("jobs", "show", "999999", "--token", "by_not-a-real-token")
+        assert (other.returncode, "not_signed_in" in other.stderr) == (1, True)
+    finally:
+        stop_group(serve)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from batchyard.cli import db, serve, users, worker
+from batchyard.cli import db, remote, serve, users, worker
 
 app = typer.Typer(
     name="batchyard",
@@ -16,6 +16,8 @@ app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(remote.jobs, name="jobs")
+app.command("login")(remote.login)
 
 
 def main() -> None:
