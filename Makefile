@@ -25,7 +25,7 @@ install: $(VENV)/.synced
 
 run: install
 	$(BIN)/batchyard db upgrade
-	$(BIN)/batchyard serve
+	$(BIN)/batchyard serve --demo
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -133,3 +133,27 @@ def test_the_cli_client_signs_in_lists_watches_and_steers_jobs(tmp_path: Path) -
         assert (other.returncode, "not_signed_in" in other.stderr) == (1, True)
     finally:
         stop_group(serve)
+
+
+def test_serve_demo_prints_its_users_once_and_offers_its_job_types(tmp_path: Path) -> None:
+    env = subprocess_env(BATCHYARD_DATABASE_URL=f"sqlite:///{tmp_path}/demo.db")
+    port = free_port()
+    logs = []
+    for run in range(2):
+        log = tmp_path / f"demo{run}.log"
+        serve = batchyard_process(["serve", "--demo", "--port", str(port), "--workers", "1"], env, log)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=10) as http:
+                wait_for(lambda: _answers(http), timeout=60, what="the API to answer")
+                text = log.read_text()
+                if run == 0:
+                    alice = next(line.split("token ")[1].strip() for line in text.splitlines() if "alice" in line)
+                    types = http.get("/job-types", headers={"Authorization": f"Bearer {alice}"}).json()
+                    assert {t["name"] for t in types} >= {"demo_enhance", "demo_slow"}
+                    assert "jobs watch 1" in text
+                logs.append(text)
+        finally:
+            stop_group(serve)
+    assert "password" in logs[0]
+    assert "exist already" in logs[1]
+    assert "by_" not in logs[1], "a second start prints no secrets"

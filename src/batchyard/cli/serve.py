@@ -9,9 +9,12 @@ from typing import Annotated, Any
 import typer
 
 from batchyard.bootstrap import upgrade_database
+from batchyard.cli.demo import create_demo_users
 from batchyard.cli.loading import load_yard, setup_logging
 from batchyard.cli.worker import AppOption, worker_command
 from batchyard.engine.supervisor import Supervisor
+
+DEMO_APP = "batchyard.demo:yard"
 
 
 def serve(
@@ -19,8 +22,10 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int | None, typer.Option(min=0, help="worker processes (default: CPU count)")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="the demo's job types and users (printed once)")] = False,
 ) -> None:
     """Run everything: API on HOST:PORT plus worker processes; Ctrl-C stops the whole tree cleanly."""
+    app = DEMO_APP if demo and not app else app
     import uvicorn  # imported here so that `batchyard worker` starts without the web stack
 
     from batchyard.api.app import create_app
@@ -31,6 +36,8 @@ def serve(
     signal.signal(signal.SIGINT, stop.handle)
     yard = load_yard(app)
     upgrade_database(yard.settings)
+    if demo:
+        create_demo_users(yard.store, f"http://{host}:{port}")
     supervisor = Supervisor(worker_command(app), workers if workers is not None else (os.cpu_count() or 1))
     supervisor.start()
     try:

@@ -1,0 +1,50 @@
+"""The demo's users: created on the first ``batchyard serve --demo``, their passwords and tokens printed once."""
+
+from __future__ import annotations
+
+import secrets
+
+import typer
+
+from batchyard.core.users import Role
+from batchyard.errors import UserExists
+from batchyard.service.auth import AuthService
+from batchyard.store.base import Store
+
+DEMO_USERS = (("admin", Role.ADMIN, 0), ("alice", Role.OPERATOR, 100), ("victor", Role.VIEWER, 0))
+
+
+def create_demo_users(store: Store, url: str) -> None:
+    auth = AuthService(store)
+    created = []
+    for name, role, quota in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        try:
+            _, issued = auth.create_user(name, role=role, quota=quota, password=password)
+        except UserExists:
+            continue
+        created.append((name, role, password, issued.secret))
+    if not created:
+        _say("demo users exist already (their passwords were printed when they were created)")
+        return
+    _say("demo users (shown this once):")
+    for name, role, password, token in created:
+        _say(f"  {name:<7} {role:<9} password {password}   token {token}")
+    alice = next((token for name, _, _, token in created if name == "alice"), None)
+    if alice:
+        body = '{"type": "demo_slow", "items": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}'
+        lines = (
+            "",
+            "try:",
+            f"  export BATCHYARD_URL={url} BATCHYARD_TOKEN={alice}",
+            "  curl -s -H \"Authorization: Bearer $BATCHYARD_TOKEN\" -H 'Content-Type: application/json' \\",
+            f"       -d '{body}' {url}/api/v1/jobs",
+            "  batchyard jobs watch 1",
+        )
+        for line in lines:
+            _say(line)
+
+
+def _say(line: str) -> None:
+    """Plain lines, never wrapped: tokens must survive a copy and paste."""
+    typer.echo(line, err=True)

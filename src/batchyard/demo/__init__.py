@@ -1,0 +1,41 @@
+"""The demo ``batchyard serve --demo`` (and ``make run``) runs: two job types, enough to try every part of the
+service before writing a job type of one's own."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from pydantic import BaseModel, Field
+
+from batchyard.core.context import Context
+from batchyard.yard import Yard
+
+
+class Enhance(BaseModel):
+    brightness: float = Field(default=1.0, ge=0.1, le=3.0, description="1.0 leaves it as it is")
+
+
+class DemoEnhance:
+    """Pretends to enhance a product photo; about one in ten fails, as real uploads do."""
+
+    Params = Enhance
+
+    def process(self, item: str, ctx: Context) -> dict[str, object]:
+        ctx.current = item
+        time.sleep(0.05)
+        if random.random() < 0.1:
+            raise ValueError(f"cannot read image {item!r}: truncated file")
+        return {"file": item, "brightness": ctx.params.brightness}
+
+
+def slow_count(item: int, ctx: Context) -> int:
+    """A second per item: slow enough to watch, pause and resume."""
+    ctx.current = f"item {item}"
+    time.sleep(1.0)
+    return item
+
+
+yard = Yard()  # the app `batchyard serve --demo` runs: `--app batchyard.demo:yard`
+yard.job("demo_enhance", title="Enhance product photos (demo)", chunk_size=1, unit_cost=1, max_items=50)(DemoEnhance)
+yard.job("demo_slow", title="Count slowly (demo)", chunk_size=5)(slow_count)
