@@ -1,0 +1,183 @@
+"""The HTTP API under load, each figure beside a reference measured in the same run.
+
+A real ``batchyard serve`` (the API and 2 worker processes) on SQLite and on PostgreSQL, one run each:
+- submit latency, p50 and p99, of 50-item jobs (chunk 10) sent by 20 concurrent clients, and the jobs/s;
+- ``GET /jobs/{id}`` requests/s from 20 concurrent clients, beside ``GET /health`` (the framework and its
+  database ping: the least a request costs here);
+- the delay from a job's end (its ``finished_at``, written in the finishing commit) to its ``finished`` event
+  reaching an SSE client, p50 and p99 over 20 jobs.
+
+Usage: python bench/api.py [--pg URL] [--only sqlite|postgresql] [--clients 20] [--jobs-per-client 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+import harness
+from batchyard import Yard
+from batchyard.core.users import Role
+from batchyard.service.auth import AuthService
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def serve(url: str) -> Iterator[tuple[str, str]]:
+    """A server on a free port and a token with quota enough for the run."""
+    yard = Yard(url)
+    token = AuthService(yard.store).create_user("bench", role=Role.OPERATOR, quota=10**9)[1].secret
+    yard.close()
+    port = free_port()
+    env = dict(os.environ, BATCHYARD_DATABASE_URL=url, PYTHONPATH=str(HERE))
+    command = [sys.executable, "-m", "batchyard", "serve", "--app", "noop_app:yard", "--port", str(port)]
+    proc = subprocess.Popen([*command, "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(base):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.1)
+        yield base, token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def in_parallel(clients: int, work: Callable[[httpx.Client], list[float]], base: str, token: str) -> list[float]:
+    results: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+
+    def run() -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+            start.wait()
+            found = work(http)
+        with lock:
+            results.extend(found)
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def submit_latencies(base: str, token: str, clients: int, per_client: int) -> tuple[list[float], float]:
+    def work(http: httpx.Client) -> list[float]:
+        times = []
+        for _ in range(per_client):
+            began = time.perf_counter()
+            response = http.post("/jobs", json={"type": "noop_10", "items": list(range(50))})
+            times.append(time.perf_counter() - began)
+            assert response.status_code == 202, response.text
+        return times
+
+    began = time.perf_counter()
+    latencies = in_parallel(clients, work, base, token)
+    return latencies, len(latencies) / (time.perf_counter() - began)
+
+
+def requests_per_second(base: str, token: str, clients: int, path: str, seconds: float = 3.0) -> float:
+    def work(http: httpx.Client) -> list[float]:
+        count, stop = 0, time.perf_counter() + seconds
+        while time.perf_counter() < stop:
+            assert http.get(path).status_code == 200
+            count += 1
+        return [float(count)]
+
+    return sum(in_parallel(clients, work, base, token)) / seconds
+
+
+def event_delays(base: str, token: str, jobs: int = 20) -> list[float]:
+    """Seconds from a job's finished_at to its finished event arriving over SSE (same machine, same clock)."""
+    delays = []
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+        for _ in range(jobs):
+            job = http.post("/jobs", json={"type": "noop_10", "items": list(range(50))}).json()
+            with http.stream("GET", f"/jobs/{job['id']}/events") as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data:") and json.loads(line[5:])["kind"] == "finished":
+                        arrived = time.time()
+                        break
+            finished = datetime.fromisoformat(http.get(f"/jobs/{job['id']}").json()["finished_at"]).timestamp()
+            delays.append(arrived - finished)
+    return delays
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(name: str, url: str, args: argparse.Namespace) -> None:
+    with serve(url) as (base, token):
+        latencies, rate = submit_latencies(base, token, args.clients, args.jobs_per_client)
+        print(
+            f"{name}: submit of 50-item jobs, {args.clients} clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
+            f"p99 {pct(latencies, 0.99) * 1000:.1f} ms, {rate:,.0f} jobs/s"
+        )
+        any_job = httpx.get(f"{base}/jobs?limit=1", headers={"Authorization": f"Bearer {token}"}).json()["jobs"][0]
+        health = requests_per_second(base, token, args.clients, "/health")
+        gets = requests_per_second(base, token, args.clients, f"/jobs/{any_job['id']}")
+        print(
+            f"{name}: GET /jobs/{{id}} {gets:,.0f} req/s   reference GET /health {health:,.0f} req/s   "
+            f"ratio {gets / health:.2f}x"
+        )
+        delays = event_delays(base, token)
+        print(
+            f"{name}: SSE delay from a job's end to its finished event: p50 {statistics.median(delays) * 1000:.0f} ms, "
+            f"p99 {pct(delays, 0.99) * 1000:.0f} ms (max {max(delays) * 1000:.0f} ms)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pg", default=os.environ.get("BATCHYARD_BENCH_PG", DEFAULT_PG))
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--jobs-per-client", type=int, default=10)
+    args = parser.parse_args()
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as tmp:
+            measure("SQLite", f"sqlite:///{tmp}/api.db", args)
+    if args.only != "sqlite":
+        print(f"PostgreSQL server version measured: {harness.postgres_version(args.pg)}")
+        with harness.scratch_postgres(args.pg, "api") as url:
+            measure("PostgreSQL", url, args)
+
+
+if __name__ == "__main__":
+    main()
