@@ -137,3 +137,18 @@ def test_errors_are_one_envelope_in_english_by_default(svc: Service) -> None:
     unknown = svc.client.get(f"{API}/no-such-route", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert unknown.status_code == 404
     assert unknown.json()["error"] == {"code": "not_found", "message": "没有这个地址。", "details": {}}
+
+
+def test_every_response_carries_a_request_id_that_its_log_line_names(
+    svc: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="batchyard.api"):
+        given = svc.client.get(f"{API}/me", headers={**svc.headers("alice"), "X-Request-ID": "support-42"})
+        made = svc.client.get(f"{API}/jobs/999999", headers=svc.headers("alice"))
+        hostile = svc.client.get(f"{API}/me", headers={**svc.headers("alice"), "X-Request-ID": "x" * 500})
+    assert given.headers["X-Request-ID"] == "support-42"
+    assert len(made.headers["X-Request-ID"]) == 16
+    assert hostile.headers["X-Request-ID"] != "x" * 500
+    lines = {getattr(r, "request_id", None): r for r in caplog.records}
+    assert lines["support-42"].status == 200
+    assert lines[made.headers["X-Request-ID"]].status == 404

@@ -12,7 +12,16 @@ import httpx
 
 from batchyard import Yard
 from batchyard.service.auth import hash_password
-from tests.acceptance.helpers import REPO, TEST_APP, batchyard_process, free_port, stop_group, subprocess_env, wait_for
+from tests.acceptance.helpers import (
+    REPO,
+    TEST_APP,
+    batchyard_process,
+    children_of,
+    free_port,
+    stop_group,
+    subprocess_env,
+    wait_for,
+)
 
 BATCHYARD = [sys.executable, "-m", "batchyard"]
 
@@ -157,3 +166,16 @@ def test_serve_demo_prints_its_users_once_and_offers_its_job_types(tmp_path: Pat
     assert "password" in logs[0]
     assert "exist already" in logs[1]
     assert "by_" not in logs[1], "a second start prints no secrets"
+
+
+def test_batchyard_api_serves_the_api_alone(tmp_path: Path) -> None:
+    env = subprocess_env(BATCHYARD_DATABASE_URL=f"sqlite:///{tmp_path}/api.db")
+    port = free_port()
+    api = batchyard_process(["api", "--app", TEST_APP, "--port", str(port)], env, tmp_path / "api.log")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=10) as http:
+            wait_for(lambda: _answers(http), timeout=60, what="the API to answer")
+            assert http.get("/job-types").status_code == 401
+        assert children_of(api.pid) == set(), "the API alone starts no workers"
+    finally:
+        stop_group(api)

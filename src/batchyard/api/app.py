@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
-from batchyard.api import errors, metrics
+from batchyard.api import errors, metrics, requests
 from batchyard.api.routes import actions, auth, events, jobs, meta, notifications, users
 from batchyard.core.registry import Registry
 from batchyard.service.auth import AuthService
@@ -41,4 +41,5 @@ def create_app(store: Store, registry: Registry | None = None, *, auth_service: 
     app.include_router(api)
     app.include_router(metrics.router)
     errors.install(app)
+    requests.install(app)
     return app

@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)
+app.command("api")(serve.api)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(remote.jobs, name="jobs")

@@ -48,6 +48,25 @@ def serve(
         yard.close()
 
 
+def api(
+    app: AppOption = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Run the HTTP API alone (workers run elsewhere: `batchyard worker`), e.g. several behind a load balancer."""
+    import uvicorn
+
+    from batchyard.api.app import create_app
+
+    setup_logging()
+    yard = load_yard(app)
+    upgrade_database(yard.settings)
+    try:
+        uvicorn.run(create_app(yard.store, yard.registry), host=host, port=port, log_config=None)
+    finally:
+        yard.close()
+
+
 class _StopRequest:
     """Our handlers for SIGTERM and SIGINT. uvicorn installs its own while it runs, and on a clean shutdown
     restores ours and raises the signal again: with the default SIGTERM action that would kill this process
