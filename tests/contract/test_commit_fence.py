@@ -15,6 +15,7 @@ from batchyard import Context, Yard
 from batchyard.core.status import JobStatus
 from batchyard.engine.commit import commit_and_claim
 from batchyard.engine.runner import run_chunk
+from batchyard.engine.worker import Worker
 from batchyard.errors import LeaseLost
 from batchyard.store.base import NextClaim, Store
 
@@ -104,8 +105,8 @@ def test_a_worker_runs_the_chunks_its_commits_claimed_at_once_without_a_second_l
     yard.job("steady", chunk_size=1)(lambda item, ctx: item)
     job = yard.submit("steady", items=range(10))
     store = _CountingStore(yard.store)
-    worker = yard.worker(name="solo")
-    worker.store = store  # type: ignore[assignment]
+    worker = Worker(store, yard.registry, lease=600.0, name="solo")  # type: ignore[arg-type]
+    worker._last_reap = time.monotonic()  # no reaper sweep falls due during the turn
     worker._claim_ahead = True  # as in a worker's loop (run() without ``until``)
     with heartbeat(yard) as beat:
         assert worker.work_once(beat)
