@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,7 +104,8 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """A job as submitted, before any item is planned."""
+    """A job as submitted: its items are planned later (by its submitter or a worker), or came planned
+    (``planned``: a small submission is stored whole, sealed, in the transaction that creates its job)."""
 
     type: str
     owner: str
@@ -120,6 +122,7 @@ class NewJob:
     unit_cost: int = 0  # quota per item, charged to the owner when the owner is a service user
     prepaid_items: int | None = None  # items charged when the job is created (else each stored batch pays)
     limits: SubmitLimits | None = None
+    planned: Sequence[PlannedChunk] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,7 @@ class SqlCommitSession:
             self.fence()
         with raw.pipeline():  # on PostgreSQL, one round trip for all of it
             if settled and not raw.is_sqlite:  # the job row before the chunk row: one lock order everywhere
-                raw.send(self._job_lock(), {"job_id": chunk.job_id})
+                raw.send(job_lock(may_stop=self._may_stop), {"job_id": chunk.job_id})
             fenced = {"id": chunk.id, "token": chunk.token, **self._chunk_values(outcome)}
             update = raw.later(queries.COMMIT_CHUNK, fenced)
             if fenced["status"] == ChunkStatus.PENDING:  # given back with items open: any worker may take it
@@ -151,9 +151,6 @@ class SqlCommitSession:
         except Exception:  # the chunk stays claimed under a token nobody holds: it is reaped when its lease ends
             log.exception("the chunk claimed ahead could not be read; it is claimed on its own once its lease ends")
             return None
-
-    def _job_lock(self) -> Sql:
-        return queries.LOCK_JOB_EXCLUSIVE if self._may_stop else queries.LOCK_JOB_SHARED
 
     def _chunk_values(self, outcome: ChunkOutcome) -> dict[str, Any]:
         if outcome.finished:
@@ -224,10 +221,14 @@ def _fenced_status(raw: Raw, chunk: ClaimedChunk, *, may_stop: bool) -> str | No
     if raw.is_sqlite:
         status: str | None = raw.scalar(queries.FENCE_SQLITE, fence)
         return status
-    lock = queries.LOCK_JOB_EXCLUSIVE if may_stop else queries.LOCK_JOB_SHARED
     with raw.pipeline():  # both statements in one round trip, still job row first
-        job_row = raw.later(lock, {"job_id": chunk.job_id})
+        job_row = raw.later(job_lock(may_stop=may_stop), {"job_id": chunk.job_id})
         chunk_row = raw.later(queries.FENCE_CHUNK, fence)
         status = job_row.fetchone()
         held = chunk_row.fetchone()
     return None if status is None or held is None else str(status[0])
+
+
+def job_lock(*, may_stop: bool) -> Sql:
+    """A commit share-locks its job row; a job type that may stop its job takes it exclusively (decision 0013)."""
+    return queries.LOCK_JOB_EXCLUSIVE if may_stop else queries.LOCK_JOB_SHARED

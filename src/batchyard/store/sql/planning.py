@@ -44,6 +44,9 @@ def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
             if new.prepaid_items:
                 cost = new.unit_cost * new.prepaid_items
                 quota.charge(conn, owner=new.owner, job_id=job_id, key=f"job:{job_id}:round:1:charge", amount=cost)
+            if new.planned is not None:
+                conn.execute(chunks.insert(), [_chunk_row(job_id, c) for c in new.planned])
+                emit(conn, job_id, "planned", total=_total(new.planned))
             job = load_job(conn, job_id)
             announce_work(conn)  # its source is work for any worker
     except IntegrityError:
@@ -82,7 +85,10 @@ def _explain_clash(db: Database, new: NewJob) -> Job:
 
 
 def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
+    """The job row, its counter shards and its exclusive key; sealed at once when its items came planned."""
     now = utcnow()
+    planned = new.planned or ()
+    total = _total(planned)
     job_id: int = conn.execute(
         jobs.insert()
         .values(
@@ -95,14 +101,14 @@ def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
             max_lost=new.max_lost,
             max_failures=new.max_failures,
             stop_on_error=new.stop_on_error,
-            total=0,
-            next_seq=0,
-            sealed=False,
+            total=total,
+            next_seq=len(planned),
+            sealed=new.planned is not None,
             plan_by_worker=new.plan_by_worker,
             planner_token=new.planner_token,
             planner_expires=epoch() + lease if new.planner_token else None,
             round=1,
-            rounds=codec.dumps([{"number": 1, "started_at": now.isoformat(), "items": 0}]),
+            rounds=codec.dumps([{"number": 1, "started_at": now.isoformat(), "items": total}]),
             exclusive_key=new.exclusive_key,
             idempotency_key=new.idempotency_key,
             unit_cost=new.unit_cost,
@@ -111,11 +117,30 @@ def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
         )
         .returning(jobs.c.id)
     ).scalar_one()
-    conn.execute(job_counters.insert(), [{"job_id": job_id, "shard": s} for s in range(COUNTER_SHARDS)])
+    conn.execute(job_counters.insert(), _counter_rows(job_id, planned))
     if new.exclusive_key is not None:
         conn.execute(exclusive_locks.insert().values(key=new.exclusive_key, job_id=job_id))
     emit(conn, job_id, "created", type=new.type, owner=new.owner)
     return job_id
+
+
+def _total(planned: Sequence[PlannedChunk]) -> int:
+    return sum(len(chunk.items) for chunk in planned)
+
+
+def _counter_rows(job_id: int, planned: Sequence[PlannedChunk]) -> list[dict[str, int]]:
+    """Every counter shard of a new job, holding what its planned chunks settled already (skipped items)."""
+    shards = [
+        {"job_id": job_id, "shard": s, "processed": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+        for s in range(COUNTER_SHARDS)
+    ]
+    for chunk in planned:
+        settled, row = Counters.of_states(chunk.states), shards[shard_of(chunk.seq)]
+        row["processed"] += settled.processed
+        row["succeeded"] += settled.succeeded
+        row["failed"] += settled.failed
+        row["skipped"] += settled.skipped
+    return shards
 
 
 def add_chunks(db: Database, job_id: int, token: str, planned: Sequence[PlannedChunk], lease: float) -> None:
