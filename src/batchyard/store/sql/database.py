@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ from batchyard.store.sql.raw import Raw, Sql
 # (a submitter storing 2M items grew 20 MiB with 16 MiB of cache, 3 MiB with 2 MiB).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 2_048
+# How often a writer asks again for SQLite's write lock while another process holds it: SQLite's own busy
+# handler pauses up to 100 ms between tries, so a waiter slept through many short commits of busy workers.
+SQLITE_LOCK_POLL = (0.0002, 0.002)  # the first and the longest pause, seconds
+# The writers of one process queue here rather than at SQLite's lock (one mutex per database file).
+_SQLITE_WRITE_MUTEXES: dict[str, threading.RLock] = {}
+_MUTEXES_GUARD = threading.Lock()
 
 # PostgreSQL errors that say "not now" rather than "never": the connection is gone or refused (class 08), the
 # server is shutting down or restarting (57P01-57P03), too many connections (53300), a deadlock (40P01) or
@@ -80,10 +87,12 @@ class Database:
         self.durable_chunks = durable_chunks
         self._pins = threading.local()
         self.dialect = make_url(self.url).get_backend_name()
+        self._write_mutex: threading.RLock | None = None
         if self.dialect == "sqlite":
             _ensure_parent(self.url)
             self.writer = _sqlite_engine(self.url, immediate=True)
             self.reader = _sqlite_engine(self.url, immediate=False)
+            self._write_mutex = _sqlite_write_mutex(self.url)
         else:
             self.writer = _postgresql_engine(self.url, pool_size, timeouts or Timeouts())
             self.reader = self.writer
@@ -94,8 +103,21 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with translated(), self.writer.begin() as conn, _lost_connection(conn):
+        with self._writing(), translated(), self.writer.begin() as conn, _lost_connection(conn):
             yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite: this process's writers one at a time, before SQLite's lock, which other processes share."""
+        if self._write_mutex is None:
+            yield
+            return
+        if not self._write_mutex.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise DatabaseUnavailable(reason="another writer of this process held the database for too long")
+        try:
+            yield
+        finally:
+            self._write_mutex.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -107,6 +129,10 @@ class Database:
         """A transaction on a pooled (or this thread's pinned) connection, run on the driver itself (see
         ``raw.py``): a writer's takes SQLite's write lock from the start, as ``write()`` does. ``pipelined``
         (a writer's, on PostgreSQL): the whole transaction in pipeline mode, see ``_pipelined``."""
+        with self._writing() if write else nullcontext():
+            yield from self._raw(write=write, pipelined=pipelined)
+
+    def _raw(self, *, write: bool, pipelined: bool) -> Iterator[Raw]:
         fairy, pinned = self._checkout(write)
         dbapi: Any = fairy.driver_connection
         try:
@@ -140,7 +166,7 @@ class Database:
                     dbapi.autocommit = False
             return
         if self.is_sqlite:
-            dbapi.execute("BEGIN IMMEDIATE")
+            begin_immediate(dbapi)
             yield raw
             dbapi.execute("COMMIT")
         elif pipelined:
@@ -361,7 +387,6 @@ def _postgresql_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, future=True)
-    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -372,10 +397,43 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if immediate:  # a writer waits for the write lock in begin_immediate, not in SQLite's busy handler
+            cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
+        if immediate:
+            begin_immediate(conn.connection.driver_connection)
+        else:
+            conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _sqlite_write_mutex(url: str) -> threading.RLock:
+    """Reentrant: a thread that nests writes meets SQLite's lock as it did before, never a deadlock here."""
+    path = str(Path(make_url(url).database or ":memory:").resolve())
+    with _MUTEXES_GUARD:
+        return _SQLITE_WRITE_MUTEXES.setdefault(path, threading.RLock())
+
+
+def begin_immediate(dbapi: Any) -> None:
+    """Take SQLite's write lock, asking again every few milliseconds while another process holds it, for as
+    long as the busy timeout. A writer's connection has SQLite's busy handler off (its pauses grow to 100 ms);
+    in WAL mode nothing after BEGIN IMMEDIATE waits for a lock, so this statement alone needs the loop."""
+    pause, longest = SQLITE_LOCK_POLL
+    deadline = 0.0
+    while True:
+        try:
+            dbapi.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _sqlite_busy(exc):
+                raise
+            now = time.monotonic()
+            deadline = deadline or now + SQLITE_BUSY_TIMEOUT_MS / 1000
+            if now > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, longest)
