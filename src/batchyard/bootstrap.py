@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from batchyard.settings import Settings
 from batchyard.store.sql import SqlStore
 from batchyard.store.sql.database import Timeouts
@@ -20,6 +22,7 @@ def open_store(settings: Settings, *, create_schema: bool = True) -> SqlStore:
         create_schema=create_schema,
         timeouts=timeouts,
         durable_chunks=settings.pg_durable_chunk_commits,
+        events_kept=timedelta(days=settings.events_retention_days),
     )
 
 

@@ -217,6 +217,30 @@ class NotificationNotFound(BatchyardError):
     code = "notification_not_found"
 
 
+class WebhookNotFound(BatchyardError):
+    """You have no webhook {webhook_id}."""
+
+    code = "webhook_not_found"
+
+
+class WebhookUrlRefused(BatchyardError):
+    """The webhook URL is refused: {reason}"""
+
+    code = "webhook_url_refused"
+
+
+class TooManyWebhooks(BatchyardError):
+    """You already have {limit} webhooks; delete one first."""
+
+    code = "too_many_webhooks"
+
+
+class EmailNotConfigured(BatchyardError):
+    """This server sends no e-mail (no SMTP server is configured), so no address can be set."""
+
+    code = "email_not_configured"
+
+
 _ZH: dict[str, str] = {
     "error": "batchyard 出错了。",
     "configuration_error": "配置无效：{reason}",
@@ -247,6 +271,10 @@ _ZH: dict[str, str] = {
     "user_not_found": "用户 {user!r} 不存在。",
     "token_not_found": "您没有有效的令牌 {token_id}。",
     "notification_not_found": "您没有通知 {notification_id}。",
+    "webhook_not_found": "您没有 Webhook {webhook_id}。",
+    "webhook_url_refused": "Webhook 地址不被接受：{reason_zh}",
+    "too_many_webhooks": "您已有 {limit} 个 Webhook，请先删除一个。",
+    "email_not_configured": "此服务器未配置 SMTP 服务器，不发送电子邮件，因此无法设置邮箱地址。",
     "quota_insufficient": "需要 {cost} 配额，您的余额为 {balance}（还差 {shortfall}）。",
     "rate_limited": "每{period_zh}最多提交 {limit} 个 {type!r} 任务，请在 {retry_after} 秒后重试。",
     "too_many_active_jobs": "您已有 {limit} 个进行中的 {type!r} 任务，请等待其中一个完成。",

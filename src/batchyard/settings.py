@@ -6,10 +6,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from batchyard.core.smtp import parse_smtp_url
 from batchyard.errors import ConfigurationError
+
+_SECRETS = ("secret_key", "smtp_url")  # never quoted back in an error
 
 
 class Settings(BaseSettings):
@@ -18,6 +21,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under data_dir if unset")
     data_dir: Path = Field(default=Path(".batchyard"), description="Where the embedded database and blobs live")
     lease_seconds: float = Field(default=30.0, gt=0, description="A claimed chunk's lease; heartbeats at a third")
+    events_retention_days: float = Field(
+        default=7.0, gt=0, description="How long job events are kept (a stream resumed from before gets `reset`)"
+    )
     pg_connect_timeout: float = Field(default=10.0, ge=0, description="PostgreSQL: seconds to connect (0: none)")
     pg_lock_timeout: float = Field(default=30.0, ge=0, description="PostgreSQL: seconds a lock wait lasts (0: none)")
     pg_idle_in_transaction_timeout: float = Field(
@@ -28,6 +34,51 @@ class Settings(BaseSettings):
         description="PostgreSQL: workers' claims and commits wait for the disk (off: a server crash may undo "
         "the last moments of work, which is then redone; see decision 0015)",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="The key webhook signing secrets are derived from (at least 32 characters). Every API host "
+        "must have the same one. Unset: one is generated once into data_dir/secret_key (mode 0600)",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks call loopback, private and link-local addresses (off: such URLs are refused)",
+    )
+    delivery_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a webhook or SMTP server may take to connect, and to answer"
+    )
+    delivery_max_attempts: int = Field(default=8, ge=1, le=25, description="Attempts before a delivery fails")
+    delivery_backoff_seconds: float = Field(
+        default=60.0, gt=0, description="The first retry's delay; each later one doubles it (with jitter)"
+    )
+    delivery_backoff_cap: float = Field(default=3600.0, gt=0, description="The longest delay between retries")
+    delivery_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle dispatcher looks")
+    delivery_concurrency: int = Field(default=2, ge=1, le=32, description="Deliveries one API process sends at once")
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="smtp://user:pass@host:port (?starttls=true) or smtps://…: notices are e-mailed through it; "
+        "unset: no e-mail",
+    )
+    smtp_from: str | None = Field(default=None, max_length=300, description="The From of notice e-mails")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_names_a_server(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_smtp_url(value.get_secret_value())
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _one_header_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\r" in value or "\n" in value):
+            raise ValueError("must be one line")
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_needs_a_sender(self) -> Settings:
+        if self.smtp_url is not None and not self.smtp_from:
+            raise ValueError("smtp_from must be set with smtp_url (the From of notice e-mails)")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -67,4 +118,6 @@ def load_settings(base: Settings | None = None, **overrides: Any) -> Settings:
 def _describe(exc: ValidationError) -> str:
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "settings"
+    if where in _SECRETS or not first["loc"]:
+        return f"{where}: {first['msg']}"
     return f"{where}: {first['msg']} (got {first['input']!r})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
@@ -58,8 +59,9 @@ class Service:
 
 
 @contextmanager
-def service(database_url: str) -> Iterator[Service]:
-    yard = Yard(database_url, lease_seconds=2.0)
+def service(database_url: str, **settings: Any) -> Iterator[Service]:
+    """``settings`` (a secret key, SMTP, ...) go to the yard and the app; without any, the app has no settings."""
+    yard = Yard(database_url, lease_seconds=2.0, **settings)
     yard.job("greet", chunk_size=2, max_items=50)(Greet)
     yard.job("fails", chunk_size=5, max_attempts=1)(_fails)
     yard.job("paid", chunk_size=2, max_items=50, unit_cost=1, max_attempts=1)(_paid)
@@ -67,7 +69,8 @@ def service(database_url: str) -> Iterator[Service]:
     yard.job("single", max_active_jobs=1)(_paid)
     auth = AuthService(yard.store)
     try:
-        with TestClient(create_app(yard.store, yard.registry, auth_service=auth)) as client:
+        app = create_app(yard.store, yard.registry, auth_service=auth, settings=yard.settings if settings else None)
+        with TestClient(app) as client:
             yield Service(yard, client, auth)
     finally:
         yard.close()

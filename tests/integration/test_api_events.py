@@ -8,14 +8,17 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
 from batchyard import Yard
 from batchyard.core.users import Role
 from batchyard.service.auth import AuthService
+from batchyard.store.sql.tables import events
 from tests.acceptance.helpers import TEST_APP, batchyard_process, free_port, stop_group, subprocess_env, wait_for
 
 BATCHYARD = [sys.executable, "-m", "batchyard"]
@@ -113,3 +116,37 @@ def test_the_stream_of_all_events_shows_only_the_callers_jobs(database_url: str,
             until=lambda got: any(e["kind"] == "finished" and e["job_id"] == mine for e in got),
         )
         assert {e["job_id"] for e in seen} == {mine}, "bob's jobs are not alice's to see"
+
+
+def test_a_resume_from_before_the_kept_events_gets_reset_then_carries_on(database_url: str, tmp_path: Path) -> None:
+    with _server(database_url, tmp_path) as (http, tokens):
+        alice = {"Authorization": f"Bearer {tokens['alice']}"}
+        done = http.post("/jobs", json={"type": "slow_square", "items": [1, 2]}, headers=alice).json()["id"]
+        wait_for(lambda: http.get(f"/jobs/{done}", headers=alice).json()["status"] == "succeeded", timeout=60, what="")
+        yard = Yard(database_url)
+        try:
+            first = yard.store.events(done)[0].id
+            with yard.store.db.write() as conn:  # type: ignore[attr-defined]
+                conn.execute(update(events).values(created_at=datetime.now(UTC) - timedelta(days=30)))
+            yard.store.tidy()
+            newest = yard.store.last_event_id()
+        finally:
+            yard.close()
+        reset = _read(http, "/events", tokens["alice"], last_id=str(first), until=lambda got: True)
+        assert reset[0]["kind"] == "reset"
+        assert reset[0]["id"] >= newest, "the reset names an id to carry on from"
+        job_stream = _read(http, f"/jobs/{done}/events", tokens["alice"], last_id=str(first), until=lambda got: True)
+        assert job_stream[0]["kind"] == "reset"
+
+        later = http.post("/jobs", json={"type": "slow_square", "items": [3]}, headers=alice).json()["id"]
+        seen = _read(
+            http,
+            "/events",
+            tokens["alice"],
+            last_id=str(reset[0]["id"]),
+            until=lambda got: any(e["kind"] == "finished" and e["job_id"] == later for e in got),
+        )
+        assert [e["id"] for e in seen] == sorted({e["id"] for e in seen})
+        assert all(e["id"] > reset[0]["id"] for e in seen)
+        assert {e["job_id"] for e in seen} == {later}
+        assert seen[0]["kind"] == "created", "carrying on from the reset's id missed nothing"

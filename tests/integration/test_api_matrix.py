@@ -42,6 +42,12 @@ ROUTES: dict[str, Access] = {
     "mark_notification_read": Access(ok=404),  # a notification id nobody has
     "create_my_token": Access(ok=201),
     "revoke_my_token": Access(ok=404),  # a token id nobody has
+    "change_me": Access(),
+    "create_my_webhook": Access(ok=201),  # viewers too: they only receive
+    "my_webhooks": Access(),
+    "delete_my_webhook": Access(ok=404),  # a webhook id nobody has
+    "webhook_deliveries": Access(ok=404),
+    "ping_my_webhook": Access(ok=404),
     "list_job_types": Access(),
     "submit_job": Access(acts=True, ok=202),
     "bulk_action": Access(acts=True),
@@ -63,6 +69,8 @@ ROUTES: dict[str, Access] = {
 BODIES: dict[str, Callable[[Service], object]] = {
     "sign_in": lambda s: {"username": "owner", "password": PASSWORD},
     "create_my_token": lambda s: {"name": "matrix"},
+    "change_me": lambda s: {},
+    "create_my_webhook": lambda s: {"url": "https://93.184.215.14/hook"},  # a public address: no DNS needed
     "submit_job": lambda s: {"type": "greet", "items": ["a"]},
     "bulk_action": lambda s: {"action": "pause", "filter": {"group": "active"}},
     "create_user": lambda s: {"name": f"new{len(s.tokens)}{datetime.now(UTC).timestamp():.0f}"},
@@ -147,4 +155,5 @@ def _url(svc: Service, path: str, caller: str) -> str:
         path = path.replace("{job_id}", str(submitted.json()["id"]))
     path = path.replace("{user_id}", str(svc.user_ids["other"]))
     path = path.replace("{notification_id}", "999999999")
+    path = path.replace("{webhook_id}", "999999999")
     return path.replace("{token_id}", "999999999")

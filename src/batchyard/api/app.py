@@ -8,35 +8,54 @@ from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
-from batchyard.api import errors, metrics, requests
-from batchyard.api.routes import actions, auth, events, jobs, meta, notifications, users
+from batchyard.api import channels, errors, metrics, requests
+from batchyard.api.routes import actions, auth, events, jobs, meta, notifications, users, webhooks
 from batchyard.core.registry import Registry
 from batchyard.service.auth import AuthService
 from batchyard.service.events import EventHub
+from batchyard.settings import Settings
 from batchyard.store.base import Store
 
 PREFIX = "/api/v1"
 
 
-def create_app(store: Store, registry: Registry | None = None, *, auth_service: AuthService | None = None) -> FastAPI:
+def create_app(
+    store: Store,
+    registry: Registry | None = None,
+    *,
+    auth_service: AuthService | None = None,
+    settings: Settings | None = None,
+    deliver: bool = False,
+) -> FastAPI:
+    """``settings``: the webhook key, SMTP server and delivery policy (see ``api/channels.py`` without them);
+    ``deliver``: the app's lifespan runs a dispatcher sending webhooks and e-mail (``batchyard serve`` and
+    ``batchyard api`` do)."""
     hub = EventHub(store)
+    notices = channels.build(store, settings, deliver=deliver)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if notices.dispatcher is not None:
+            notices.dispatcher.start()
         try:
             yield
         finally:
             hub.stop()
+            if notices.dispatcher is not None:
+                notices.dispatcher.stop()
 
     app = FastAPI(title="batchyard", version=version("batchyard"), lifespan=lifespan)
     app.state.store = store
     app.state.registry = registry or Registry()
     app.state.auth = auth_service or AuthService(store)
     app.state.events = hub
+    app.state.webhooks = notices.webhooks
+    app.state.email_enabled = notices.email_enabled
+    app.state.dispatcher = notices.dispatcher
     app.state.metrics = metrics.registry_for(store, hub)
     api = APIRouter(prefix=PREFIX, responses=errors.responses(503))  # any route: the database is away
     # actions before jobs: "/jobs/actions" must not be taken for a job id
-    for module in (meta, auth, actions, jobs, events, notifications, users):
+    for module in (meta, auth, actions, jobs, events, notifications, webhooks, users):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(metrics.router)

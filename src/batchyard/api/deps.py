@@ -14,6 +14,7 @@ from batchyard.core.users import User
 from batchyard.errors import AdminOnly, Forbidden, ReadOnlyRole
 from batchyard.service.auth import AuthService
 from batchyard.service.jobs import JobService
+from batchyard.service.webhooks import WebhookService
 from batchyard.store.base import Store
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `POST /auth/login` or `batchyard users create`")
@@ -36,6 +37,16 @@ def auth(request: Request) -> AuthService:
 
 def jobs(request: Request) -> JobService:
     return JobService(store(request), registry(request))
+
+
+def webhooks(request: Request) -> WebhookService:
+    value: WebhookService = request.app.state.webhooks
+    return value
+
+
+def email_enabled(request: Request) -> bool:
+    """Whether the app can send e-mail: only then may users give an address."""
+    return bool(request.app.state.email_enabled)
 
 
 def current_user(
@@ -70,6 +81,7 @@ MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one names nothing and must not re
 JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
+WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 CurrentUser = Annotated[User, Depends(current_user)]
 ActingUser = Annotated[User, Depends(acting_user)]
@@ -78,3 +90,5 @@ Jobs = Annotated[JobService, Depends(jobs)]
 Auth = Annotated[AuthService, Depends(auth)]
 Reg = Annotated[Registry, Depends(registry)]
 StoreDep = Annotated[Store, Depends(store)]
+Webhooks = Annotated[WebhookService, Depends(webhooks)]
+EmailEnabled = Annotated[bool, Depends(email_enabled)]

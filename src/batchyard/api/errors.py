@@ -24,6 +24,10 @@ STATUS: dict[str, int] = {
     "user_not_found": 404,
     "token_not_found": 404,
     "notification_not_found": 404,
+    "webhook_not_found": 404,
+    "webhook_url_refused": 422,
+    "too_many_webhooks": 409,
+    "email_not_configured": 422,
     "unknown_job_type": 422,
     "conflict": 409,
     "user_exists": 409,
@@ -103,8 +107,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if _unreadable_body(exc):
+            return error_response(request, _body_not_json())
         code = _HTTP_CODES.get(exc.status_code, "error")
         zh = _HTTP_MESSAGES_ZH.get(code)
         message = zh if zh and language(request) == "zh-CN" else str(exc.detail)
         body = ErrorEnvelope(error=ErrorBody(code=code, message=message))
         return JSONResponse(jsonable_encoder(body), status_code=exc.status_code, headers=exc.headers)
+
+
+def _unreadable_body(exc: HTTPException) -> bool:
+    """FastAPI's 400 for a body that JSON cannot even decode (not UTF-8, nested too deep for the parser)."""
+    return exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError))
+
+
+def _body_not_json() -> InvalidParams:
+    """The answer FastAPI gives malformed JSON it can decode (422), so that one mistake has one answer."""
+    errors = [{"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error"}]
+    return InvalidParams(reason="body: JSON decode error", errors=errors)

@@ -4,6 +4,7 @@ every API process reports the same, whoever ran the work), and this process's li
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -52,7 +53,14 @@ def registry_for(store: Store, events: EventHub) -> CollectorRegistry:
     return registry
 
 
-@router.get("/metrics", operation_id="metrics", include_in_schema=True, response_class=Response, tags=["meta"])
+_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format"}
+}
+
+
+@router.get(
+    "/metrics", operation_id="metrics", include_in_schema=True, response_class=Response, responses=_TEXT, tags=["meta"]
+)
 def metrics(request: Request) -> Response:
     """Prometheus text format; no token needed (expose it only where Prometheus can reach it)."""
     registry: CollectorRegistry = request.app.state.metrics

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from batchyard.core.causes import Cause
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import ItemRecord, Job, Round
-from batchyard.core.users import LedgerEntry, Role, Token, User
+from batchyard.core.users import EMAIL_MAX_LENGTH, EMAIL_PATTERN, LedgerEntry, Role, Token, User
+
+
+def _json_integer(value: Any) -> Any:
+    """Lax pydantic reads `true` as 1 and "7" as 7; the document's `integer` takes neither (7.0 it does)."""
+    if isinstance(value, bool | str):
+        raise ValueError("Input should be an integer")
+    return value
+
+
+JSON_INTEGER = BeforeValidator(_json_integer)  # after a field's bounds: before them, the document loses them
 
 
 class RoundOut(BaseModel):
@@ -182,10 +192,13 @@ class UserOut(BaseModel):
     role: Role
     quota: int
     created_at: datetime
+    email: str | None = Field(default=None, description="where notices are e-mailed, if the server sends e-mail")
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, name=user.name, role=user.role, quota=user.quota, created_at=user.created_at)
+        return cls(
+            id=user.id, name=user.name, role=user.role, quota=user.quota, created_at=user.created_at, email=user.email
+        )
 
 
 class TokenOut(BaseModel):
@@ -224,12 +237,13 @@ class SignInOut(BaseModel):
 
 
 MAX_QUOTA = 10**15  # far above any real balance, far below where refunds could overflow a 64-bit column
+Quota = Annotated[int, Field(ge=0, le=MAX_QUOTA), JSON_INTEGER]
 
 
 class NewUserIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[\w.@+-]+$")
     role: Role = Role.OPERATOR
-    quota: int = Field(default=0, ge=0, le=MAX_QUOTA)
+    quota: Quota = 0
     password: str | None = Field(default=None, min_length=8, max_length=1000)
 
 
@@ -238,9 +252,24 @@ class NewUserOut(BaseModel):
     token: IssuedTokenOut
 
 
+Email = Annotated[
+    str | None,
+    Field(
+        max_length=EMAIL_MAX_LENGTH,
+        pattern=EMAIL_PATTERN,
+        description="where notices are e-mailed; null: nowhere. Only a server that sends e-mail takes one",
+    ),
+]
+
+
 class UserChangeIn(BaseModel):
     role: Role | None = None
-    quota: int | None = Field(default=None, ge=0, le=MAX_QUOTA)
+    quota: Quota | None = None
+    email: Email = None
+
+
+class MeChangeIn(BaseModel):
+    email: Email = None
 
 
 class NewTokenIn(BaseModel):

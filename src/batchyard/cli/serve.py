@@ -13,6 +13,8 @@ from batchyard.cli.demo import create_demo_users
 from batchyard.cli.loading import load_yard, setup_logging
 from batchyard.cli.worker import AppOption, worker_command
 from batchyard.engine.supervisor import Supervisor
+from batchyard.errors import BatchyardError
+from batchyard.yard import Yard
 
 DEMO_APP = "batchyard.demo:yard"
 
@@ -28,8 +30,6 @@ def serve(
     app = DEMO_APP if demo and not app else app
     import uvicorn  # imported here so that `batchyard worker` starts without the web stack
 
-    from batchyard.api.app import create_app
-
     setup_logging()
     stop = _StopRequest()
     signal.signal(signal.SIGTERM, stop.handle)
@@ -42,7 +42,7 @@ def serve(
     supervisor.start()
     try:
         if not stop.requested:
-            uvicorn.run(create_app(yard.store, yard.registry), host=host, port=port, log_config=None)
+            uvicorn.run(_web_app(yard), host=host, port=port, log_config=None)
     finally:
         supervisor.stop()
         yard.close()
@@ -56,15 +56,25 @@ def api(
     """Run the HTTP API alone (workers run elsewhere: `batchyard worker`), e.g. several behind a load balancer."""
     import uvicorn
 
-    from batchyard.api.app import create_app
-
     setup_logging()
     yard = load_yard(app)
     upgrade_database(yard.settings)
     try:
-        uvicorn.run(create_app(yard.store, yard.registry), host=host, port=port, log_config=None)
+        uvicorn.run(_web_app(yard), host=host, port=port, log_config=None)
     finally:
         yard.close()
+
+
+def _web_app(yard: Yard) -> Any:
+    """The API, delivering webhooks and e-mail; a configuration it cannot use (the secret key file cannot be
+    made, say) is one line and exit code 2."""
+    from batchyard.api.app import create_app
+
+    try:
+        return create_app(yard.store, yard.registry, settings=yard.settings, deliver=True)
+    except BatchyardError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 class _StopRequest:

@@ -8,6 +8,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+# An address as the HTML standard defines a valid e-mail address: one recipient, no display name, nothing that
+# could end a header line.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+EMAIL_MAX_LENGTH = 254
+
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -23,6 +31,7 @@ class User:
     quota: int
     created_at: datetime
     has_password: bool = False
+    email: str | None = None  # where notices are e-mailed, when the server sends e-mail
 
     @property
     def is_admin(self) -> bool:

@@ -1,11 +1,14 @@
 """The live feed: one reader per API process follows the events table and fans new events out to every
 subscriber (the SSE streams), so a thousand watchers cost one query every tenth of a second, not a thousand.
+The reader is woken as soon as events are committed (``Store.watch_events``), and reads at most every
+``MIN_READ_GAP`` seconds however fast they come.
 
 Events are handed out strictly in id order, each once. On PostgreSQL ids are drawn when a transaction inserts
 its event and become visible when it commits, so a later id can appear before an earlier one; the reader then
 holds back everything after the gap until the missing id appears, or for at most ``gap_wait`` seconds (a
 transaction that rolled back never fills its gap). A reconnecting client that names the last id it saw gets
-everything after it, from memory when it is recent and from the database otherwise.
+everything after it, from memory when it is recent and from the database otherwise — unless those events
+are no longer kept (``resume_after`` says so, and the stream tells the client to fetch afresh).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from batchyard.store.base import Event, Store
 log = logging.getLogger("batchyard.events")
 
 POLL_SECONDS = 0.1
+MIN_READ_GAP = 0.01
 GAP_WAIT_SECONDS = 3.0
 KEPT_IN_MEMORY = 10_000
 READ_BATCH = 1_000
@@ -60,7 +64,7 @@ class EventHub:
         with self._lock:
             if self._thread is not None:
                 return
-            self._head = self._current_end()
+            self._head = self.store.last_event_id()
             self._thread = threading.Thread(target=self._follow, name="batchyard-events", daemon=True)
             self._thread.start()
 
@@ -84,6 +88,15 @@ class EventHub:
         found = [e for e in self.store.events(job_id, after=event_id, limit=limit) if e.id <= head]
         return found, found[-1].id if len(found) == limit else head
 
+    def resume_after(self, last_seen: int) -> bool:
+        """Whether a stream that saw events up to ``last_seen`` can go on after it with nothing missing: not
+        when the events after it were deleted (older than the retention period), nor when it is past every
+        event there is (the database was replaced or restored from a backup)."""
+        oldest = self.store.oldest_event_id()
+        if oldest and last_seen + 1 < oldest:
+            return False
+        return last_seen <= max(self._head, self.store.last_event_id())
+
     async def wait_beyond(self, event_id: int, timeout: float) -> None:
         """Return once an event above ``event_id`` was handed out, or after ``timeout`` seconds."""
         if self._head > event_id:
@@ -101,15 +114,20 @@ class EventHub:
             with self._lock:
                 self._waiters.discard(waiter)
 
-    def _current_end(self) -> int:
-        return self.store.last_event_id()
-
     def _follow(self) -> None:
-        while not self._stop.wait(self._poll):
-            try:
-                self._read_once()
-            except BatchyardError as exc:
-                log.warning("reading events failed, trying again: %s", exc)
+        watch = self.store.watch_events()
+        try:
+            while not self._stop.is_set():
+                watch.wait(self._poll)
+                if self._stop.is_set():
+                    return
+                try:
+                    self._read_once()
+                except BatchyardError as exc:
+                    log.warning("reading events failed, trying again: %s", exc)
+                self._stop.wait(MIN_READ_GAP)
+        finally:
+            watch.close()
 
     def _read_once(self) -> None:
         batch = self.store.events(None, after=self._head, limit=READ_BATCH)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from batchyard.core.causes import Failure
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
+from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryStatus, DueDelivery, Webhook
 from batchyard.core.status import JobStatus
 from batchyard.core.users import LedgerEntry, Notification, Role, Token, User
 
@@ -45,6 +46,15 @@ class Event:
     data: dict[str, Any]
     at: float
     owner: str = ""  # the job's owner: who may see the event
+
+
+class Watch(Protocol):
+    """Waits on a connection of its own for something to be committed (see ``Store.watch_events``)."""
+
+    def wait(self, seconds: float) -> None:
+        """Return after ``seconds``, or sooner when something may have been committed."""
+
+    def close(self) -> None: ...
 
 
 class CommitSession(Protocol):
@@ -130,6 +140,15 @@ class Store(Protocol):
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]: ...
     def last_event_id(self) -> int: ...
+    def oldest_event_id(self) -> int:
+        """The oldest event still kept (0 when none): older ones passed the retention period."""
+
+    def watch_events(self) -> Watch:
+        """A watch that returns from ``wait`` as soon as new events may have been committed."""
+
+    def tidy(self) -> int:
+        """Delete rows past their retention (events, stale failed sign-ins); the number deleted."""
+
     def stats(self) -> Stats: ...
     def ping(self) -> bool: ...
 
@@ -156,6 +175,43 @@ class Store(Protocol):
 
     def ledger(self, user_id: int, *, before: int | None = None, limit: int = 50) -> list[LedgerEntry]:
         """The user's balance moves, newest first; ``before``: only older entries (the next page)."""
+
+    def set_email(self, user_id: int, email: str | None) -> User: ...
+
+    # webhooks and the delivery outbox (each finished job's notice is queued with its inbox entry)
+    def create_webhook(
+        self, user_id: int, *, url: str, description: str | None, nonce: str, key_id: str, limit: int
+    ) -> Webhook:
+        """``TooManyWebhooks`` when the user already has ``limit`` live webhooks."""
+
+    def webhooks(self, user_id: int) -> list[Webhook]: ...
+    def webhook(self, user_id: int, webhook_id: int) -> Webhook | None:
+        """The user's live webhook; None when it is another user's, deleted, or unknown."""
+
+    def delete_webhook(self, user_id: int, webhook_id: int) -> bool:
+        """Delete it and fail its pending deliveries; False when the user has no such live webhook."""
+
+    def queue_ping(self, user_id: int, webhook_id: int) -> Delivery | None:
+        """A test delivery (or the one still pending); None when the user has no such live webhook."""
+
+    def webhook_deliveries(
+        self, user_id: int, webhook_id: int, *, before: int | None = None, limit: int = 50
+    ) -> list[Delivery] | None:
+        """Newest first; None when the user has no such live webhook."""
+
+    def claim_deliveries(
+        self, *, limit: int, lease_seconds: float, max_attempts: int, channels: Sequence[Channel]
+    ) -> list[DueDelivery]:
+        """Due deliveries of ``channels``, each claimed for its next attempt until the lease ends."""
+
+    def record_delivery(
+        self,
+        due: DueDelivery,
+        attempt: DeliveryAttempt,
+        status: DeliveryStatus,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """Log the attempt and set the outcome; False when the claim was no longer held."""
 
     def pinned(self) -> AbstractContextManager[None]:
         """While the block runs, this thread's claims and commits keep one connection (a worker's loop)."""

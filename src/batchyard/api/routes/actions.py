@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from batchyard.api.deps import ActingUser, Jobs, StoreDep, owned
+from batchyard.api.deps import MAX_ID, ActingUser, Jobs, StoreDep, owned
 from batchyard.api.errors import language, responses
 from batchyard.api.routes.jobs import GROUPS, StatusGroup
-from batchyard.api.schemas import QuotaOut
+from batchyard.api.schemas import JSON_INTEGER, QuotaOut
 from batchyard.core.model import Job
 from batchyard.core.status import JobStatus
 from batchyard.core.users import User
@@ -39,9 +39,12 @@ class Selection(BaseModel):
     owner: str | None = Field(default=None, max_length=200, description="admins only")
 
 
+JobIdIn = Annotated[int, Field(ge=1, le=MAX_ID), JSON_INTEGER]
+
+
 class BulkIn(BaseModel):
     action: Action
-    ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=MAX_JOBS)] | None = None
+    ids: Annotated[list[JobIdIn], Field(max_length=MAX_JOBS)] | None = None
     filter: Selection | None = None
     reason: str | None = Field(default=None, max_length=500, description="why, for the record")
 

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from batchyard.api.deps import Auth, CurrentUser, StoreDep, TokenId
+from batchyard.api.deps import Auth, CurrentUser, EmailEnabled, StoreDep, TokenId
 from batchyard.api.errors import responses
 from batchyard.api.schemas import (
     IssuedTokenOut,
     LedgerEntryOut,
     LedgerPage,
+    MeChangeIn,
     NewTokenIn,
     SignInIn,
     SignInOut,
@@ -19,6 +20,7 @@ from batchyard.api.schemas import (
     UserOut,
 )
 from batchyard.errors import TokenNotFound
+from batchyard.service.profile import set_email
 
 router = APIRouter(tags=["sign-in"])
 
@@ -40,6 +42,15 @@ def sign_in(body: SignInIn, request: Request, auth: Auth) -> SignInOut:
 
 @router.get("/me", operation_id="me", response_model=UserOut, responses=responses(401))
 def me(user: CurrentUser) -> UserOut:
+    return UserOut.of(user)
+
+
+@router.patch("/me", operation_id="change_me", response_model=UserOut, responses=responses(401, 422))
+def change_me(body: MeChangeIn, user: CurrentUser, store: StoreDep, email_enabled: EmailEnabled) -> UserOut:
+    """Set the caller's e-mail address for notices (null clears it); a server that sends no e-mail refuses one
+    (422 `email_not_configured`)."""
+    if "email" in body.model_fields_set:
+        user = set_email(store, user.id, body.email, email_enabled=email_enabled)
     return UserOut.of(user)
 
 

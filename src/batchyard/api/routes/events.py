@@ -4,6 +4,7 @@ a client that reconnects with ``Last-Event-ID`` gets everything after it, nothin
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -46,7 +47,7 @@ async def job_events(
     a few times a second, every state change, and the end."""
     await anyio.to_thread.run_sync(lambda: owned(store.get_job(job_id), user))
     start = int(last_event_id) if last_event_id else 0
-    return _response(request, events, start, job_id=job_id, visible=lambda e: True)
+    return _response(request, events, start, job_id=job_id, visible=lambda e: True, resumed=bool(last_event_id))
 
 
 @router.get("/events", operation_id="all_events", responses={**_STREAM, **responses(401, 422)})
@@ -56,19 +57,39 @@ async def all_events(
     """Every event the caller may see (an admin: all), from now (or after `Last-Event-ID`)."""
     await anyio.to_thread.run_sync(events.start)
     start = int(last_event_id) if last_event_id else events.head
-    return _response(request, events, start, job_id=None, visible=lambda e: user.may_see(e.owner))
+
+    def visible(event: Event) -> bool:
+        return user.may_see(event.owner)
+
+    return _response(request, events, start, job_id=None, visible=visible, resumed=bool(last_event_id))
 
 
 def _response(
-    request: Request, events: EventHub, start: int, *, job_id: int | None, visible: Callable[[Event], bool]
+    request: Request,
+    events: EventHub,
+    start: int,
+    *,
+    job_id: int | None,
+    visible: Callable[[Event], bool],
+    resumed: bool,
 ) -> EventSourceResponse:
-    return EventSourceResponse(_stream(request, events, start, job_id, visible), ping=KEEP_ALIVE_SECONDS)
+    stream = _stream(request, events, start, job_id, visible, resumed=resumed)
+    return EventSourceResponse(stream, ping=KEEP_ALIVE_SECONDS)
 
 
 async def _stream(
-    request: Request, events: EventHub, cursor: int, job_id: int | None, visible: Callable[[Event], bool]
+    request: Request,
+    events: EventHub,
+    cursor: int,
+    job_id: int | None,
+    visible: Callable[[Event], bool],
+    *,
+    resumed: bool,
 ) -> AsyncIterator[dict[str, Any]]:
     await anyio.to_thread.run_sync(events.start)
+    if resumed and not await anyio.to_thread.run_sync(events.resume_after, cursor):
+        cursor = events.head
+        yield _reset(cursor, job_id)
     events.subscribers += 1
     try:
         while not await request.is_disconnected():
@@ -81,6 +102,14 @@ async def _stream(
                 await events.wait_beyond(cursor, KEEP_ALIVE_SECONDS)
     finally:
         events.subscribers -= 1
+
+
+def _reset(event_id: int, job_id: int | None) -> dict[str, Any]:
+    """Events after the client's ``Last-Event-ID`` are gone: it should fetch the state afresh, then follow on
+    from this event's id."""
+    data = {"reason": "the events after Last-Event-ID are no longer kept; fetch the current state again"}
+    body = {"id": event_id, "job_id": job_id, "kind": "reset", "at": time.time(), "data": data}
+    return {"id": str(event_id), "event": "reset", "data": json.dumps(body, ensure_ascii=False)}
 
 
 def _message(event: Event) -> dict[str, Any]:

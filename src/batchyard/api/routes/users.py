@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from batchyard.api.deps import Admin, Auth, StoreDep, UserId
+from batchyard.api.deps import Admin, Auth, EmailEnabled, StoreDep, UserId
 from batchyard.api.errors import responses
 from batchyard.api.schemas import IssuedTokenOut, NewUserIn, NewUserOut, TokenOut, UserChangeIn, UserOut
+from batchyard.service.profile import set_email
 
 router = APIRouter(tags=["users"])
 
@@ -30,6 +31,12 @@ def create_user(body: NewUserIn, _admin: Admin, auth: Auth) -> NewUserOut:
     response_model=UserOut,
     responses=responses(401, 403, 404, 422),
 )
-def change_user(user_id: UserId, body: UserChangeIn, _admin: Admin, store: StoreDep) -> UserOut:
+def change_user(
+    user_id: UserId, body: UserChangeIn, _admin: Admin, store: StoreDep, email_enabled: EmailEnabled
+) -> UserOut:
+    """Set a user's role, balance or e-mail address (null clears it; a server that sends no e-mail refuses
+    one)."""
     store.get_user(user_id)
+    if "email" in body.model_fields_set:
+        set_email(store, user_id, body.email, email_enabled=email_enabled)
     return UserOut.of(store.update_user(user_id, role=body.role, quota=body.quota))

@@ -7,24 +7,31 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from batchyard.core.users import Notification
-from batchyard.store.sql import codec
+from batchyard.store.sql import codec, deliveries
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import as_utc, utcnow
 from batchyard.store.sql.tables import jobs, notifications, users
 
 
 def notify_finished(conn: Connection, job_id: int, status: str, counts: dict[str, int]) -> None:
-    """In the transaction that finishes the job; owners who are not users of the service get nothing."""
+    """In the transaction that finishes the job, with the deliveries of the notice to the owner's webhooks and
+    e-mail address (so none is lost nor sent twice); owners who are not users of the service get nothing."""
     row = conn.execute(
-        select(users.c.id, jobs.c.type).join(jobs, jobs.c.owner == users.c.name).where(jobs.c.id == job_id)
+        select(users.c.id, users.c.email, jobs.c.type)
+        .join(jobs, jobs.c.owner == users.c.name)
+        .where(jobs.c.id == job_id)
     ).one_or_none()
     if row is None:
         return
     data = {"status": status, "type": row.type, **counts}
-    conn.execute(
-        insert(notifications).values(
-            user_id=row.id, job_id=job_id, kind="finished", data=codec.dumps(data), created_at=utcnow()
-        )
+    notification_id = conn.execute(
+        insert(notifications)
+        .values(user_id=row.id, job_id=job_id, kind="finished", data=codec.dumps(data), created_at=utcnow())
+        .returning(notifications.c.id)
+    ).scalar_one()
+    event = {"job_id": job_id, "notification_id": notification_id, "status": status, "type": row.type}
+    deliveries.queue_finished(
+        conn, user_id=row.id, email=row.email, notification_id=notification_id, data={**event, "counts": counts}
     )
 
 

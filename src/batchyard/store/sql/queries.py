@@ -146,6 +146,10 @@ COMMIT_CHUNK = Sql(
 )
 
 INSERT_EVENT = Sql("INSERT INTO by_events (job_id, kind, data, created_at) VALUES (:job_id, :kind, :data, :created_at)")
+# PostgreSQL: a transaction that stores an event wakes the API processes' event readers when it commits
+# (several in one transaction are delivered as one).
+EVENTS_CHANNEL = "batchyard_events"
+NOTIFY_EVENTS = Sql(f"SELECT pg_notify('{EVENTS_CHANNEL}', '')")
 
 INSERT_ITEM_ERROR = Sql(
     """

@@ -67,6 +67,8 @@ def emit(conn: SomeConnection, job_id: int, kind: str, **data: Any) -> None:
         queries.INSERT_EVENT,
         {"job_id": job_id, "kind": kind, "data": codec.dumps(data), "created_at": raw.time(utcnow())},
     )
+    if not raw.is_sqlite:
+        raw.send(queries.NOTIFY_EVENTS)
 
 
 def record_errors(conn: SomeConnection, *, job_id: int, chunk_id: int, round: int, errors: Iterable[ItemError]) -> None:

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from batchyard.core.causes import Failure
 from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
+from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryStatus, DueDelivery, Webhook
 from batchyard.core.status import JobStatus
 from batchyard.core.users import LedgerEntry, Notification, Role, Token, User
-from batchyard.store.base import CommitSession, Event, PlanningClaim
-from batchyard.store.sql import claims, commits, inbox, lifecycle, planning, reads, reaper, users, wakeup
+from batchyard.store.base import CommitSession, Event, PlanningClaim, Watch
+from batchyard.store.sql import (
+    claims,
+    commits,
+    deliveries,
+    housekeeping,
+    inbox,
+    lifecycle,
+    planning,
+    reads,
+    reaper,
+    users,
+    wakeup,
+    webhooks,
+)
 from batchyard.store.sql.database import Database, Timeouts
 from batchyard.store.sql.migrate import ensure_schema
+from batchyard.store.sql.rows import utcnow
+
+EVENTS_KEPT = timedelta(days=7)
+TIDY_EVERY = 300.0  # seconds between deletions of old rows by one process's reaper sweeps
 
 
 class SqlStore:
@@ -25,9 +44,12 @@ class SqlStore:
         create_schema: bool = True,
         timeouts: Timeouts | None = None,
         durable_chunks: bool = False,
+        events_kept: timedelta = EVENTS_KEPT,
     ) -> None:
         self.db = Database(url, timeouts=timeouts, durable_chunks=durable_chunks)
         self.planning_lease = planning_lease
+        self.events_kept = events_kept
+        self._tidied_at: float | None = None  # monotonic time of the last tidy in this process
         if create_schema:
             ensure_schema(self.db)
 
@@ -83,7 +105,17 @@ class SqlStore:
         return lifecycle.finish_if_done(self.db, job_id)
 
     def reap(self) -> int:
-        return reaper.reap(self.db)
+        """Recover lost work; now and then (every ``TIDY_EVERY`` seconds of a process) delete old rows too."""
+        reaped = reaper.reap(self.db)
+        now = time.monotonic()
+        if self._tidied_at is None or now - self._tidied_at >= TIDY_EVERY:
+            self._tidied_at = now
+            self.tidy()
+        return reaped
+
+    def tidy(self) -> int:
+        now = utcnow()
+        return housekeeping.tidy(self.db, events_before=now - self.events_kept, now=now)
 
     def wait_for_work(self, seconds: float) -> None:
         wakeup.wait_for_work(self.db, seconds)
@@ -126,6 +158,12 @@ class SqlStore:
 
     def last_event_id(self) -> int:
         return reads.last_event_id(self.db)
+
+    def oldest_event_id(self) -> int:
+        return housekeeping.oldest_event_id(self.db)
+
+    def watch_events(self) -> Watch:
+        return wakeup.EventWatch(self.db)
 
     def failures(self, job_id: int) -> Iterator[Failure]:
         return reads.failures(self.db, job_id)
@@ -184,6 +222,50 @@ class SqlStore:
 
     def ledger(self, user_id: int, *, before: int | None = None, limit: int = 50) -> list[LedgerEntry]:
         return users.ledger(self.db, user_id, before=before, limit=limit)
+
+    def set_email(self, user_id: int, email: str | None) -> User:
+        return users.set_email(self.db, user_id, email)
+
+    # webhooks and the delivery outbox
+    def create_webhook(
+        self, user_id: int, *, url: str, description: str | None, nonce: str, key_id: str, limit: int
+    ) -> Webhook:
+        return webhooks.create_webhook(
+            self.db, user_id, url=url, description=description, nonce=nonce, key_id=key_id, limit=limit
+        )
+
+    def webhooks(self, user_id: int) -> list[Webhook]:
+        return webhooks.list_webhooks(self.db, user_id)
+
+    def webhook(self, user_id: int, webhook_id: int) -> Webhook | None:
+        return webhooks.get_webhook(self.db, user_id, webhook_id)
+
+    def delete_webhook(self, user_id: int, webhook_id: int) -> bool:
+        return webhooks.delete_webhook(self.db, user_id, webhook_id)
+
+    def queue_ping(self, user_id: int, webhook_id: int) -> Delivery | None:
+        return webhooks.queue_ping(self.db, user_id, webhook_id)
+
+    def webhook_deliveries(
+        self, user_id: int, webhook_id: int, *, before: int | None = None, limit: int = 50
+    ) -> list[Delivery] | None:
+        return webhooks.webhook_deliveries(self.db, user_id, webhook_id, before=before, limit=limit)
+
+    def claim_deliveries(
+        self, *, limit: int, lease_seconds: float, max_attempts: int, channels: Sequence[Channel]
+    ) -> list[DueDelivery]:
+        return deliveries.claim(
+            self.db, limit=limit, lease_seconds=lease_seconds, max_attempts=max_attempts, channels=channels
+        )
+
+    def record_delivery(
+        self,
+        due: DueDelivery,
+        attempt: DeliveryAttempt,
+        status: DeliveryStatus,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        return deliveries.record(self.db, due, attempt, status, next_attempt_at)
 
     def pinned(self) -> AbstractContextManager[None]:
         return self.db.pinned()

@@ -173,6 +173,7 @@ users = Table(
     Column("password_hash", String(200)),
     Column("quota", BigInteger, nullable=False, default=0),
     Column("created_at", UtcTime, nullable=False),
+    Column("email", String(254)),
 )
 
 tokens = Table(
@@ -230,4 +231,51 @@ notifications = Table(
     Column("created_at", UtcTime, nullable=False),
     Column("read_at", UtcTime),
     Index(None, "user_id", "id"),
+)
+
+# A user's webhooks. The signing secret is never stored: it is HMAC-SHA256(server secret key,
+# "webhook:{id}:{nonce}"), shown once at creation; ``key_id`` fingerprints the key it was derived with. A deleted
+# webhook keeps its row (and its deliveries' log) with ``deleted_at`` set.
+webhooks = Table(
+    "by_webhooks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("by_users.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("description", String(200)),
+    Column("nonce", String(64), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("deleted_at", UtcTime),
+    Index(None, "user_id", "id"),
+)
+
+# The outbox and delivery log: one row per notice and target (a webhook, or the user's e-mail address), written
+# in the transaction that writes the inbox entry, so a finished job's notices are never lost nor doubled. A
+# dispatcher claims a due row by setting ``claimed_until`` (a lease) and ``claim_token`` (the fence its answer
+# must carry); ``log`` holds every attempt as a JSON list.
+deliveries = Table(
+    "by_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("by_users.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target_id", Id, nullable=False),
+    Column("notification_id", Id, ForeignKey("by_notifications.id", ondelete="CASCADE")),
+    Column("event", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("recipient", String(254)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("log", Text, nullable=False),
+    Column("next_attempt_at", UtcTime, nullable=False),
+    Column("claimed_until", UtcTime),
+    Column("claim_token", String(32)),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("created_at", UtcTime, nullable=False),
+    Column("delivered_at", UtcTime),
+    UniqueConstraint("notification_id", "channel", "target_id"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "channel", "target_id", "id"),
 )

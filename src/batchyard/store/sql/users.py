@@ -55,6 +55,15 @@ def update_user(db: Database, user_id: int, *, role: Role | None, quota: int | N
     return get_user(db, user_id)
 
 
+def set_email(db: Database, user_id: int, email: str | None) -> User:
+    """Where the user's notices are e-mailed (None: nowhere); deliveries already queued keep their address."""
+    with db.write() as conn:
+        changed = conn.execute(update(users).where(users.c.id == user_id).values(email=email))
+    if not changed.rowcount:
+        raise UserNotFound(user=user_id)
+    return get_user(db, user_id)
+
+
 def password_hash(db: Database, name: str) -> tuple[int, str | None] | None:
     """The user's id and password hash, or None when there is no such user."""
     with db.read() as conn:
@@ -180,6 +189,7 @@ def _user(row: Any) -> User:
         quota=row["quota"],
         created_at=as_utc(row["created_at"]) or row["created_at"],
         has_password=row["password_hash"] is not None,
+        email=row["email"],
     )
 
 

@@ -9,14 +9,23 @@ every few milliseconds, which costs microseconds.
 
 Either way the wait is bounded by the caller's timeout, so work that announces itself to nobody (a retry's
 backoff running out, a lease expiring) is still found by polling.
+
+``EventWatch`` does the same for an API process's event reader, on a connection of its own that stays open
+(PostgreSQL: LISTENing all along, since the reader drains it at once; a transaction that stores an event
+notifies its channel).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+import psycopg
+from sqlalchemy.engine import make_url
+
 from batchyard.store.sql.database import Database
+from batchyard.store.sql.queries import EVENTS_CHANNEL
 from batchyard.store.sql.raw import Raw, Sql
 from batchyard.store.sql.rows import SomeConnection, as_raw
 
@@ -60,3 +69,51 @@ def _watch_data_version(raw: Raw, seconds: float) -> None:
         time.sleep(min(left, SQLITE_LOOK_EVERY))
         if raw.scalar(DATA_VERSION) != seen:
             return
+
+
+log = logging.getLogger("batchyard.events")
+
+
+class EventWatch:
+    """Waits until new events may have been committed. Any trouble with its connection is logged and turns
+    the wait into a plain sleep; the next wait connects again."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._sqlite: Any = None
+        self._pg: psycopg.Connection[Any] | None = None
+
+    def wait(self, seconds: float) -> None:
+        began = time.monotonic()
+        try:
+            if self.db.is_sqlite:
+                self._wait_sqlite(seconds)
+            else:
+                self._wait_postgresql(seconds)
+        except Exception as exc:  # noqa: BLE001 - a wake-up is an optimisation: polling goes on without one
+            log.warning("waiting for events failed, polling instead: %s", " ".join(str(exc).split()))
+            self.close()
+            time.sleep(max(0.0, seconds - (time.monotonic() - began)))
+
+    def _wait_sqlite(self, seconds: float) -> None:
+        if self._sqlite is None:
+            self._sqlite = self.db.reader.raw_connection()
+        raw = Raw(self._sqlite.driver_connection, is_sqlite=True)
+        _watch_data_version(raw, seconds)
+
+    def _wait_postgresql(self, seconds: float) -> None:
+        if self._pg is None:
+            url = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self._pg = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            self._pg.execute(f"LISTEN {EVENTS_CHANNEL}")
+        for _ in self._pg.notifies(timeout=seconds, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        sqlite, pg, self._sqlite, self._pg = self._sqlite, self._pg, None, None
+        for conn in (sqlite, pg):
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # closing what may be broken already
+                    log.debug("closing an event watch's connection failed", exc_info=True)
