@@ -9,14 +9,16 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import insert, select, text, update
 
 from batchyard import Yard
+from batchyard.core.users import Role
+from batchyard.service.auth import AuthService
 from batchyard.service.events import EventHub
 from batchyard.store.sql import housekeeping
 from batchyard.store.sql import store as sql_store
-from batchyard.store.sql.rows import emit, utcnow
-from batchyard.store.sql.tables import events
+from batchyard.store.sql.rows import as_utc, emit, utcnow
+from batchyard.store.sql.tables import deliveries, events
 
 
 def _sql(yard: Yard):  # type: ignore[no-untyped-def]
@@ -146,3 +148,31 @@ def test_a_watch_on_a_broken_connection_sleeps_instead_and_recovers(noisy: Yard)
         assert time.monotonic() - began < 20, "the watch did not connect again"
     finally:
         watch.close()
+
+
+def test_tidy_deletes_deliveries_that_ended_long_ago_and_keeps_pending_ones(yard: Yard) -> None:
+    user, _ = AuthService(yard.store).create_user("ann", role=Role.OPERATOR, quota=0)
+    old, recent = utcnow() - timedelta(days=31), utcnow() - timedelta(days=1)
+    rows = [("delivered", old), ("failed", old), ("pending", old), ("delivered", recent), ("failed", recent)]
+    with _sql(yard).write() as conn:
+        for status, created in rows:
+            conn.execute(
+                insert(deliveries).values(
+                    user_id=user.id,
+                    channel="webhook",
+                    target_id=1,
+                    event="ping",
+                    data="{}",
+                    status=status,
+                    attempts=0,
+                    log="[]",
+                    next_attempt_at=created,
+                    created_at=created,
+                )
+            )
+    yard.store.tidy()
+    with _sql(yard).read() as conn:
+        kept = sorted(
+            (r.status, as_utc(r.created_at) > utcnow() - timedelta(days=2)) for r in conn.execute(select(deliveries))
+        )
+    assert kept == [("delivered", True), ("failed", True), ("pending", False)]

@@ -66,3 +66,33 @@ def test_the_document_says_metrics_are_text(svc: Service) -> None:
     documented = doc["paths"]["/metrics"]["get"]["responses"]["200"].get("content", {})
     served = svc.client.get("/metrics").headers["content-type"].split(";")[0]
     assert list(documented) == [served]
+
+
+# 4: Python's JSON parser reads NaN and Infinity, which JSON has not; stored, an item came back as null.
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"type": "greet", "items": [NaN]}',
+        '{"type": "greet", "items": [[1, {"a": -Infinity}]]}',
+        '{"type": "greet", "items": ["a"], "params": {"greeting": Infinity}}',
+    ],
+)
+def test_nan_and_infinity_are_refused_not_stored_as_null(svc: Service, body: str) -> None:
+    r = svc.client.post(f"{API}/jobs", content=body.encode(), headers=svc.headers("alice", **JSON))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_params"
+    assert svc.client.get(f"{API}/jobs", headers=svc.headers("alice")).json()["jobs"] == []
+
+
+# 5: an unknown job type of 100 kB was echoed twice in the 422.
+def test_a_job_type_name_is_at_most_200_characters(svc: Service) -> None:
+    r = svc.client.post(f"{API}/jobs", json={"type": "x" * 100_000, "items": [1]}, headers=svc.headers("alice"))
+    assert r.status_code == 422
+    assert len(r.content) < 5_000
+
+
+# 6: the event streams' 200 was documented as JSON too (FastAPI's default), beside text/event-stream.
+def test_the_document_says_event_streams_are_event_streams_only(svc: Service) -> None:
+    paths = svc.client.get("/openapi.json").json()["paths"]
+    for path in (f"{API}/events", f"{API}/jobs/{{job_id}}/events"):
+        assert list(paths[path]["get"]["responses"]["200"]["content"]) == ["text/event-stream"], path

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from batchyard.core.causes import Cause
 from batchyard.core.jobtype import JobType
@@ -21,6 +22,23 @@ def _json_integer(value: Any) -> Any:
 
 
 JSON_INTEGER = BeforeValidator(_json_integer)  # after a field's bounds: before them, the document loses them
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or Infinity, yet Python's parser reads them; stored, they would come back as null."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, float) and not math.isfinite(current):
+            raise ValueError("NaN and Infinity are not JSON numbers")
+        if isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, dict):
+            stack.extend(current.values())
+    return value
+
+
+JSON_FINITE = AfterValidator(_finite)
 
 
 class RoundOut(BaseModel):
@@ -118,9 +136,11 @@ class JobPage(BaseModel):
 
 
 class SubmitIn(BaseModel):
-    type: str = Field(description="a job type's name, see `GET /job-types`")
-    params: dict[str, Any] = Field(default_factory=dict)
-    items: list[Any] | None = Field(default=None, description="the items; omit for a type with a source")
+    type: str = Field(max_length=200, description="a job type's name, see `GET /job-types`")
+    params: Annotated[dict[str, Any], JSON_FINITE] = Field(default_factory=dict)
+    items: Annotated[list[Any] | None, JSON_FINITE] = Field(
+        default=None, description="the items; omit for a type with a source"
+    )
 
 
 class ItemOut(BaseModel):

@@ -33,7 +33,12 @@ Hub = Annotated[EventHub, Depends(hub)]
 LastEventId = Annotated[str | None, Header(pattern=r"^\d{1,18}$", description="the last id received")]
 
 
-@router.get("/jobs/{job_id}/events", operation_id="job_events", responses={**_STREAM, **responses(401, 403, 404, 422)})
+@router.get(
+    "/jobs/{job_id}/events",
+    operation_id="job_events",
+    response_class=EventSourceResponse,
+    responses={**_STREAM, **responses(401, 403, 404, 422)},
+)
 async def job_events(
     job_id: JobId,
     request: Request,
@@ -50,7 +55,12 @@ async def job_events(
     return _response(request, events, start, job_id=job_id, visible=lambda e: True, resumed=bool(last_event_id))
 
 
-@router.get("/events", operation_id="all_events", responses={**_STREAM, **responses(401, 422)})
+@router.get(
+    "/events",
+    operation_id="all_events",
+    response_class=EventSourceResponse,
+    responses={**_STREAM, **responses(401, 422)},
+)
 async def all_events(
     request: Request, user: CurrentUser, events: Hub, *, last_event_id: LastEventId = None
 ) -> EventSourceResponse:

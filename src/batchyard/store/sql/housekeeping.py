@@ -1,4 +1,5 @@
-"""Rows nobody reads any more: events past their retention and failed sign-ins long out of their window.
+"""Rows nobody reads any more: events past their retention, failed sign-ins long out of their window, and
+deliveries that ended (delivered or failed) long ago.
 
 Deleted a batch per transaction, oldest first, so a large backlog never holds the write lock for long. The
 newest event is always kept: on SQLite an id is one more than the largest in the table, so deleting the
@@ -7,19 +8,22 @@ newest would hand its id out again, and a client resuming after it would miss th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
+from batchyard.core.notices import DeliveryStatus
 from batchyard.store.sql.database import Database
-from batchyard.store.sql.tables import events, login_failures
+from batchyard.store.sql.tables import deliveries, events, login_failures
 
 TIDY_BATCH = 5_000
 SIGN_IN_FAILURES_KEPT_MINUTES = 24 * 60  # far beyond any window in which failures are counted
+ENDED_DELIVERIES_KEPT = timedelta(days=30)  # a webhook's delivery log reaches this far back
 
 
 def tidy(db: Database, *, events_before: datetime, now: datetime) -> int:
-    """Delete events created before ``events_before`` and stale failed-sign-in counts; the rows deleted."""
+    """Delete events created before ``events_before``, stale failed-sign-in counts and long-ended deliveries;
+    the rows deleted."""
     deleted = 0
     while True:
         with db.write() as conn:
@@ -37,8 +41,13 @@ def tidy(db: Database, *, events_before: datetime, now: datetime) -> int:
         if count < TIDY_BATCH:
             break
     stale = int(now.timestamp() // 60) - SIGN_IN_FAILURES_KEPT_MINUTES
+    d = deliveries.c
+    ended = d.status.in_((DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)) & (
+        d.created_at < now - ENDED_DELIVERIES_KEPT
+    )
     with db.write() as conn:
         deleted += conn.execute(delete(login_failures).where(login_failures.c.minute < stale)).rowcount
+        deleted += conn.execute(delete(deliveries).where(ended)).rowcount
     return deleted
 
 
