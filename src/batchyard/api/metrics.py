@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from batchyard.core.status import ChunkStatus, JobStatus
+from batchyard.observability import add_shared_metrics
 from batchyard.service.events import EventHub
 from batchyard.store.base import Store
 
@@ -50,6 +51,7 @@ class YardCollector(Collector):
 def registry_for(store: Store, events: EventHub) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(YardCollector(store, events))
+    add_shared_metrics(registry)  # the chunk duration histogram, written by the workers of this process tree
     return registry
 
 

@@ -14,6 +14,7 @@ from batchyard.cli.loading import load_yard, setup_logging
 from batchyard.cli.worker import AppOption, worker_command
 from batchyard.engine.supervisor import Supervisor
 from batchyard.errors import BatchyardError
+from batchyard.observability import share_metrics
 from batchyard.yard import Yard
 
 DEMO_APP = "batchyard.demo:yard"
@@ -38,6 +39,7 @@ def serve(
     upgrade_database(yard.settings)
     if demo:
         create_demo_users(yard.store, f"http://{host}:{port}")
+    share_metrics(yard.settings.data_dir)  # before the workers start: they inherit where to write
     supervisor = Supervisor(worker_command(app), workers if workers is not None else (os.cpu_count() or 1))
     supervisor.start()
     try:

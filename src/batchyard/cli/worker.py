@@ -11,6 +11,7 @@ import typer
 from batchyard.cli.loading import load_yard, setup_logging
 from batchyard.engine.supervisor import Supervisor
 from batchyard.engine.worker import Worker
+from batchyard.observability import chunk_observer
 
 AppOption = Annotated[str | None, typer.Option("--app", help="module:attribute of your Yard (e.g. shop.jobs:yard)")]
 
@@ -31,6 +32,7 @@ def worker(
     try:
         shutdown.worker = yard.worker()
         shutdown.worker.exit_when_hung = True  # this process is a worker: its supervisor replaces it
+        shutdown.worker.on_chunk = chunk_observer()
         if not shutdown.requested:
             shutdown.worker.run()
     finally:

@@ -60,6 +60,7 @@ class Worker:
         self._outages = Outages()
         self._progress = ProgressReports()
         self.exit_when_hung = False  # a worker process exits when an item will not stop (see Heartbeat)
+        self.on_chunk: Callable[[str, float], None] | None = None  # told each committed chunk's type and seconds
 
     def stop(self) -> None:
         """Ask the worker to finish the item in hand, commit what it did, and return from ``run``."""
@@ -194,6 +195,7 @@ class Worker:
 
     def _process_and_commit(self, job_type: JobType, lease: Lease, heartbeat: Heartbeat, scope: str | None) -> None:
         chunk, ctx = lease.chunk, lease.ctx
+        began = time.monotonic()
         outcome = run_chunk(job_type, chunk, ctx, done_scope=scope, guard=heartbeat.guard)
         if lease.lost:
             log.warning("not committing chunk %s of job %s: its lease was lost", chunk.seq, chunk.job_id)
@@ -218,7 +220,16 @@ class Worker:
             if ahead is not None:
                 self._next, self._next_handed_over = self._find_claimed_ahead(ahead.token), False
             return
+        self._observe(chunk.job_type, time.monotonic() - began)
         self._finish_if(drained, chunk.job_id)
+
+    def _observe(self, job_type: str, seconds: float) -> None:
+        if self.on_chunk is None:
+            return
+        try:
+            self.on_chunk(job_type, seconds)
+        except Exception:  # a metric is never worth a worker
+            log.exception("recording a chunk's duration failed")
 
     def _commit(
         self, job_type: JobType, outcome: ChunkOutcome, ctx: Context, ahead: NextClaim | None, reports: list[int | None]
