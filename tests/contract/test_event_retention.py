@@ -176,3 +176,17 @@ def test_tidy_deletes_deliveries_that_ended_long_ago_and_keeps_pending_ones(yard
             (r.status, as_utc(r.created_at) > utcnow() - timedelta(days=2)) for r in conn.execute(select(deliveries))
         )
     assert kept == [("delivered", True), ("failed", True), ("pending", False)]
+
+
+def test_a_commit_between_two_waits_wakes_the_second_at_once(noisy: Yard) -> None:
+    """The reader reads between waits: an event committed meanwhile must not wait for the next poll."""
+    job = noisy.submit("noop", items=[1])
+    watch = noisy.store.watch_events()
+    try:
+        watch.wait(0.01)
+        _emit(noisy, job.id)  # while nobody waits
+        began = time.monotonic()
+        watch.wait(10)
+        assert time.monotonic() - began < 5, "the commit made before the wait was missed"
+    finally:
+        watch.close()

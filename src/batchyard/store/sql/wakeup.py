@@ -81,6 +81,7 @@ class EventWatch:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._sqlite: Any = None
+        self._seen_version: Any = None  # SQLite: the data_version last seen, kept between waits
         self._pg: psycopg.Connection[Any] | None = None
 
     def wait(self, seconds: float) -> None:
@@ -96,10 +97,24 @@ class EventWatch:
             time.sleep(max(0.0, seconds - (time.monotonic() - began)))
 
     def _wait_sqlite(self, seconds: float) -> None:
+        """Return once data_version differs from the last one seen, by the previous wait included: a commit
+        between two waits (while the reader read) must wake the second one at once."""
         if self._sqlite is None:
             self._sqlite = self.db.reader.raw_connection()
+            self._seen_version = None
         raw = Raw(self._sqlite.driver_connection, is_sqlite=True)
-        _watch_data_version(raw, seconds)
+        deadline = time.monotonic() + seconds
+        while True:
+            version = raw.scalar(DATA_VERSION)
+            if self._seen_version is None:
+                self._seen_version = version
+            elif version != self._seen_version:
+                self._seen_version = version
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, SQLITE_LOOK_EVERY))
 
     def _wait_postgresql(self, seconds: float) -> None:
         if self._pg is None:
