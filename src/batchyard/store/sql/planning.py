@@ -34,6 +34,8 @@ def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
     existing = _find_idempotent(db, new)
     if existing is not None:
         return existing, False
+    # the chunks' rows are made before the write lock is taken, which is held for the inserts alone
+    planned_rows = [_chunk_row(0, c) for c in new.planned] if new.planned is not None else None
     try:
         with db.write() as conn:
             quota.lock_owner(conn, new.owner)  # submits of one owner queue here: limits and repeats are exact
@@ -44,13 +46,14 @@ def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
             if new.prepaid_items:
                 cost = new.unit_cost * new.prepaid_items
                 quota.charge(conn, owner=new.owner, job_id=job_id, key=f"job:{job_id}:round:1:charge", amount=cost)
-            if new.planned is not None:
-                conn.execute(chunks.insert(), [_chunk_row(job_id, c) for c in new.planned])
-                emit(conn, job_id, "planned", total=_total(new.planned))
-            job = load_job(conn, job_id)
+            if planned_rows is not None:
+                conn.execute(chunks.insert(), [{**row, "job_id": job_id} for row in planned_rows])
+                emit(conn, job_id, "planned", total=_total(new.planned or ()))
             announce_work(conn)  # its source is work for any worker
     except IntegrityError:
         return _explain_clash(db, new), False
+    with db.read() as conn:  # as it is now: a worker may have started on it already
+        job = load_job(conn, job_id)
     assert job is not None
     return job, True
 
