@@ -33,6 +33,10 @@ KEPT_IN_MEMORY = 10_000
 READ_BATCH = 1_000
 
 
+class EventsLost(Exception):
+    """Events a stream had still to send were deleted (older than the retention period) while it caught up."""
+
+
 class EventHub:
     def __init__(
         self,
@@ -86,6 +90,10 @@ class EventHub:
             found = [e for e in recent if e.id > event_id and (job_id is None or e.job_id == job_id)]
             return found[:limit], found[limit - 1].id if len(found) > limit else head
         found = [e for e in self.store.events(job_id, after=event_id, limit=limit) if e.id <= head]
+        # read after the page: events are deleted as a prefix, so if the oldest kept is still at most the next
+        # id, nothing after ``event_id`` had been deleted when the page was read
+        if self.store.oldest_event_id() > event_id + 1:
+            raise EventsLost(event_id)
         return found, found[-1].id if len(found) == limit else head
 
     def resume_after(self, last_seen: int) -> bool:
@@ -125,6 +133,8 @@ class EventHub:
                     self._read_once()
                 except BatchyardError as exc:
                     log.warning("reading events failed, trying again: %s", exc)
+                except Exception:  # the reader must outlive anything: every stream depends on it
+                    log.exception("reading events failed, trying again")
                 self._stop.wait(MIN_READ_GAP)
         finally:
             watch.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sized
+from dataclasses import replace
 from functools import partial
 from itertools import chain, islice
 from typing import Any
@@ -47,11 +48,8 @@ class JobService:
             raise NoItems()
         counted = len(items) if isinstance(items, Sized) else None  # known now: charged when the job is created
         stream = None if items is None else _checked_items(job_type, items)
-        planned = None
-        if stream is not None and counted is not None and counted <= INLINE_ITEMS:
-            planned = self._plan_now(job_type, owner, raw_params, stream)
-            stream = None
-        token = secrets.token_hex(16) if stream is not None else None
+        inline = stream is not None and counted is not None and counted <= INLINE_ITEMS
+        token = secrets.token_hex(16) if stream is not None and not inline else None
         policies = job_type.policies
         new = NewJob(
             type=type_name,
@@ -61,7 +59,7 @@ class JobService:
             max_concurrency=job_type.policies.max_concurrency,
             exclusive_key=_exclusive_key(job_type, owner, raw_params),
             idempotency_key=idempotency_key,
-            plan_by_worker=stream is None and planned is None,
+            plan_by_worker=stream is None,
             max_lost=job_type.policies.max_attempts,
             max_failures=job_type.policies.max_failures,
             stop_on_error=job_type.policies.on_error == OnError.STOP,
@@ -69,8 +67,13 @@ class JobService:
             unit_cost=policies.unit_cost,
             prepaid_items=counted,
             limits=SubmitLimits(policies.jobs_per_hour, policies.jobs_per_day, policies.max_active_jobs),
-            planned=planned,
         )
+        planned = None
+        if inline and stream is not None:
+            if (repeated := self.store.precheck(new)) is not None:
+                return repeated  # an idempotent repeat: nothing to plan
+            planned = self._plan_now(job_type, owner, raw_params, stream)
+            new, stream = replace(new, planned=planned), None
         job, created = self.store.create_job(new)
         if created and stream is not None and token is not None:
             self._plan(job_type, job, stream, token)

@@ -14,7 +14,7 @@ from sse_starlette import EventSourceResponse
 
 from batchyard.api.deps import CurrentUser, JobId, StoreDep, owned
 from batchyard.api.errors import responses
-from batchyard.service.events import EventHub
+from batchyard.service.events import EventHub, EventsLost
 from batchyard.store.base import Event
 
 router = APIRouter(tags=["events"])
@@ -51,7 +51,8 @@ async def job_events(
     """The job's events, from its first (or after `Last-Event-ID`) and then as they happen: progress at most
     a few times a second, every state change, and the end."""
     await anyio.to_thread.run_sync(lambda: owned(store.get_job(job_id), user))
-    start = int(last_event_id) if last_event_id else 0
+    # without Last-Event-ID: from the job's first event still kept
+    start = int(last_event_id) if last_event_id else max(0, await anyio.to_thread.run_sync(store.oldest_event_id) - 1)
     return _response(request, events, start, job_id=job_id, visible=lambda e: True, resumed=bool(last_event_id))
 
 
@@ -103,7 +104,12 @@ async def _stream(
     events.subscribers += 1
     try:
         while not await request.is_disconnected():
-            found, complete_to = await anyio.to_thread.run_sync(events.after, cursor, job_id)
+            try:
+                found, complete_to = await anyio.to_thread.run_sync(events.after, cursor, job_id)
+            except EventsLost:
+                cursor = events.head
+                yield _reset(cursor, job_id)
+                continue
             for event in found:
                 if visible(event):
                     yield _message(event)

@@ -112,12 +112,15 @@ class Database:
         if self._write_mutex is None:
             yield
             return
-        if not self._write_mutex.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise DatabaseUnavailable(reason="another writer of this process held the database for too long")
-        try:
+        acquired = False
+        try:  # acquired inside the try: an exception raised in this thread right after cannot leak the lock
+            acquired = self._write_mutex.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            if not acquired:
+                raise DatabaseUnavailable(reason="another writer of this process held the database for too long")
             yield
         finally:
-            self._write_mutex.release()
+            if acquired:
+                self._write_mutex.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

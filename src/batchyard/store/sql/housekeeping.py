@@ -1,9 +1,12 @@
 """Rows nobody reads any more: events past their retention, failed sign-ins long out of their window, and
 deliveries that ended (delivered or failed) long ago.
 
-Deleted a batch per transaction, oldest first, so a large backlog never holds the write lock for long. The
-newest event is always kept: on SQLite an id is one more than the largest in the table, so deleting the
-newest would hand its id out again, and a client resuming after it would miss the new event.
+Events are deleted as a prefix of ids, oldest first, a batch per call: the oldest kept id then tells a
+resuming client whether anything after its last id is gone (an event younger than the retention stops the
+deletion there, even if its clock put older ones after it). The batch is found by reading the oldest rows by
+id, never by scanning the whole table, and deleted in a short transaction. The newest event is always kept:
+on SQLite an id is one more than the largest in the table, so deleting the newest would hand its id out again,
+and a client resuming after it would miss the new event.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy import delete, func, select
 
 from batchyard.core.notices import DeliveryStatus
 from batchyard.store.sql.database import Database
+from batchyard.store.sql.rows import as_utc
 from batchyard.store.sql.tables import deliveries, events, login_failures
 
 TIDY_BATCH = 5_000
@@ -21,25 +25,10 @@ SIGN_IN_FAILURES_KEPT_MINUTES = 24 * 60  # far beyond any window in which failur
 ENDED_DELIVERIES_KEPT = timedelta(days=30)  # a webhook's delivery log reaches this far back
 
 
-def tidy(db: Database, *, events_before: datetime, now: datetime) -> int:
-    """Delete events created before ``events_before``, stale failed-sign-in counts and long-ended deliveries;
-    the rows deleted."""
-    deleted = 0
-    while True:
-        with db.write() as conn:
-            newest = conn.execute(select(func.max(events.c.id))).scalar()
-            if newest is None:
-                break
-            old = (
-                select(events.c.id)
-                .where(events.c.id < newest, events.c.created_at < events_before)
-                .order_by(events.c.id)
-                .limit(TIDY_BATCH)
-            )
-            count = conn.execute(delete(events).where(events.c.id.in_(old.scalar_subquery()))).rowcount
-        deleted += count
-        if count < TIDY_BATCH:
-            break
+def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, bool]:
+    """Delete up to ``TIDY_BATCH`` of the oldest events created before ``events_before``, stale failed-sign-in
+    counts and long-ended deliveries; the rows deleted, and whether more old events may be left."""
+    deleted, more = _old_events(db, events_before)
     stale = int(now.timestamp() // 60) - SIGN_IN_FAILURES_KEPT_MINUTES
     d = deliveries.c
     ended = d.status.in_((DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)) & (
@@ -48,7 +37,28 @@ def tidy(db: Database, *, events_before: datetime, now: datetime) -> int:
     with db.write() as conn:
         deleted += conn.execute(delete(login_failures).where(login_failures.c.minute < stale)).rowcount
         deleted += conn.execute(delete(deliveries).where(ended)).rowcount
-    return deleted
+    return deleted, more
+
+
+def _old_events(db: Database, before: datetime) -> tuple[int, bool]:
+    e = events.c
+    with db.read() as conn:
+        newest = conn.execute(select(func.max(e.id))).scalar()
+        if newest is None:
+            return 0, False
+        oldest = conn.execute(select(e.id, e.created_at).where(e.id < newest).order_by(e.id).limit(TIDY_BATCH)).all()
+    prefix = 0
+    for _, created_at in oldest:
+        stamp = as_utc(created_at)
+        if stamp is None or stamp >= before:
+            break
+        prefix += 1
+    if prefix == 0:
+        return 0, False
+    last = oldest[prefix - 1][0]
+    with db.write() as conn:
+        count = conn.execute(delete(events).where(e.id <= last)).rowcount
+    return count, prefix == TIDY_BATCH
 
 
 def oldest_event_id(db: Database) -> int:

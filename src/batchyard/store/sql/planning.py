@@ -58,6 +58,25 @@ def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
     return job, True
 
 
+def precheck(db: Database, new: NewJob) -> Job | None:
+    """Before a submission is planned (a key per item, lookups of done keys): the job an idempotent repeat
+    returns, or the refusal the submission would meet — an exclusive key held, a limit reached, too little
+    quota. Read without locks; ``create_job`` judges again, under the owner's lock, and has the last word."""
+    with db.read() as conn:
+        if (repeated := _idempotent_in(conn, new)) is not None:
+            return repeated
+        if new.exclusive_key is not None:
+            holder = conn.execute(
+                select(exclusive_locks.c.job_id).where(exclusive_locks.c.key == new.exclusive_key)
+            ).scalar_one_or_none()
+            if holder is not None:
+                raise Conflict(job_id=holder, key=new.exclusive_key)
+        quota.check_limits(conn, new)
+        if new.prepaid_items:
+            quota.check_balance(conn, owner=new.owner, amount=new.unit_cost * new.prepaid_items)
+    return None
+
+
 def _find_idempotent(db: Database, new: NewJob) -> Job | None:
     if new.idempotency_key is None:
         return None

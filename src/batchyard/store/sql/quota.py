@@ -64,6 +64,13 @@ def charge(conn: Connection, *, owner: str, job_id: int, key: str, amount: int) 
     _record(conn, user.id, job_id=job_id, key=key, kind="charge", amount=-amount, after=balance)
 
 
+def check_balance(conn: Connection, *, owner: str, amount: int) -> None:
+    """Refuse (QuotaInsufficient) what ``charge`` would refuse now, changing nothing."""
+    user = _user(conn, owner, lock=False) if amount > 0 else None
+    if user is not None and user.quota < amount:
+        raise QuotaInsufficient(cost=amount, balance=user.quota, shortfall=amount - user.quota)
+
+
 def refund_round(conn: Connection, job_id: int, succeeded: int) -> None:
     """At the end of a round: give back what the job was charged beyond ``unit_cost × succeeded`` and not yet
     refunded — the round's failures, skips and items a cancel or stop left undone."""

@@ -61,6 +61,9 @@ class SqlStore:
     def create_job(self, new: NewJob) -> tuple[Job, bool]:
         return planning.create_job(self.db, new, lease=self.planning_lease)
 
+    def precheck(self, new: NewJob) -> Job | None:
+        return planning.precheck(self.db, new)
+
     def add_chunks(self, job_id: int, token: str, chunks: Sequence[PlannedChunk]) -> None:
         planning.add_chunks(self.db, job_id, token, chunks, self.planning_lease)
 
@@ -105,15 +108,23 @@ class SqlStore:
         return lifecycle.finish_if_done(self.db, job_id)
 
     def reap(self) -> int:
-        """Recover lost work; now and then (every ``TIDY_EVERY`` seconds of a process) delete old rows too."""
+        """Recover lost work; now and then (every ``TIDY_EVERY`` seconds of a process, at every sweep while a
+        backlog lasts) delete a batch of old rows too — a batch, so a sweep stays short whatever the backlog."""
         reaped = reaper.reap(self.db)
         now = time.monotonic()
         if self._tidied_at is None or now - self._tidied_at >= TIDY_EVERY:
-            self._tidied_at = now
-            self.tidy()
+            _, more = self._tidy_batch()
+            self._tidied_at = None if more else now
         return reaped
 
     def tidy(self) -> int:
+        deleted, more = self._tidy_batch()
+        while more:
+            count, more = self._tidy_batch()
+            deleted += count
+        return deleted
+
+    def _tidy_batch(self) -> tuple[int, bool]:
         now = utcnow()
         return housekeeping.tidy(self.db, events_before=now - self.events_kept, now=now)
 

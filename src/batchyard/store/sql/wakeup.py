@@ -22,7 +22,6 @@ import time
 from typing import Any
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.queries import EVENTS_CHANNEL
@@ -82,7 +81,7 @@ class EventWatch:
         self.db = db
         self._sqlite: Any = None
         self._seen_version: Any = None  # SQLite: the data_version last seen, kept between waits
-        self._pg: psycopg.Connection[Any] | None = None
+        self._pg: psycopg.Connection[Any] | None = None  # made by the pool, then detached from it
 
     def wait(self, seconds: float) -> None:
         began = time.monotonic()
@@ -118,9 +117,16 @@ class EventWatch:
 
     def _wait_postgresql(self, seconds: float) -> None:
         if self._pg is None:
-            url = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self._pg = psycopg.connect(url, autocommit=True, connect_timeout=10)
-            self._pg.execute(f"LISTEN {EVENTS_CHANNEL}")
+            # made by the engine, as every other connection is (whatever the URL's options or password hold),
+            # then detached from the pool: LISTEN stays with it until it is closed
+            fairy = self.db.writer.raw_connection()
+            conn = fairy.driver_connection
+            assert isinstance(conn, psycopg.Connection)
+            fairy.detach()
+            self._pg = conn
+            conn.rollback()
+            conn.autocommit = True
+            conn.execute(f"LISTEN {EVENTS_CHANNEL}")
         for _ in self._pg.notifies(timeout=seconds, stop_after=1):
             pass
 
