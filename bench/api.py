@@ -2,6 +2,8 @@
 
 A real ``batchyard serve`` (the API and 2 worker processes) on SQLite and on PostgreSQL, one run each:
 - submit latency, p50 and p99, of 50-item jobs (chunk 10) sent by 20 concurrent clients, and the jobs/s;
+  the same from one client alone; and the API process's CPU time per submit beside its CPU time per
+  ``GET /health`` (what a request costs the one process that answers, whatever the machine does meanwhile);
 - ``GET /jobs/{id}`` requests/s from 20 concurrent clients, beside ``GET /health`` (the framework and its
   database ping: the least a request costs here);
 - the delay from a job's end (its ``finished_at``, written in the finishing commit) to its ``finished`` event
@@ -38,8 +40,14 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serve(url: str) -> Iterator[tuple[str, str]]:
+def serve(url: str) -> Iterator[tuple[str, str, int]]:
     """A server on a free port and a token with quota enough for the run."""
     yard = Yard(url)
     token = AuthService(yard.store).create_user("bench", role=Role.OPERATOR, quota=10**9)[1].secret
@@ -55,7 +63,7 @@ def serve(url: str) -> Iterator[tuple[str, str]]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
-        yield base, token
+        yield base, token, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -143,14 +151,27 @@ def pct(values: list[float], q: float) -> float:
 
 
 def measure(name: str, url: str, args: argparse.Namespace) -> None:
-    with serve(url) as (base, token):
+    with serve(url) as (base, token, pid):
+        alone, _ = submit_latencies(base, token, 1, 100)
+        print(
+            f"{name}: submit of 50-item jobs, 1 client: p50 {pct(alone, 0.5) * 1000:.1f} ms, "
+            f"p99 {pct(alone, 0.99) * 1000:.1f} ms"
+        )
+        cpu_before = cpu_seconds(pid)
         latencies, rate = submit_latencies(base, token, args.clients, args.jobs_per_client)
+        submit_cpu = (cpu_seconds(pid) - cpu_before) / len(latencies)
         print(
             f"{name}: submit of 50-item jobs, {args.clients} clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
             f"p99 {pct(latencies, 0.99) * 1000:.1f} ms, {rate:,.0f} jobs/s"
         )
         any_job = httpx.get(f"{base}/jobs?limit=1", headers={"Authorization": f"Bearer {token}"}).json()["jobs"][0]
+        cpu_before, began = cpu_seconds(pid), time.perf_counter()
         health = requests_per_second(base, token, args.clients, "/health")
+        health_cpu = (cpu_seconds(pid) - cpu_before) / (health * (time.perf_counter() - began))
+        print(
+            f"{name}: API process CPU per submit {submit_cpu * 1000:.1f} ms   reference per GET /health "
+            f"{health_cpu * 1000:.1f} ms   ratio {submit_cpu / health_cpu:.1f}x"
+        )
         gets = requests_per_second(base, token, args.clients, f"/jobs/{any_job['id']}")
         print(
             f"{name}: GET /jobs/{{id}} {gets:,.0f} req/s   reference GET /health {health:,.0f} req/s   "

@@ -1,5 +1,6 @@
 """What a route needs: the services of the app, and who is calling (checked on every route but health and
-sign-in)."""
+sign-in). Dependencies that do not wait on anything are ``async``: FastAPI runs a plain ``def`` dependency in
+its thread pool, a hop that cost more than the work of most of them."""
 
 from __future__ import annotations
 
@@ -20,31 +21,31 @@ from batchyard.store.base import Store
 _bearer = HTTPBearer(auto_error=False, description="a token from `POST /auth/login` or `batchyard users create`")
 
 
-def store(request: Request) -> Store:
+async def store(request: Request) -> Store:
     value: Store = request.app.state.store
     return value
 
 
-def registry(request: Request) -> Registry:
+async def registry(request: Request) -> Registry:
     value: Registry = request.app.state.registry
     return value
 
 
-def auth(request: Request) -> AuthService:
+async def auth(request: Request) -> AuthService:
     value: AuthService = request.app.state.auth
     return value
 
 
-def jobs(request: Request) -> JobService:
-    return JobService(store(request), registry(request))
+async def jobs(request: Request) -> JobService:
+    return JobService(request.app.state.store, request.app.state.registry)
 
 
-def webhooks(request: Request) -> WebhookService:
+async def webhooks(request: Request) -> WebhookService:
     value: WebhookService = request.app.state.webhooks
     return value
 
 
-def email_enabled(request: Request) -> bool:
+async def email_enabled(request: Request) -> bool:
     """Whether the app can send e-mail: only then may users give an address."""
     return bool(request.app.state.email_enabled)
 
@@ -56,14 +57,14 @@ def current_user(
     return service.authenticate(credentials.credentials if credentials else None)
 
 
-def acting_user(user: Annotated[User, Depends(current_user)]) -> User:
+async def acting_user(user: Annotated[User, Depends(current_user)]) -> User:
     """A caller who may change things: not a viewer."""
     if not user.can_act:
         raise ReadOnlyRole()
     return user
 
 
-def admin(user: Annotated[User, Depends(current_user)]) -> User:
+async def admin(user: Annotated[User, Depends(current_user)]) -> User:
     if not user.is_admin:
         raise AdminOnly()
     return user
