@@ -235,6 +235,18 @@ class TooManyWebhooks(BatchyardError):
     code = "too_many_webhooks"
 
 
+class TooManyNewWebhooks(BatchyardError):
+    """You have made {limit} webhooks in the last 24 hours; try again in {retry_after} seconds."""
+
+    code = "too_many_new_webhooks"
+
+
+class PingTooSoon(BatchyardError):
+    """Webhook {webhook_id} was pinged less than {interval} seconds ago; try again in {retry_after} seconds."""
+
+    code = "ping_too_soon"
+
+
 class EmailNotConfigured(BatchyardError):
     """This server sends no e-mail (no SMTP server is configured), so no address can be set."""
 
@@ -274,6 +286,8 @@ _ZH: dict[str, str] = {
     "webhook_not_found": "您没有 Webhook {webhook_id}。",
     "webhook_url_refused": "Webhook 地址不被接受：{reason_zh}",
     "too_many_webhooks": "您已有 {limit} 个 Webhook，请先删除一个。",
+    "too_many_new_webhooks": "您在 24 小时内已创建 {limit} 个 Webhook，请在 {retry_after} 秒后重试。",
+    "ping_too_soon": "Webhook {webhook_id} 在 {interval} 秒内已测试过，请在 {retry_after} 秒后重试。",
     "email_not_configured": "此服务器未配置 SMTP 服务器，不发送电子邮件，因此无法设置邮箱地址。",
     "quota_insufficient": "需要 {cost} 配额，您的余额为 {balance}（还差 {shortfall}）。",
     "rate_limited": "每{period_zh}最多提交 {limit} 个 {type!r} 任务，请在 {retry_after} 秒后重试。",

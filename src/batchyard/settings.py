@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     )
     delivery_backoff_cap: float = Field(default=3600.0, gt=0, description="The longest delay between retries")
     delivery_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle dispatcher looks")
-    delivery_concurrency: int = Field(default=2, ge=1, le=32, description="Deliveries one API process sends at once")
+    delivery_concurrency: int = Field(
+        default=2, ge=1, le=32, description="Deliveries one API process sends at once, per channel (webhooks, e-mail)"
+    )
     smtp_url: SecretStr | None = Field(
         default=None,
         description="smtp://user:pass@host:port (?starttls=true) or smtps://…: notices are e-mailed through it; "

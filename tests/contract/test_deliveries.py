@@ -11,11 +11,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from tests.support.receivers import receiving, smtp_server, verify
 
 from batchyard import Context, Yard
@@ -25,6 +26,7 @@ from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryS
 from batchyard.core.users import Role, User
 from batchyard.service.auth import AuthService
 from batchyard.service.deliveries import CHANNELS, Dispatcher
+from batchyard.store.sql.rows import utcnow
 from batchyard.store.sql.tables import deliveries, users
 
 FAST = {
@@ -344,7 +346,8 @@ def test_the_address_is_checked_again_when_sending(database_url: str, tmp_path: 
         assert receiver.hits == []
         [delivery] = notices.log(issued.webhook.id)
     assert delivery.log[0].error == (
-        "The webhook URL is refused: '127.0.0.1' resolves to 127.0.0.1, a loopback, private or link-local address"
+        "The webhook URL is refused: '127.0.0.1' does not resolve, or resolves to a loopback, private or "
+        "link-local address"
     )
     assert delivery.status == DeliveryStatus.PENDING, "retried: the address may change back"
 
@@ -403,9 +406,13 @@ def test_an_unreachable_smtp_server_fails_the_email_after_its_attempts(database_
 
 
 def test_without_smtp_an_address_left_from_before_gets_its_notice_failed_not_kept(notices: Notices) -> None:
+    """Failed once it is a day overdue: until then a process that has SMTP may send it."""
     store = notices.yard.store
     store.set_email(notices.alice.id, "alice@example.com")
     notices.finish_job()
+    assert not notices.dispatcher.deliver_one()
+    with store.db.write() as conn:
+        conn.execute(update(deliveries).values(next_attempt_at=utcnow() - timedelta(days=1, minutes=1)))
     assert notices.dispatcher.deliver_one()
     with store.db.read() as conn:
         status, error = conn.execute(select(deliveries.c.status, deliveries.c.last_error)).one()

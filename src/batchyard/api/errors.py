@@ -27,6 +27,8 @@ STATUS: dict[str, int] = {
     "webhook_not_found": 404,
     "webhook_url_refused": 422,
     "too_many_webhooks": 409,
+    "too_many_new_webhooks": 429,
+    "ping_too_soon": 429,
     "email_not_configured": 422,
     "unknown_job_type": 422,
     "conflict": 409,

@@ -1,5 +1,5 @@
 """What a webhook URL may be: http or https, a host, no credentials, not too long; and which addresses count as
-private (never called unless the server allows it: loopback, private, link-local, reserved, multicast)."""
+public (only those are called unless the server allows private ones)."""
 
 from __future__ import annotations
 
@@ -49,23 +49,37 @@ def literal_address(host: str) -> IpAddress | None:
         return None
 
 
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated, never public
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")  # the only IPv6 space on the public internet
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known prefix: the IPv4 address it carries decides
+_NOT_PUBLIC = (
+    ipaddress.IPv6Network("3fff::/20"),  # documentation (RFC 9637), newer than Python 3.11's tables
+)
 
 
 def is_public(address: IpAddress) -> bool:
-    """True for an address on the public internet. An IPv6 address that carries an IPv4 one (mapped, NAT64,
-    6to4) is judged by that too: ``64:ff9b::7f00:1`` is 127.0.0.1 to whoever translates it."""
+    """True for an address on the public internet. For IPv6 that is global unicast (2000::/3) outside its
+    special ranges; an address that carries an IPv4 one (mapped, well-known NAT64, 6to4) is judged by that:
+    ``64:ff9b::7f00:1`` is 127.0.0.1 to whoever translates it. Everything else — the local-use NAT64 prefix
+    64:ff9b:1::/48 (translated where its operator chooses), IPv4-translated, site-local, SRv6 — is not."""
     if isinstance(address, ipaddress.IPv6Address):
-        if address in _IPV4_COMPATIBLE:
-            return False
-        if not all(is_public(inner) for inner in _embedded_ipv4(address)):
-            return False
+        return _is_public_v6(address)
     return address.is_global and not address.is_multicast
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    embedded = [address.ipv4_mapped, address.sixtofour]
+def _is_public_v6(address: ipaddress.IPv6Address) -> bool:
+    carried = _carried_ipv4(address)
+    if carried is not None:
+        return is_public(carried)
+    if address not in _GLOBAL_UNICAST or any(address in network for network in _NOT_PUBLIC):
+        return False
+    inner = address.sixtofour
+    return address.is_global and (inner is None or is_public(inner))
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a socket or a translator reaches through ``address``, for the forms outside 2000::/3."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
     if address in _NAT64:
-        embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    return [inner for inner in embedded if inner is not None]
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None

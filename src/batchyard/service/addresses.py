@@ -5,9 +5,13 @@ resolve elsewhere later: the addresses connected to are the ones checked)."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 
 from batchyard.core.webhook_urls import check_webhook_url, is_public, refuse
+from batchyard.errors import WebhookUrlRefused
+
+log = logging.getLogger("batchyard.webhooks")
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -15,7 +19,8 @@ def resolve(host: str, port: int) -> list[str]:
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise refuse(f"its host {host!r} does not resolve ({exc})", f"主机 {host!r} 无法解析（{exc}）") from None
+        log.info("webhook host %r does not resolve: %s", host, exc)
+        raise unreachable(host) from None
     addresses: list[str] = []
     for *_, sockaddr in found:
         address = str(sockaddr[0])
@@ -31,11 +36,18 @@ def reachable_addresses(host: str, port: int, *, allow_private: bool) -> list[st
     if not allow_private:
         private = [a for a in addresses if not is_public(ipaddress.ip_address(a.partition("%")[0]))]
         if private:
-            raise refuse(
-                f"{host!r} resolves to {private[0]}, a loopback, private or link-local address",
-                f"{host!r} 解析为 {private[0]}，属于回环、私有或链路本地地址",
-            )
+            log.info("webhook host %r resolves to %s, which is not public", host, ", ".join(private))
+            raise unreachable(host)
     return addresses
+
+
+def unreachable(host: str) -> WebhookUrlRefused:
+    """One answer whether the host does not resolve or resolves to a private address: telling which, or which
+    address, would tell any user what the server's resolver knows of internal names (the log has it)."""
+    return refuse(
+        f"{host!r} does not resolve, or resolves to a loopback, private or link-local address",
+        f"{host!r} 无法解析，或解析为回环、私有或链路本地地址",
+    )
 
 
 def check_new_webhook_url(url: str, *, allow_private: bool) -> None:

@@ -13,6 +13,8 @@ from batchyard.service.signing import Signer, new_nonce
 from batchyard.store.base import Store
 
 MAX_WEBHOOKS = 10  # per user
+MAX_NEW_PER_DAY = 30  # webhooks a user may make in 24 hours, deleted ones counted: a deleted one keeps its row
+PING_INTERVAL = 60  # seconds between two pings of a webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,17 +24,32 @@ class IssuedWebhook:
 
 
 class WebhookService:
-    def __init__(self, store: Store, signer: Signer, *, allow_private: bool, limit: int = MAX_WEBHOOKS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        signer: Signer,
+        *,
+        allow_private: bool,
+        limit: int = MAX_WEBHOOKS,
+        per_day: int = MAX_NEW_PER_DAY,
+    ) -> None:
         self.store = store
         self.signer = signer
         self.allow_private = allow_private
         self.limit = limit
+        self.per_day = per_day
 
     def create(self, user: User, url: str, description: str | None = None) -> IssuedWebhook:
         check_new_webhook_url(url, allow_private=self.allow_private)
         nonce = new_nonce()
         hook = self.store.create_webhook(
-            user.id, url=url, description=description, nonce=nonce, key_id=self.signer.key_id, limit=self.limit
+            user.id,
+            url=url,
+            description=description,
+            nonce=nonce,
+            key_id=self.signer.key_id,
+            limit=self.limit,
+            per_day=self.per_day,
         )
         return IssuedWebhook(hook, self.signer.webhook_secret(hook.id, nonce))
 
@@ -50,7 +67,7 @@ class WebhookService:
             raise WebhookNotFound(webhook_id=webhook_id)
 
     def ping(self, user: User, webhook_id: int) -> Delivery:
-        queued = self.store.queue_ping(user.id, webhook_id)
+        queued = self.store.queue_ping(user.id, webhook_id, interval=PING_INTERVAL)
         if queued is None:
             raise WebhookNotFound(webhook_id=webhook_id)
         return queued

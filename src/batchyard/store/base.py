@@ -184,9 +184,10 @@ class Store(Protocol):
 
     # webhooks and the delivery outbox (each finished job's notice is queued with its inbox entry)
     def create_webhook(
-        self, user_id: int, *, url: str, description: str | None, nonce: str, key_id: str, limit: int
+        self, user_id: int, *, url: str, description: str | None, nonce: str, key_id: str, limit: int, per_day: int
     ) -> Webhook:
-        """``TooManyWebhooks`` when the user already has ``limit`` live webhooks."""
+        """``TooManyWebhooks`` when the user already has ``limit`` live webhooks, ``TooManyNewWebhooks`` when
+        they made ``per_day`` (deleted ones too) in the last 24 hours."""
 
     def webhooks(self, user_id: int) -> list[Webhook]: ...
     def webhook(self, user_id: int, webhook_id: int) -> Webhook | None:
@@ -195,8 +196,9 @@ class Store(Protocol):
     def delete_webhook(self, user_id: int, webhook_id: int) -> bool:
         """Delete it and fail its pending deliveries; False when the user has no such live webhook."""
 
-    def queue_ping(self, user_id: int, webhook_id: int) -> Delivery | None:
-        """A test delivery (or the one still pending); None when the user has no such live webhook."""
+    def queue_ping(self, user_id: int, webhook_id: int, *, interval: int) -> Delivery | None:
+        """A test delivery (or the one still pending); ``PingTooSoon`` within ``interval`` seconds of the last;
+        None when the user has no such live webhook."""
 
     def webhook_deliveries(
         self, user_id: int, webhook_id: int, *, before: int | None = None, limit: int = 50
@@ -204,9 +206,16 @@ class Store(Protocol):
         """Newest first; None when the user has no such live webhook."""
 
     def claim_deliveries(
-        self, *, limit: int, lease_seconds: float, max_attempts: int, channels: Sequence[Channel]
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        max_attempts: int,
+        channels: Sequence[Channel],
+        overdue: float = 0.0,
     ) -> list[DueDelivery]:
-        """Due deliveries of ``channels``, each claimed for its next attempt until the lease ends."""
+        """Deliveries of ``channels`` due ``overdue`` seconds ago or earlier, each claimed for its next attempt
+        until the lease ends."""
 
     def record_delivery(
         self,
@@ -214,8 +223,11 @@ class Store(Protocol):
         attempt: DeliveryAttempt,
         status: DeliveryStatus,
         next_attempt_at: datetime | None = None,
+        *,
+        hold_back: bool = False,
     ) -> bool:
-        """Log the attempt and set the outcome; False when the claim was no longer held."""
+        """Log the attempt and set the outcome; False when the claim was no longer held. ``hold_back``: the
+        target failed, so its other pending deliveries (a webhook's; every e-mail's) wait for the retry too."""
 
     def pinned(self) -> AbstractContextManager[None]:
         """While the block runs, this thread's claims and commits keep one connection (a worker's loop)."""

@@ -98,11 +98,12 @@ class DeliveryPage(BaseModel):
     operation_id="create_my_webhook",
     status_code=201,
     response_model=NewWebhookOut,
-    responses=responses(401, 409, 422),
+    responses=responses(401, 409, 422, 429),
 )
 def create_my_webhook(body: WebhookIn, user: CurrentUser, service: Webhooks) -> NewWebhookOut:
     """A webhook for the caller's notices, with its signing secret (shown once). A URL that is not http(s),
-    carries credentials or resolves to a private address is 422; more than 10 webhooks is 409."""
+    carries credentials or resolves to a private address is 422; more than 10 webhooks is 409; more than 30
+    made in 24 hours, deleted ones too, is 429 with `Retry-After`."""
     issued = service.create(user, body.url, body.description)
     return NewWebhookOut(**WebhookOut.of(issued.webhook).model_dump(), secret=issued.secret)
 
@@ -148,8 +149,9 @@ def webhook_deliveries(
     operation_id="ping_my_webhook",
     status_code=202,
     response_model=DeliveryOut,
-    responses=responses(401, 404, 422),
+    responses=responses(401, 404, 422, 429),
 )
 def ping_my_webhook(webhook_id: WebhookId, user: CurrentUser, service: Webhooks) -> DeliveryOut:
-    """Queue a `ping` delivery to the webhook (or return the one still pending)."""
+    """Queue a `ping` delivery to the webhook (or return the one still pending); one a minute, else 429 with
+    `Retry-After`."""
     return DeliveryOut.of(service.ping(user, webhook_id))

@@ -63,19 +63,26 @@ def new_delivery(
 
 
 def claim(
-    db: Database, *, limit: int, lease_seconds: float, max_attempts: int, channels: Sequence[Channel]
+    db: Database,
+    *,
+    limit: int,
+    lease_seconds: float,
+    max_attempts: int,
+    channels: Sequence[Channel],
+    overdue: float = 0.0,
 ) -> list[DueDelivery]:
-    """Up to ``limit`` due deliveries of ``channels``, each claimed for one more attempt. A delivery whose last
-    claim ran out without an answer (its sender died) has that attempt logged as interrupted, and is failed
-    instead when it has had all its attempts."""
+    """Up to ``limit`` deliveries of ``channels`` due ``overdue`` seconds ago or earlier, each claimed for one
+    more attempt. A delivery whose last claim ran out without an answer (its sender died) has that attempt
+    logged as interrupted, and is failed instead when it has had all its attempts."""
+    late = timedelta(seconds=overdue)
     with db.read() as conn:  # an idle dispatcher only reads: it never queues for SQLite's write lock
-        if conn.execute(select(deliveries.c.id).where(_due(utcnow(), channels)).limit(1)).first() is None:
+        if conn.execute(select(deliveries.c.id).where(_due(utcnow(), channels, late)).limit(1)).first() is None:
             return []
     token = uuid.uuid4().hex
     with db.write() as conn:
         now = utcnow()
         oldest_first = (deliveries.c.next_attempt_at, deliveries.c.id)
-        query = select(deliveries).where(_due(now, channels)).order_by(*oldest_first).limit(limit)
+        query = select(deliveries).where(_due(now, channels, late)).order_by(*oldest_first).limit(limit)
         if not db.is_sqlite:  # SQLite: the transaction holds the write lock, nobody else claims meanwhile
             query = query.with_for_update(skip_locked=True)
         rows = conn.execute(query).mappings().all()
@@ -91,9 +98,12 @@ def record(
     attempt: DeliveryAttempt,
     status: DeliveryStatus,
     next_attempt_at: datetime | None = None,
+    *,
+    hold_back: bool = False,
 ) -> bool:
-    """Log ``attempt`` and move the delivery to ``status`` (pending: again at ``next_attempt_at``); False when
-    the claim is no longer held (its lease ran out and another dispatcher took it, or it was cancelled)."""
+    """Log ``attempt`` and move the delivery to ``status`` (pending: again at ``next_attempt_at``, and with
+    ``hold_back`` its target's other deliveries too); False when the claim is no longer held (its lease ran
+    out and another dispatcher took it, or it was cancelled)."""
     d = deliveries.c
     held = and_(d.id == due.id, d.claim_token == due.token, d.status == DeliveryStatus.PENDING)
     with db.write() as conn:
@@ -117,28 +127,36 @@ def record(
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
         conn.execute(update(deliveries).where(held).values(**values))
-        if next_attempt_at is not None and due.channel == Channel.WEBHOOK:
-            _hold_back(conn, due.id, row.target_id, next_attempt_at)
+        if hold_back and next_attempt_at is not None:
+            _hold_back(db, conn, due.id, _same_target(due.channel, row.target_id), next_attempt_at)
     return True
 
 
-def _hold_back(conn: Connection, delivery_id: int, webhook_id: int, until: datetime) -> None:
-    """A receiver that just failed is not tried again for the webhook's other deliveries before ``until``: a
-    dead receiver with a thousand notices queued costs one attempt per backoff step, not a thousand attempts
-    that would keep every other user's notices waiting. Their attempts are not counted meanwhile."""
+def _same_target(channel: Channel, target_id: int) -> ColumnElement[bool]:
+    """The deliveries a failure of this one's target stands for: the webhook's, or — the SMTP server being
+    one for everybody — every e-mail."""
     d = deliveries.c
-    conn.execute(
-        update(deliveries)
-        .where(
-            d.channel == Channel.WEBHOOK,
-            d.target_id == webhook_id,
-            d.status == DeliveryStatus.PENDING,
-            d.id != delivery_id,
-            d.next_attempt_at < until,
-            d.claimed_until.is_(None),
-        )
-        .values(next_attempt_at=until)
+    if channel == Channel.EMAIL:
+        return d.channel == Channel.EMAIL
+    return and_(d.channel == channel, d.target_id == target_id)
+
+
+def _hold_back(db: Database, conn: Connection, delivery_id: int, target: ColumnElement[bool], until: datetime) -> None:
+    """A target that just failed is not tried again for its other deliveries before ``until``: a dead receiver
+    (or SMTP server) with a thousand notices queued costs one attempt per backoff step, not a thousand attempts
+    that would keep every other notice waiting. Their attempts are not counted meanwhile. Rows another sender
+    has locked (claiming, or holding them back itself) are skipped, never waited for."""
+    d = deliveries.c
+    held = select(d.id).where(
+        target,
+        d.status == DeliveryStatus.PENDING,
+        d.id != delivery_id,
+        d.next_attempt_at < until,
+        d.claimed_until.is_(None),
     )
+    if not db.is_sqlite:
+        held = held.with_for_update(skip_locked=True)
+    conn.execute(update(deliveries).where(d.id.in_(held.scalar_subquery())).values(next_attempt_at=until))
 
 
 def delivery(row: Any) -> Delivery:
@@ -173,11 +191,11 @@ def webhook(row: Any) -> Webhook:
     )
 
 
-def _due(now: datetime, channels: Sequence[Channel]) -> ColumnElement[bool]:
+def _due(now: datetime, channels: Sequence[Channel], late: timedelta) -> ColumnElement[bool]:
     d = deliveries.c
     return and_(
         d.status == DeliveryStatus.PENDING,
-        d.next_attempt_at <= now,
+        d.next_attempt_at <= now - late,
         or_(d.claimed_until.is_(None), d.claimed_until < now),
         d.channel.in_(list(channels)),
     )

@@ -1,5 +1,5 @@
-"""Rows nobody reads any more: events past their retention, failed sign-ins long out of their window, and
-deliveries that ended (delivered or failed) long ago.
+"""Rows nobody reads any more: events past their retention, failed sign-ins long out of their window,
+deliveries that ended (delivered or failed) long ago, and webhooks deleted long ago whose log is gone.
 
 Events are deleted as a prefix of ids, oldest first, a batch per call: the oldest kept id then tells a
 resuming client whether anything after its last id is gone (an event younger than the retention stops the
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 
-from batchyard.core.notices import DeliveryStatus
+from batchyard.core.notices import Channel, DeliveryStatus
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import as_utc
-from batchyard.store.sql.tables import deliveries, events, login_failures
+from batchyard.store.sql.tables import deliveries, events, login_failures, webhooks
 
 TIDY_BATCH = 5_000
 SIGN_IN_FAILURES_KEPT_MINUTES = 24 * 60  # far beyond any window in which failures are counted
@@ -27,7 +27,8 @@ ENDED_DELIVERIES_KEPT = timedelta(days=30)  # a webhook's delivery log reaches t
 
 def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, bool]:
     """Delete up to ``TIDY_BATCH`` of the oldest events created before ``events_before``, stale failed-sign-in
-    counts and long-ended deliveries; the rows deleted, and whether more old events may be left."""
+    counts, long-ended deliveries and webhooks long deleted; the rows deleted, and whether more old events may
+    be left."""
     deleted, more = _old_events(db, events_before)
     stale = int(now.timestamp() // 60) - SIGN_IN_FAILURES_KEPT_MINUTES
     d = deliveries.c
@@ -37,7 +38,15 @@ def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, 
     with db.write() as conn:
         deleted += conn.execute(delete(login_failures).where(login_failures.c.minute < stale)).rowcount
         deleted += conn.execute(delete(deliveries).where(ended)).rowcount
+        deleted += conn.execute(delete(webhooks).where(_forgotten_webhooks(now))).rowcount
     return deleted, more
+
+
+def _forgotten_webhooks(now: datetime) -> ColumnElement[bool]:
+    """Webhooks deleted long ago whose delivery log is gone too: nothing shows or refers to them any more."""
+    w, d = webhooks.c, deliveries.c
+    logged = select(d.id).where(d.channel == Channel.WEBHOOK, d.target_id == w.id)
+    return (w.deleted_at < now - ENDED_DELIVERIES_KEPT) & ~logged.exists()
 
 
 def _old_events(db: Database, before: datetime) -> tuple[int, bool]:

@@ -239,10 +239,17 @@ class SqlStore:
 
     # webhooks and the delivery outbox
     def create_webhook(
-        self, user_id: int, *, url: str, description: str | None, nonce: str, key_id: str, limit: int
+        self, user_id: int, *, url: str, description: str | None, nonce: str, key_id: str, limit: int, per_day: int
     ) -> Webhook:
         return webhooks.create_webhook(
-            self.db, user_id, url=url, description=description, nonce=nonce, key_id=key_id, limit=limit
+            self.db,
+            user_id,
+            url=url,
+            description=description,
+            nonce=nonce,
+            key_id=key_id,
+            limit=limit,
+            per_day=per_day,
         )
 
     def webhooks(self, user_id: int) -> list[Webhook]:
@@ -254,8 +261,8 @@ class SqlStore:
     def delete_webhook(self, user_id: int, webhook_id: int) -> bool:
         return webhooks.delete_webhook(self.db, user_id, webhook_id)
 
-    def queue_ping(self, user_id: int, webhook_id: int) -> Delivery | None:
-        return webhooks.queue_ping(self.db, user_id, webhook_id)
+    def queue_ping(self, user_id: int, webhook_id: int, *, interval: int) -> Delivery | None:
+        return webhooks.queue_ping(self.db, user_id, webhook_id, interval=interval)
 
     def webhook_deliveries(
         self, user_id: int, webhook_id: int, *, before: int | None = None, limit: int = 50
@@ -263,10 +270,21 @@ class SqlStore:
         return webhooks.webhook_deliveries(self.db, user_id, webhook_id, before=before, limit=limit)
 
     def claim_deliveries(
-        self, *, limit: int, lease_seconds: float, max_attempts: int, channels: Sequence[Channel]
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        max_attempts: int,
+        channels: Sequence[Channel],
+        overdue: float = 0.0,
     ) -> list[DueDelivery]:
         return deliveries.claim(
-            self.db, limit=limit, lease_seconds=lease_seconds, max_attempts=max_attempts, channels=channels
+            self.db,
+            limit=limit,
+            lease_seconds=lease_seconds,
+            max_attempts=max_attempts,
+            channels=channels,
+            overdue=overdue,
         )
 
     def record_delivery(
@@ -275,8 +293,10 @@ class SqlStore:
         attempt: DeliveryAttempt,
         status: DeliveryStatus,
         next_attempt_at: datetime | None = None,
+        *,
+        hold_back: bool = False,
     ) -> bool:
-        return deliveries.record(self.db, due, attempt, status, next_attempt_at)
+        return deliveries.record(self.db, due, attempt, status, next_attempt_at, hold_back=hold_back)
 
     def pinned(self) -> AbstractContextManager[None]:
         return self.db.pinned()
