@@ -117,6 +117,20 @@ def submit_latencies(base: str, token: str, clients: int, per_client: int) -> tu
     return latencies, len(latencies) / (time.perf_counter() - began)
 
 
+def health_latencies(base: str, token: str, clients: int, per_client: int) -> list[float]:
+    """The floor under any request's latency: ``GET /health`` from as many clients, as many times."""
+
+    def work(http: httpx.Client) -> list[float]:
+        times = []
+        for _ in range(per_client):
+            began = time.perf_counter()
+            http.get("/health").raise_for_status()
+            times.append(time.perf_counter() - began)
+        return times
+
+    return in_parallel(clients, work, base, token)
+
+
 def requests_per_second(base: str, token: str, clients: int, path: str, seconds: float = 3.0) -> float:
     def work(http: httpx.Client) -> list[float]:
         count, stop = 0, time.perf_counter() + seconds
@@ -160,9 +174,11 @@ def measure(name: str, url: str, args: argparse.Namespace) -> None:
         cpu_before = cpu_seconds(pid)
         latencies, rate = submit_latencies(base, token, args.clients, args.jobs_per_client)
         submit_cpu = (cpu_seconds(pid) - cpu_before) / len(latencies)
+        floor = health_latencies(base, token, args.clients, args.jobs_per_client)
         print(
             f"{name}: submit of 50-item jobs, {args.clients} clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
-            f"p99 {pct(latencies, 0.99) * 1000:.1f} ms, {rate:,.0f} jobs/s"
+            f"p99 {pct(latencies, 0.99) * 1000:.1f} ms, {rate:,.0f} jobs/s   reference GET /health, as many "
+            f"clients: p50 {pct(floor, 0.5) * 1000:.1f} ms, p99 {pct(floor, 0.99) * 1000:.1f} ms"
         )
         any_job = httpx.get(f"{base}/jobs?limit=1", headers={"Authorization": f"Bearer {token}"}).json()["jobs"][0]
         cpu_before, began = cpu_seconds(pid), time.perf_counter()

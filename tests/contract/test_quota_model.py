@@ -102,7 +102,12 @@ class QuotaModel(RuleBasedStateMachine):
     @precondition(lambda self: self.jobs)
     @rule(data=st.data(), action=st.sampled_from(["cancel", "pause", "resume", "retry"]))
     def steer(self, data: st.DataObject, action: str) -> None:
-        job_id = data.draw(st.sampled_from(self.jobs))
+        """On a job the action fits when there is one (jobs end fast: a pause or resume drawn at random would
+        nearly always be refused), else on any job, to be refused."""
+        fits = {"resume": ("paused",), "pause": ("pending", "running"), "cancel": ("pending", "running", "paused")}
+        wanted = fits.get(action)
+        fitting = [j for j in self.jobs if wanted and self.yard.get(j).status in wanted]
+        job_id = data.draw(st.sampled_from(fitting or self.jobs))
         before = self._balance_and_ledger()
         act = {
             "cancel": self.yard.cancel,
@@ -156,6 +161,7 @@ def test_the_quota_ledger_holds_under_random_interleavings(database_url: str) ->
                 max_examples=25,
                 stateful_step_count=25,
                 deadline=None,
+                derandomize=True,  # the same interleavings every run: the check for dead rules below cannot flake
                 suppress_health_check=[HealthCheck.too_slow],
             ),
         )
