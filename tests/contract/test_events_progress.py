@@ -122,3 +122,15 @@ def test_a_worker_reports_progress_at_most_every_half_second_per_job(yard: Yard)
     assert all(n > 0 for n in reported)
     assert sum(reported) <= done.processed == 300
     assert_counters_match(yard, job.id)
+
+
+def test_the_current_label_is_the_running_chunks_before_any_done_ones(yard: Yard) -> None:
+    _register_slow(yard)
+    job = yard.submit("slow", items=range(30), owner="alice")
+    run_and_commit(yard, claim(yard))  # chunk 0 done: its last label stays on its row
+    assert yard.get(job.id).current == "row 9"
+    running = claim(yard)
+    yard.store.heartbeat(running, 30.0, "row 12")
+    assert yard.get(job.id).current == "row 12", "the item in hand, not the last one done"
+    run_and_commit(yard, running)
+    assert yard.get(job.id).current == "row 19"
