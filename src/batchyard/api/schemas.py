@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from batchyard.core.causes import Cause
 from batchyard.core.jobtype import JobType
-from batchyard.core.model import ItemRecord, Job, Round
-from batchyard.core.users import EMAIL_MAX_LENGTH, EMAIL_PATTERN, LedgerEntry, Role, Token, User
+from batchyard.core.users import EMAIL_MAX_LENGTH, EMAIL_PATTERN, Role
 
 
 def _json_integer(value: Any) -> Any:
@@ -41,14 +40,24 @@ def _finite(value: Any) -> Any:
 JSON_FINITE = AfterValidator(_finite)
 
 
-class RoundOut(BaseModel):
+class Out(BaseModel):
+    """A response read off the attributes of the same names of a domain record (``Out.of(record)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, record: Any) -> Self:
+        return cls.model_validate(record)
+
+
+class RoundOut(Out):
     number: int
     started_at: datetime
     items: int
     finished_at: datetime | None
 
 
-class JobOut(BaseModel):
+class JobOut(Out):
     id: int
     type: str
     owner: str
@@ -70,59 +79,19 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
 
-    @classmethod
-    def of(cls, job: Job) -> JobOut:
-        return cls(
-            id=job.id,
-            type=job.type,
-            owner=job.owner,
-            status=job.status,
-            params=job.params,
-            total=job.total,
-            processed=job.processed,
-            succeeded=job.succeeded,
-            failed=job.failed,
-            skipped=job.skipped,
-            progress=job.progress,
-            eta_seconds=job.eta_seconds,
-            current=job.current,
-            round=job.round,
-            rounds=[_round(r) for r in job.rounds],
-            error=job.error,
-            quota=QuotaOut(charged=job.quota.charged, refunded=job.quota.refunded),
-            created_at=job.created_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-        )
 
-
-def _round(r: Round) -> RoundOut:
-    return RoundOut(number=r.number, started_at=r.started_at, items=r.items, finished_at=r.finished_at)
-
-
-class QuotaOut(BaseModel):
+class QuotaOut(Out):
     charged: int = Field(description="quota this job charged its owner, over all its rounds")
     refunded: int = Field(description="quota given back: failures, skips, items a cancel left undone")
 
 
-class LedgerEntryOut(BaseModel):
+class LedgerEntryOut(Out):
     id: int
     job_id: int | None
     kind: str = Field(description="charge, refund, grant (a starting balance) or set (an administrator's change)")
     amount: int = Field(description="signed: a charge is negative")
     balance_after: int
     created_at: datetime
-
-    @classmethod
-    def of(cls, entry: LedgerEntry) -> LedgerEntryOut:
-        return cls(
-            id=entry.id,
-            job_id=entry.job_id,
-            kind=entry.kind,
-            amount=entry.amount,
-            balance_after=entry.balance_after,
-            created_at=entry.created_at,
-        )
 
 
 class LedgerPage(BaseModel):
@@ -143,7 +112,7 @@ class SubmitIn(BaseModel):
     )
 
 
-class ItemOut(BaseModel):
+class ItemOut(Out):
     index: int
     key: str | None
     status: str
@@ -151,18 +120,6 @@ class ItemOut(BaseModel):
     output: Any
     error: str | None
     attempts: int
-
-    @classmethod
-    def of(cls, item: ItemRecord) -> ItemOut:
-        return cls(
-            index=item.index,
-            key=item.key,
-            status=item.status,
-            input=item.input,
-            output=item.output,
-            error=item.error,
-            attempts=item.attempts,
-        )
 
 
 class ItemPage(BaseModel):
@@ -206,7 +163,7 @@ class JobTypeOut(BaseModel):
         )
 
 
-class UserOut(BaseModel):
+class UserOut(Out):
     id: int
     name: str
     role: Role
@@ -214,31 +171,14 @@ class UserOut(BaseModel):
     created_at: datetime
     email: str | None = Field(default=None, description="where notices are e-mailed, if the server sends e-mail")
 
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(
-            id=user.id, name=user.name, role=user.role, quota=user.quota, created_at=user.created_at, email=user.email
-        )
 
-
-class TokenOut(BaseModel):
+class TokenOut(Out):
     id: int
     name: str
     kind: str
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, token: Token) -> TokenOut:
-        return cls(
-            id=token.id,
-            name=token.name,
-            kind=token.kind,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            revoked_at=token.revoked_at,
-        )
 
 
 class IssuedTokenOut(TokenOut):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from batchyard.api.deps import CurrentUser, WebhookId, Webhooks
 from batchyard.api.errors import responses
-from batchyard.core.notices import Delivery, DeliveryAttempt, Webhook
+from batchyard.api.schemas import Out
 from batchyard.core.webhook_urls import MAX_URL_LENGTH
 
 router = APIRouter(tags=["webhooks"])
@@ -27,15 +27,11 @@ class WebhookIn(BaseModel):
     description: str | None = Field(default=None, max_length=200)
 
 
-class WebhookOut(BaseModel):
+class WebhookOut(Out):
     id: int
     url: str
     description: str | None
     created_at: datetime
-
-    @classmethod
-    def of(cls, hook: Webhook) -> WebhookOut:
-        return cls(id=hook.id, url=hook.url, description=hook.description, created_at=hook.created_at)
 
 
 class NewWebhookOut(WebhookOut):
@@ -45,18 +41,14 @@ class NewWebhookOut(WebhookOut):
     )
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(Out):
     at: datetime
     status_code: int | None = Field(description="the receiver's HTTP status; null when it gave none")
     error: str | None = Field(description="what went wrong; null when delivered")
     duration_ms: int
 
-    @classmethod
-    def of(cls, attempt: DeliveryAttempt) -> AttemptOut:
-        return cls(at=attempt.at, status_code=attempt.status_code, error=attempt.error, duration_ms=attempt.duration_ms)
 
-
-class DeliveryOut(BaseModel):
+class DeliveryOut(Out):
     id: int = Field(description="the body's `id` and the `X-Batchyard-Delivery` header")
     event: str = Field(description="`job.finished` or `ping`")
     status: str = Field(description="pending, delivered or failed")
@@ -69,23 +61,6 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     delivered_at: datetime | None
     log: list[AttemptOut] = Field(description="every attempt, oldest first")
-
-    @classmethod
-    def of(cls, item: Delivery) -> DeliveryOut:
-        return cls(
-            id=item.id,
-            event=item.event,
-            status=item.status,
-            notification_id=item.notification_id,
-            data=item.data,
-            attempts=item.attempts,
-            next_attempt_at=item.next_attempt_at,
-            last_status_code=item.last_status_code,
-            last_error=item.last_error,
-            created_at=item.created_at,
-            delivered_at=item.delivered_at,
-            log=[AttemptOut.of(a) for a in item.log],
-        )
 
 
 class DeliveryPage(BaseModel):
