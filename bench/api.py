@@ -1,15 +1,19 @@
 """The HTTP API under load, each figure beside a reference measured in the same run.
 
 A real ``batchyard serve`` (the API and 2 worker processes) on SQLite and on PostgreSQL, one run each:
-- submit latency, p50 and p99, of 50-item jobs (chunk 10) sent by 20 concurrent clients, and the jobs/s;
-  the same from one client alone; and the API process's CPU time per submit beside its CPU time per
-  ``GET /health`` (what a request costs the one process that answers, whatever the machine does meanwhile);
+- submit latency, p50 and p99, of 50-item jobs (chunk 10) from 20 concurrent clients each sending a job every
+  second, then three a second (an open loop: the latency a user sees at that load), and from 20 clients each
+  sending its next job as soon as the last is answered (a closed loop: how many submits/s the server takes;
+  its latency is ``20 / throughput`` by Little's law); the same from one client alone; and the API process's
+  CPU time per submit beside its CPU time per ``GET /health`` (what a request costs the one process that
+  answers, whatever the machine does meanwhile);
 - ``GET /jobs/{id}`` requests/s from 20 concurrent clients, beside ``GET /health`` (the framework and its
   database ping: the least a request costs here);
 - the delay from a job's end (its ``finished_at``, written in the finishing commit) to its ``finished`` event
   reaching an SSE client, p50 and p99 over 20 jobs.
 
 Usage: python bench/api.py [--pg URL] [--only sqlite|postgresql] [--clients 20] [--jobs-per-client 10]
+       [--paced 1 3] [--paced-seconds 20]
 """
 
 from __future__ import annotations
@@ -117,6 +121,35 @@ def submit_latencies(base: str, token: str, clients: int, per_client: int) -> tu
     return latencies, len(latencies) / (time.perf_counter() - began)
 
 
+def paced_submit_latencies(base: str, token: str, clients: int, per_second: float, seconds: float) -> list[float]:
+    """Submit latency when each client sends a job every ``1/per_second`` seconds (an open loop).
+
+    Each client starts at its own phase of the interval; a latency is counted from when the request was due,
+    not from when it went out, so a client held up by a slow answer does not hide the wait (no coordinated
+    omission). This is the latency a user sees at that offered load; the closed loop above measures how many
+    submits the server can take, where latency is only ``clients / throughput`` (Little's law).
+    """
+    interval = 1 / per_second
+    origin = time.perf_counter() + 0.5
+    phases = iter(range(clients))
+    phase_lock = threading.Lock()
+
+    def work(http: httpx.Client) -> list[float]:
+        with phase_lock:
+            phase = next(phases) * interval / clients
+        times = []
+        due = origin + phase
+        while due < origin + seconds:
+            time.sleep(max(0.0, due - time.perf_counter()))
+            response = http.post("/jobs", json={"type": "noop_10", "items": list(range(50))})
+            times.append(time.perf_counter() - due)
+            assert response.status_code == 202, response.text
+            due += interval
+        return times
+
+    return in_parallel(clients, work, base, token)
+
+
 def health_latencies(base: str, token: str, clients: int, per_client: int) -> list[float]:
     """The floor under any request's latency: ``GET /health`` from as many clients, as many times."""
 
@@ -175,6 +208,13 @@ def measure(name: str, url: str, args: argparse.Namespace) -> None:
         latencies, rate = submit_latencies(base, token, args.clients, args.jobs_per_client)
         submit_cpu = (cpu_seconds(pid) - cpu_before) / len(latencies)
         floor = health_latencies(base, token, args.clients, args.jobs_per_client)
+        for per_second in args.paced:
+            paced = paced_submit_latencies(base, token, args.clients, per_second, args.paced_seconds)
+            print(
+                f"{name}: submit of 50-item jobs, {args.clients} clients each sending {per_second:g} a second "
+                f"({args.clients * per_second:g} jobs/s offered): p50 {pct(paced, 0.5) * 1000:.1f} ms, "
+                f"p99 {pct(paced, 0.99) * 1000:.1f} ms over {len(paced)} submits"
+            )
         print(
             f"{name}: submit of 50-item jobs, {args.clients} clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
             f"p99 {pct(latencies, 0.99) * 1000:.1f} ms, {rate:,.0f} jobs/s   reference GET /health, as many "
@@ -206,6 +246,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--jobs-per-client", type=int, default=10)
+    parser.add_argument("--paced", type=float, nargs="*", default=[1.0, 3.0], help="jobs a second per client")
+    parser.add_argument("--paced-seconds", type=float, default=20.0)
     args = parser.parse_args()
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as tmp:
