@@ -178,8 +178,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
 
 
 @pytest.fixture
-def yard(database_url: str) -> Iterator[Yard]:
-    """A yard on a fresh database, with a short lease so lost workers are noticed within a test."""
-    y = Yard(database_url, lease_seconds=2.0)
+def yard(database_url: str, tmp_path: Path) -> Iterator[Yard]:
+    """A yard on a fresh database (files in the test's directory), with a short lease so lost workers are
+    noticed within a test."""
+    y = Yard(database_url, lease_seconds=2.0, data_dir=tmp_path)
     yield y
     y.close()

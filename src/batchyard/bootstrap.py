@@ -1,10 +1,13 @@
-"""Wiring: the one place that turns settings into concrete classes (the SQL store, for now)."""
+"""Wiring: the one place that turns settings into concrete classes (the SQL store, the blob store)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from batchyard.blobs import BlobStore, open_blob_store
+from batchyard.service.files import FileLimits, FileService
 from batchyard.settings import Settings
+from batchyard.store.base import Store
 from batchyard.store.sql import SqlStore
 from batchyard.store.sql.database import Timeouts
 from batchyard.store.sql.migrate import upgrade
@@ -34,3 +37,18 @@ def upgrade_database(settings: Settings) -> str:
         return store.db.writer.url.render_as_string(hide_password=True)
     finally:
         store.close()
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    return open_blob_store(settings.resolved_blob_url, default_root=settings.data_dir / "blobs")
+
+
+def file_service(settings: Settings, store: Store, blobs: BlobStore) -> FileService:
+    limits = FileLimits(
+        max_file_bytes=int(settings.upload_max_file_mb * 1_000_000),
+        upload_kept=timedelta(hours=settings.upload_retention_hours),
+        artifacts_kept=timedelta(days=settings.artifact_retention_days),
+        max_request_bytes=int(settings.upload_max_request_mb * 1_000_000),
+        max_files=settings.upload_max_files,
+    )
+    return FileService(store, blobs, limits)

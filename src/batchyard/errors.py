@@ -253,6 +253,94 @@ class EmailNotConfigured(BatchyardError):
     code = "email_not_configured"
 
 
+class BlobStorageError(StorageError):
+    """The file storage failed: {reason}"""
+
+    code = "blob_storage_error"
+
+
+class BlobNotFound(BatchyardError):
+    """The stored file {key!r} is missing."""
+
+    code = "blob_not_found"
+
+
+class InvalidBlobKey(BatchyardError):
+    """{key!r} is not a valid name for a stored file: {reason}"""
+
+    code = "invalid_blob_key"
+
+
+class FileTooLarge(BatchyardError):
+    """The file is larger than the limit of {limit_mb:g} MB."""
+
+    code = "file_too_large"
+
+
+class EmptyFile(BatchyardError):
+    """The file is empty."""
+
+    code = "empty_file"
+
+
+class UnsupportedFileType(BatchyardError):
+    """The file's content is {found}; accepted here: {accepted}."""
+
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        details.setdefault("found_zh", details.get("found", ""))  # a label with no Chinese name reads as is
+        super().__init__(message, **details)
+
+    code = "unsupported_file_type"
+
+
+class ImageTooLarge(BatchyardError):
+    """The image is {width}×{height} pixels; at most {limit:,} pixels are accepted."""
+
+    code = "image_too_large"
+
+
+class ImageDamaged(BatchyardError):
+    """The image is truncated or damaged and cannot be decoded."""
+
+    code = "image_damaged"
+
+
+class NoFiles(BatchyardError):
+    """The request holds no files; send one or more as multipart form fields named `files`."""
+
+    code = "no_files"
+
+
+class FilesRejected(BatchyardError):
+    """None of the {count} files was accepted; each one's reason is in the details."""
+
+    code = "files_rejected"
+
+
+class UploadNotFound(BatchyardError):
+    """Upload {upload_id} does not exist (or has expired)."""
+
+    code = "upload_not_found"
+
+
+class ArtifactNotFound(BatchyardError):
+    """Artifact {artifact_id} does not exist (or has expired)."""
+
+    code = "artifact_not_found"
+
+
+class NoItemOutput(BatchyardError):
+    """Item {index} of job {job_id} has no output file."""
+
+    code = "no_item_output"
+
+
+class NothingToDownload(BatchyardError):
+    """Job {job_id} has no output files to download."""
+
+    code = "nothing_to_download"
+
+
 _ZH: dict[str, str] = {
     "error": "batchyard 出错了。",
     "configuration_error": "配置无效：{reason}",
@@ -292,4 +380,18 @@ _ZH: dict[str, str] = {
     "quota_insufficient": "需要 {cost} 配额，您的余额为 {balance}（还差 {shortfall}）。",
     "rate_limited": "每{period_zh}最多提交 {limit} 个 {type!r} 任务，请在 {retry_after} 秒后重试。",
     "too_many_active_jobs": "您已有 {limit} 个进行中的 {type!r} 任务，请等待其中一个完成。",
+    "blob_not_found": "存储的文件 {key!r} 不存在。",
+    "blob_storage_error": "文件存储出错：{reason}",
+    "invalid_blob_key": "{key!r} 不是有效的存储文件名：{reason}",
+    "file_too_large": "文件超过了 {limit_mb:g} MB 的上限。",
+    "empty_file": "文件是空的。",
+    "unsupported_file_type": "文件内容为{found_zh}；此处只接受：{accepted}。",
+    "image_too_large": "图片为 {width}×{height} 像素；最多接受 {limit:,} 像素。",
+    "image_damaged": "图片不完整或已损坏，无法解码。",
+    "no_files": "请求中没有文件；请以名为 `files` 的 multipart 表单字段发送一个或多个文件。",
+    "files_rejected": "{count} 个文件均未被接受；每个文件的原因见 details。",
+    "upload_not_found": "上传的文件 {upload_id} 不存在（或已过期）。",
+    "artifact_not_found": "产出文件 {artifact_id} 不存在（或已过期）。",
+    "nothing_to_download": "任务 {job_id} 没有可下载的产出文件。",
+    "no_item_output": "任务 {job_id} 的第 {index} 项没有产出文件。",
 }

@@ -61,6 +61,21 @@ class Settings(BaseSettings):
         "unset: no e-mail",
     )
     smtp_from: str | None = Field(default=None, max_length=300, description="The From of notice e-mails")
+    blob_url: str | None = Field(
+        default=None,
+        description="Where files are kept: a directory, or s3://bucket/prefix?endpoint_url=…&region=… for "
+        "S3-compatible storage shared by many hosts (credentials from the standard AWS settings); unset: "
+        "data_dir/blobs",
+    )
+    upload_max_file_mb: float = Field(default=100.0, gt=0, description="The largest file one upload may be, in MB")
+    upload_max_request_mb: float = Field(
+        default=1024.0, gt=0, description="The most one upload request may carry, all files together, in MB"
+    )
+    upload_max_files: int = Field(default=100, ge=1, description="The most files one upload request may carry")
+    upload_retention_hours: float = Field(default=24.0, gt=0, description="How long an upload no job has used is kept")
+    artifact_retention_days: float = Field(
+        default=7.0, gt=0, description="How long a job's files (and the uploads it used) are kept"
+    )
 
     @field_validator("smtp_url")
     @classmethod
@@ -98,6 +113,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'batchyard.db').resolve()}"
+
+    @property
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or str((self.data_dir / "blobs").resolve())
 
 
 def load_settings(base: Settings | None = None, **overrides: Any) -> Settings:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
 
-from batchyard.bootstrap import open_store
+from batchyard.blobs import BlobStore
+from batchyard.bootstrap import file_service, open_blobs, open_store
+from batchyard.core.files import Artifact, Upload
 from batchyard.core.jobtype import define_job_type
 from batchyard.core.model import ItemRecord, Job
 from batchyard.core.registry import Registry
 from batchyard.engine.worker import Worker
+from batchyard.jobs import builtin_job_types
+from batchyard.service.files import FileService
 from batchyard.service.jobs import JobService
 from batchyard.settings import Settings, load_settings
 from batchyard.store.base import Store
@@ -32,7 +37,10 @@ class Yard:
             overrides["database_url"] = database_url
         self.settings = load_settings(settings, **overrides)
         self.registry = Registry()
+        for job_type in builtin_job_types():
+            self.registry.add(job_type, replaceable=True)
         self._store: Store | None = None
+        self._blobs: BlobStore | None = None
 
     # declaring
     def job(self, name: str, **options: Any) -> Callable[[T], T]:
@@ -52,13 +60,44 @@ class Yard:
         return self._store
 
     @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            self._blobs = open_blobs(self.settings)
+        return self._blobs
+
+    @property
+    def files(self) -> FileService:
+        return file_service(self.settings, self.store, self.blobs)
+
+    @property
     def service(self) -> JobService:
-        return JobService(self.store, self.registry)
+        return JobService(self.store, self.registry, self.files)
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._blobs is not None:
+            self._blobs.close()
+            self._blobs = None
+
+    # files
+    def upload(self, source: str | Path | BinaryIO, *, owner: str = "system", filename: str | None = None) -> Upload:
+        """Keep a file (a path or a binary file object) for jobs of ``owner``'s to use (``upload_ids``)."""
+        if isinstance(source, str | Path):
+            path = Path(source)
+            with path.open("rb") as handle:
+                return self.files.upload(owner, filename or path.name, handle)
+        name = filename or Path(str(getattr(source, "name", "") or "file")).name
+        return self.files.upload(owner, name, source)
+
+    def artifacts(self, job_id: int) -> list[Artifact]:
+        """The files the job produced: its own first, then its items' outputs in item order."""
+        return self.store.artifacts(job_id)
+
+    def open_artifact(self, artifact_id: int) -> BinaryIO:
+        """An artifact's bytes, to read (close it when done)."""
+        return self.blobs.open(self.files.artifact(artifact_id).blob_key)
 
     # submitting and steering
     def submit(
@@ -70,9 +109,17 @@ class Yard:
         owner: str = "system",
         priority: int | None = None,
         idempotency_key: str | None = None,
+        upload_ids: Sequence[int] | None = None,
     ) -> Job:
+        """Submit a job of ``type``: its items, or one item per uploaded file (``upload_ids``)."""
         return self.service.submit(
-            type, owner=owner, items=items, params=params, priority=priority, idempotency_key=idempotency_key
+            type,
+            owner=owner,
+            items=items,
+            params=params,
+            priority=priority,
+            idempotency_key=idempotency_key,
+            upload_ids=upload_ids,
         )
 
     def get(self, job_id: int) -> Job:
@@ -95,7 +142,7 @@ class Yard:
 
     # running
     def worker(self, *, name: str | None = None) -> Worker:
-        return Worker(self.store, self.registry, lease=self.settings.lease_seconds, name=name)
+        return Worker(self.store, self.registry, lease=self.settings.lease_seconds, name=name, files=self.files)
 
     def run_until_done(self, job_id: int, *, timeout: float | None = None) -> Job:
         """Work in this process until the job has finished, then return it.

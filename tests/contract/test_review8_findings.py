@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -198,11 +201,46 @@ def test_progress_events_do_not_notify_but_a_finish_does(yard: Yard, database_ur
     yard.job("noop", chunk_size=1)(lambda item, ctx: item)
     job = yard.submit("noop", items=[1, 2, 3])
     server = database_url.partition("?")[0]
+    schema = database_url.rpartition("search_path%3D")[2]
+
+    def ours(notices: Iterator[psycopg.Notify]) -> list[str]:
+        """Tests running at the same time in other schemas notify the same channel: their payload differs."""
+        return [n.payload for n in notices if n.payload == schema]
+
     with psycopg.connect(server, autocommit=True) as listener:
         listener.execute("LISTEN batchyard_events")
         with _db(yard).write() as conn:
             emit(conn, job.id, "progress", items=1)
-        assert list(listener.notifies(timeout=0.3, stop_after=1)) == []
+        assert ours(listener.notifies(timeout=0.3)) == []
         with _db(yard).write() as conn:
             emit(conn, job.id, "finished", status="succeeded")
-        assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1
+        assert ours(listener.notifies(timeout=1)) == [schema], "one notice, naming its schema"
+
+
+# 6, as deployments sharing a database see it
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_schema_is_not_woken_by_another_schemas_events(database_url: str, postgres_server: str) -> None:
+    other = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {other}")
+    mine, theirs = Yard(database_url), Yard(f"{postgres_server}?options=-csearch_path%3D{other}")
+    try:
+        mine.job("noop")(lambda item, ctx: item)
+        theirs.job("noop")(lambda item, ctx: item)
+        watch = mine.store.watch_events()
+        watch.wait(0.01)  # connected and listening
+        job = theirs.submit("noop", items=[1])
+        began = time.monotonic()
+        watch.wait(0.5)
+        assert time.monotonic() - began >= 0.45, "another schema's events are not ours"
+        mine.submit("noop", items=[1])
+        began = time.monotonic()
+        watch.wait(5)
+        assert time.monotonic() - began < 2, "our own events wake us"
+        watch.close()
+        assert job.id
+    finally:
+        mine.close()
+        theirs.close()
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {other} CASCADE")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,7 +63,8 @@ class Service:
 @contextmanager
 def service(database_url: str, **settings: Any) -> Iterator[Service]:
     """``settings`` (a secret key, SMTP, ...) go to the yard and the app; without any, the app has no settings."""
-    yard = Yard(database_url, lease_seconds=2.0, **settings)
+    scratch = tempfile.mkdtemp(prefix="batchyard-files-")
+    yard = Yard(database_url, lease_seconds=2.0, **{"data_dir": scratch, **settings})
     yard.job("greet", chunk_size=2, max_items=50)(Greet)
     yard.job("fails", chunk_size=5, max_attempts=1)(_fails)
     yard.job("paid", chunk_size=2, max_items=50, unit_cost=1, max_attempts=1)(_paid)
@@ -69,8 +72,15 @@ def service(database_url: str, **settings: Any) -> Iterator[Service]:
     yard.job("single", max_active_jobs=1)(_paid)
     auth = AuthService(yard.store)
     try:
-        app = create_app(yard.store, yard.registry, auth_service=auth, settings=yard.settings if settings else None)
+        app = create_app(
+            yard.store,
+            yard.registry,
+            auth_service=auth,
+            settings=yard.settings if settings else None,
+            files=yard.files,
+        )
         with TestClient(app) as client:
             yield Service(yard, client, auth)
     finally:
         yard.close()
+        shutil.rmtree(scratch, ignore_errors=True)

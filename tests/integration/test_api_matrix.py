@@ -62,6 +62,13 @@ ROUTES: dict[str, Access] = {
     "pause_job": Access(job=True, acts=True),
     "resume_job": Access(job=True, acts=True, ok=409),  # the job is not paused
     "retry_failed": Access(job=True, acts=True, ok=409),  # the job has no failed items
+    "upload_files": Access(acts=True, ok=422),  # a body that is not multipart
+    "list_artifacts": Access(job=True),
+    "download_artifact": Access(ok=404),  # an artifact id nobody has
+    "download_zip": Access(job=True, ok=400),  # the job has no output files
+    "download_item_output": Access(job=True, ok=404),  # the item has no output file
+    "download_errors_csv": Access(job=True),
+    "download_errors_xlsx": Access(job=True),
     "create_user": Access(acts=True, admin=True, ok=201),
     "change_user": Access(acts=True, admin=True),
 }
@@ -156,4 +163,6 @@ def _url(svc: Service, path: str, caller: str) -> str:
     path = path.replace("{user_id}", str(svc.user_ids["other"]))
     path = path.replace("{notification_id}", "999999999")
     path = path.replace("{webhook_id}", "999999999")
+    path = path.replace("{artifact_id}", "999999999")
+    path = path.replace("{index}", "0")
     return path.replace("{token_id}", "999999999")

@@ -9,10 +9,12 @@ from importlib.metadata import version
 from fastapi import APIRouter, FastAPI
 
 from batchyard.api import channels, errors, metrics, requests
-from batchyard.api.routes import actions, auth, events, jobs, meta, notifications, users, webhooks
+from batchyard.api.routes import actions, auth, downloads, events, jobs, meta, notifications, users, webhooks
+from batchyard.api.routes import files as file_routes
 from batchyard.core.registry import Registry
 from batchyard.service.auth import AuthService
 from batchyard.service.events import EventHub
+from batchyard.service.files import FileService
 from batchyard.settings import Settings
 from batchyard.store.base import Store
 
@@ -26,10 +28,11 @@ def create_app(
     auth_service: AuthService | None = None,
     settings: Settings | None = None,
     deliver: bool = False,
+    files: FileService | None = None,
 ) -> FastAPI:
     """``settings``: the webhook key, SMTP server and delivery policy (see ``api/channels.py`` without them);
     ``deliver``: the app's lifespan runs a dispatcher sending webhooks and e-mail (``batchyard serve`` and
-    ``batchyard api`` do)."""
+    ``batchyard api`` do); ``files``: uploads and artifacts (without it, file routes answer that none are kept)."""
     hub = EventHub(store)
     notices = channels.build(store, settings, deliver=deliver)
 
@@ -46,6 +49,7 @@ def create_app(
 
     app = FastAPI(title="batchyard", version=version("batchyard"), lifespan=lifespan)
     app.state.store = store
+    app.state.files = files
     app.state.registry = registry or Registry()
     app.state.auth = auth_service or AuthService(store)
     app.state.events = hub
@@ -55,7 +59,7 @@ def create_app(
     app.state.metrics = metrics.registry_for(store, hub)
     api = APIRouter(prefix=PREFIX, responses=errors.responses(503))  # any route: the database is away
     # actions before jobs: "/jobs/actions" must not be taken for a job id
-    for module in (meta, auth, actions, jobs, events, notifications, webhooks, users):
+    for module in (meta, auth, actions, jobs, file_routes, downloads, events, notifications, webhooks, users):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(metrics.router)

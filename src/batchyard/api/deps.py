@@ -12,8 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from batchyard.core.model import Job
 from batchyard.core.registry import Registry
 from batchyard.core.users import User
-from batchyard.errors import AdminOnly, Forbidden, ReadOnlyRole
+from batchyard.errors import AdminOnly, ConfigurationError, Forbidden, ReadOnlyRole
 from batchyard.service.auth import AuthService
+from batchyard.service.files import FileService
 from batchyard.service.jobs import JobService
 from batchyard.service.webhooks import WebhookService
 from batchyard.store.base import Store
@@ -36,8 +37,15 @@ async def auth(request: Request) -> AuthService:
     return value
 
 
+async def files(request: Request) -> FileService:
+    value: FileService | None = request.app.state.files
+    if value is None:
+        raise ConfigurationError(reason="this server keeps no files (no blob store)")
+    return value
+
+
 async def jobs(request: Request) -> JobService:
-    return JobService(request.app.state.store, request.app.state.registry)
+    return JobService(request.app.state.store, request.app.state.registry, request.app.state.files)
 
 
 async def webhooks(request: Request) -> WebhookService:
@@ -83,11 +91,13 @@ JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ArtifactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 CurrentUser = Annotated[User, Depends(current_user)]
 ActingUser = Annotated[User, Depends(acting_user)]
 Admin = Annotated[User, Depends(admin)]
 Jobs = Annotated[JobService, Depends(jobs)]
+FilesDep = Annotated[FileService, Depends(files)]
 Auth = Annotated[AuthService, Depends(auth)]
 Reg = Annotated[Registry, Depends(registry)]
 StoreDep = Annotated[Store, Depends(store)]

@@ -44,6 +44,20 @@ STATUS: dict[str, int] = {
     "rate_limited": 429,
     "too_many_active_jobs": 429,
     "database_unavailable": 503,
+    "blob_not_found": 404,
+    "blob_storage_error": 503,
+    "invalid_blob_key": 422,
+    "file_too_large": 413,
+    "empty_file": 422,
+    "unsupported_file_type": 422,
+    "image_too_large": 422,
+    "image_damaged": 422,
+    "no_files": 422,
+    "files_rejected": 422,
+    "upload_not_found": 404,
+    "artifact_not_found": 404,
+    "nothing_to_download": 400,
+    "no_item_output": 404,
 }
 _HTTP_CODES = {400: "bad_request", 401: "not_signed_in", 404: "not_found", 405: "method_not_allowed"}
 _HTTP_MESSAGES_ZH = {"bad_request": "请求无效。", "not_found": "没有这个地址。", "method_not_allowed": "不支持此方法。"}

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from batchyard.core.causes import Cause
+from batchyard.core.causes import Cause, cause_of
 from batchyard.core.jobtype import JobType
 from batchyard.core.users import EMAIL_MAX_LENGTH, EMAIL_PATTERN, Role
 
@@ -110,6 +110,11 @@ class SubmitIn(BaseModel):
     items: Annotated[list[Any] | None, JSON_FINITE] = Field(
         default=None, description="the items; omit for a type with a source"
     )
+    upload_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1), JSON_INTEGER]] | None = Field(
+        default=None,
+        max_length=100_000,
+        description="files from `POST /uploads` (the caller's own): an item per file, in this order; not with `items`",
+    )
 
 
 class ItemOut(Out):
@@ -118,7 +123,9 @@ class ItemOut(Out):
     status: str
     input: Any
     output: Any
-    error: str | None
+    error: str | None = Field(
+        description="why it failed or was skipped; in Chinese for `Accept-Language: zh-CN` when the reason has it"
+    )
     attempts: int
 
 
@@ -251,12 +258,15 @@ class CauseOut(BaseModel):
     last_seen: datetime | None
 
     @classmethod
-    def of(cls, cause: Cause) -> CauseOut:
+    def of(cls, cause: Cause, *, chinese: bool = False) -> CauseOut:
+        """In Chinese when asked and the reason has it (batchyard's own errors do)."""
         s = cause.sample
+        in_chinese = chinese and s.error_zh is not None
+        error = s.error_zh if in_chinese and s.error_zh is not None else s.error
         return cls(
-            cause=cause.cause,
+            cause=cause_of(error) if in_chinese else cause.cause,
             count=cause.count,
-            sample=FailedItemOut(index=s.index, error=s.error, at=s.at),
+            sample=FailedItemOut(index=s.index, error=error, at=s.at),
             indices=cause.indices,
             first_seen=cause.first_seen,
             last_seen=cause.last_seen,

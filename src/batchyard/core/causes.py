@@ -33,6 +33,7 @@ class Failure:
     index: int
     error: str
     at: datetime
+    error_zh: str | None = None
 
 
 @dataclass(slots=True)

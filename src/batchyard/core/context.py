@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
+
+from batchyard.core.files import Artifact, JobFiles
+from batchyard.errors import ConfigurationError
 
 LABEL_LIMIT = 200
 
@@ -29,9 +32,11 @@ class Context:
         self.round = round
         self.attempt = 1
         self.item: Any = None
+        self.index = -1  # the item's position in the job
         self.label: str | None = None
         self.connection: Any = None
         self.stop_requested = False
+        self.files: JobFiles | None = None
 
     @property
     def current(self) -> str | None:
@@ -46,6 +51,19 @@ class Context:
     @current.setter
     def current(self, label: str | None) -> None:
         self.label = label
+
+    def open_upload(self, upload_id: int) -> BinaryIO:
+        """A file the job's owner uploaded (an item of a job submitted with ``upload_ids``), to read."""
+        return self._files().open_upload(self.owner, upload_id)
+
+    def save_output(self, name: str, data: bytes | BinaryIO, content_type: str) -> Artifact:
+        """Keep this item's output file: downloadable alone, in the job's ZIP, and listed in its artifacts."""
+        return self._files().save_output(self.job_id, self.index, name, data, content_type)
+
+    def _files(self) -> JobFiles:
+        if self.files is None:
+            raise ConfigurationError(reason="this worker has no blob store for files")
+        return self.files
 
     def skip(self, reason: str = "") -> NoReturn:
         raise Skip(reason)

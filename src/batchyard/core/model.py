@@ -167,6 +167,7 @@ class ItemError:
     index: int
     error: str
     attempts: int
+    error_zh: str | None = None  # the reason in Chinese, when it has one (batchyard's own errors do)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,7 @@ class ItemRecord:
     error: str | None
     attempts: int
     input: Any = None
+    error_zh: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,9 @@ class Policies:
     jobs_per_hour: int | None = None
     jobs_per_day: int | None = None
     max_active_jobs: int | None = None
+    # Files: the content types an upload used by this job type may have (None: any), and a tighter size cap.
+    accepts: tuple[str, ...] | None = None
+    max_file_mb: float | None = None
 
     def __post_init__(self) -> None:
         _require(self.chunk_size >= 1, "chunk_size must be at least 1")
@@ -49,7 +52,10 @@ class Policies:
         for name in ("jobs_per_hour", "jobs_per_day", "max_active_jobs"):
             value = getattr(self, name)
             _require(value is None or (isinstance(value, int) and value >= 1), f"{name} must be at least 1")
+        _require(self.max_file_mb is None or self.max_file_mb > 0, "max_file_mb must be positive")
         object.__setattr__(self, "on_error", OnError(self.on_error))
+        if self.accepts is not None:
+            object.__setattr__(self, "accepts", tuple(self.accepts))
 
 
 def _valid_max_failures(value: int | float | None) -> bool:

@@ -14,7 +14,7 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.policies import OnError
 from batchyard.core.status import ItemState
 from batchyard.engine.guard import Interruption, ItemGuard, ItemOverdue
-from batchyard.errors import ItemTimedOut
+from batchyard.errors import BatchyardError, ItemTimedOut
 
 log = logging.getLogger("batchyard.worker")
 
@@ -88,12 +88,14 @@ def _process_items(
 ) -> None:
     """The hot loop: kept flat, since for cheap items its overhead is the engine's per-item cost."""
     items, states, outputs, attempts = chunk.items, progress.states, progress.outputs, progress.attempts
+    first = chunk.first_index
     for i, state in enumerate(chunk.states):
         if state != PENDING:
             continue
         if ctx.stop_requested or progress.stop_reason is not None:
             break
         item = ctx.item = items[i]
+        ctx.index = first + i
         ctx.attempt = attempts.get(i, 0) + 1
         try:
             outputs[i] = process(item, ctx)
@@ -129,7 +131,7 @@ def _record_failure(job_type: JobType, index: int, ctx: Context, exc: Exception,
         return
     message = describe(exc)
     progress.states[i] = FAILED
-    progress.errors.append(ItemError(index, message, ctx.attempt))
+    progress.errors.append(ItemError(index, message, ctx.attempt, describe_zh(exc)))
     if policies.on_error == OnError.STOP:
         progress.stop_reason = f"item {index} failed: {message}"
 
@@ -141,6 +143,16 @@ def describe(exc: BaseException) -> str:
     except Exception:  # noqa: BLE001 - user code's __str__ may raise anything
         text = "(the error's message could not be rendered)"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def describe_zh(exc: BaseException) -> str | None:
+    """batchyard's own errors have their reason in Chinese too (an image that cannot be read, a timeout)."""
+    if not isinstance(exc, BatchyardError):
+        return None
+    try:
+        return exc.message("zh-CN")
+    except Exception:  # noqa: BLE001 - details that cannot be rendered: the English reason stands alone
+        return None
 
 
 def _with_deadline(process: ProcessFn, seconds: float | None, guard: ItemGuard) -> ProcessFn:

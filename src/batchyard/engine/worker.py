@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from batchyard.core.context import Context
+from batchyard.core.files import JobFiles
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import ChunkOutcome, ClaimedChunk
 from batchyard.core.registry import Registry
@@ -44,8 +45,17 @@ def new_token() -> str:
 
 
 class Worker:
-    def __init__(self, store: Store, registry: Registry, *, lease: float = 30.0, name: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        *,
+        lease: float = 30.0,
+        name: str | None = None,
+        files: JobFiles | None = None,
+    ) -> None:
         self.store = store
+        self.files = files  # what items read uploads from and save outputs to
         self.registry = registry
         self.lease = lease
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -183,6 +193,7 @@ class Worker:
             log.warning("job %s: %s", chunk.job_id, reason)
             self._finish_if(commit_unrunnable(self.store, chunk, reason), chunk.job_id)
             return
+        ctx.files = self.files
         self._ctx = ctx
         if self._stop_requested or give_back:
             ctx.request_stop()

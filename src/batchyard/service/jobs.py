@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import replace
 from functools import partial
 from itertools import chain, islice
@@ -17,6 +17,7 @@ from batchyard.core.registry import Registry
 from batchyard.core.retry import retry_transient
 from batchyard.core.templates import render_key
 from batchyard.errors import BatchyardError, InvalidParams, LeaseLost, NoItems, SubmissionInterrupted, TooManyItems
+from batchyard.service.files import FileService
 from batchyard.service.keepalive import PlanningLease
 from batchyard.store.base import Store
 
@@ -28,9 +29,10 @@ INLINE_ITEMS = 5_000
 
 
 class JobService:
-    def __init__(self, store: Store, registry: Registry) -> None:
+    def __init__(self, store: Store, registry: Registry, files: FileService | None = None) -> None:
         self.store = store
         self.registry = registry
+        self.files = files  # where ``upload_ids`` are found
 
     def submit(
         self,
@@ -41,9 +43,12 @@ class JobService:
         params: dict[str, Any] | None = None,
         priority: int | None = None,
         idempotency_key: str | None = None,
+        upload_ids: Sequence[int] | None = None,
     ) -> Job:
         job_type = self.registry.get(type_name)
         raw_params = job_type.params_dict(job_type.parse_params(params))
+        if upload_ids is not None:
+            items = self._upload_items(job_type, owner, items, upload_ids)
         if items is None and job_type.source is None:
             raise NoItems()
         counted = len(items) if isinstance(items, Sized) else None  # known now: charged when the job is created
@@ -82,6 +87,21 @@ class JobService:
             self.store.finish_if_done(job.id)  # every item was done before (skip_done): nothing to run
             return self.store.get_job(job.id)
         return job
+
+    def _upload_items(
+        self, job_type: JobType, owner: str, items: Iterable[Any] | None, upload_ids: Sequence[int]
+    ) -> list[dict[str, Any]]:
+        """A job submitted with files gets an item per file, in the order given."""
+        if items is not None:
+            raise InvalidParams(reason="give items or upload_ids, not both")
+        if not upload_ids:
+            raise NoItems()
+        limit = job_type.policies.max_items
+        if limit is not None and len(upload_ids) > limit:
+            raise TooManyItems(type=job_type.name, limit=limit, count=len(upload_ids))
+        if self.files is None:
+            raise InvalidParams(reason="this service keeps no files")
+        return [u.as_item() for u in self.files.uploads_for(owner, upload_ids, job_type.policies.accepts)]
 
     def _plan_now(
         self, job_type: JobType, owner: str, params: dict[str, Any], items: Iterable[Any]

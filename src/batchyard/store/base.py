@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from batchyard.core.causes import Failure
+from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
 from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryStatus, DueDelivery, Webhook
 from batchyard.core.status import JobStatus
@@ -228,6 +229,28 @@ class Store(Protocol):
     ) -> bool:
         """Log the attempt and set the outcome; False when the claim was no longer held. ``hold_back``: the
         target failed, so its other pending deliveries (a webhook's; every e-mail's) wait for the retry too."""
+
+    # uploads and artifacts: the rows; their bytes are in the blob store, deleted by the service
+    def add_upload(self, new: NewUpload) -> Upload: ...
+    def get_uploads(self, ids: Sequence[int]) -> list[Upload]:
+        """The uploads among ``ids`` that exist (expired ones are deleted), in no particular order."""
+
+    def keep_uploads(self, ids: Sequence[int], until: datetime) -> None:
+        """Push the uploads' expiry out to ``until``, never nearer: a job depends on them now."""
+
+    def put_artifact(self, new: NewArtifact) -> tuple[Artifact, str | None]:
+        """Record an artifact, replacing the same item's output of the same name; the replaced row's blob key."""
+
+    def artifacts(self, job_id: int) -> list[Artifact]:
+        """The job's own artifacts first, then its items' outputs in item order."""
+
+    def get_artifact(self, artifact_id: int) -> Artifact | None: ...
+    def expired_uploads(self, now: datetime, limit: int) -> list[Upload]: ...
+    def expired_artifacts(self, now: datetime, limit: int) -> list[Artifact]: ...
+    def delete_uploads(self, ids: Sequence[int], now: datetime) -> int:
+        """Delete those still expired at ``now`` (a job may have kept one meanwhile)."""
+
+    def delete_artifacts(self, ids: Sequence[int]) -> int: ...
 
     def pinned(self) -> AbstractContextManager[None]:
         """While the block runs, this thread's claims and commits keep one connection (a worker's loop)."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from enum import StrEnum
 from itertools import islice
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
 from batchyard.api.deps import ActingUser, CurrentUser, JobId, Jobs, StoreDep, owned
-from batchyard.api.errors import responses
+from batchyard.api.errors import language, responses
 from batchyard.api.schemas import CauseOut, FailuresOut, ItemOut, ItemPage, JobOut, JobPage, SubmitIn
 from batchyard.core.causes import group_failures
 from batchyard.core.model import Job
@@ -57,7 +58,14 @@ def submit_job(
 ) -> JobOut:
     """Submit a job of any registered type; it runs in the background. A repeated `Idempotency-Key` returns
     the job the first submit created; an exclusive key held by an active job is 409 with that job's id."""
-    job = jobs.submit(body.type, owner=user.name, items=body.items, params=body.params, idempotency_key=idempotency_key)
+    job = jobs.submit(
+        body.type,
+        owner=user.name,
+        items=body.items,
+        params=body.params,
+        idempotency_key=idempotency_key,
+        upload_ids=body.upload_ids,
+    )
     return JobOut.of(job)
 
 
@@ -95,6 +103,7 @@ def get_job(job_id: JobId, user: CurrentUser, store: StoreDep) -> JobOut:
 @router.get("/jobs/{job_id}/items", operation_id="list_items", response_model=ItemPage, responses=SEEN)
 def list_items(
     job_id: JobId,
+    request: Request,
     user: CurrentUser,
     store: StoreDep,
     *,
@@ -108,15 +117,27 @@ def list_items(
     found = list(islice(store.items(job_id, status, start), limit + 1))
     page = found[:limit]
     more = len(found) > limit
-    return ItemPage(items=[ItemOut.of(i) for i in page], next_cursor=str(page[-1].index) if more else None)
+    chinese = _chinese(request)
+    items = [ItemOut.of(replace(i, error=i.error_zh) if chinese and i.error_zh else i) for i in page]
+    return ItemPage(items=items, next_cursor=str(page[-1].index) if more else None)
+
+
+def _chinese(request: Request) -> bool:
+    return language(request).lower().startswith("zh")
 
 
 @router.get("/jobs/{job_id}/failures", operation_id="job_failures", response_model=FailuresOut, responses=SEEN)
-def job_failures(job_id: JobId, user: CurrentUser, store: StoreDep) -> FailuresOut:
-    """The job's failed items grouped by cause, so thousands of failures read as the few reasons behind them."""
+def job_failures(job_id: JobId, request: Request, user: CurrentUser, store: StoreDep) -> FailuresOut:
+    """The job's failed items grouped by cause, so thousands of failures read as the few reasons behind them
+    (in Chinese, by `Accept-Language`, for the reasons that have it)."""
     owned(store.get_job(job_id), user)
     causes = group_failures(store.failures(job_id))
-    return FailuresOut(job_id=job_id, failed=sum(c.count for c in causes), causes=[CauseOut.of(c) for c in causes])
+    chinese = _chinese(request)
+    return FailuresOut(
+        job_id=job_id,
+        failed=sum(c.count for c in causes),
+        causes=[CauseOut.of(c, chinese=chinese) for c in causes],
+    )
 
 
 def _act(job_id: int, user: User, store: Store, action: Callable[[int], Job]) -> JobOut:

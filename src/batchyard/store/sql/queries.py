@@ -149,12 +149,13 @@ INSERT_EVENT = Sql("INSERT INTO by_events (job_id, kind, data, created_at) VALUE
 # PostgreSQL: a transaction that stores an event wakes the API processes' event readers when it commits
 # (several in one transaction are delivered as one).
 EVENTS_CHANNEL = "batchyard_events"
-NOTIFY_EVENTS = Sql(f"SELECT pg_notify('{EVENTS_CHANNEL}', '')")
+# The payload is the schema, so that deployments sharing a database (in schemas of their own) wake only their own.
+NOTIFY_EVENTS = Sql(f"SELECT pg_notify('{EVENTS_CHANNEL}', current_schema())")
 
 INSERT_ITEM_ERROR = Sql(
     """
-    INSERT INTO by_item_errors (job_id, chunk_id, round, idx, error, attempts, created_at)
-    VALUES (:job_id, :chunk_id, :round, :idx, :error, :attempts, :created_at)
+    INSERT INTO by_item_errors (job_id, chunk_id, round, idx, error, error_zh, attempts, created_at)
+    VALUES (:job_id, :chunk_id, :round, :idx, :error, :error_zh, :attempts, :created_at)
     """
 )
 

@@ -110,24 +110,24 @@ def _chunk_items(conn: Connection, chunk: Any, wanted: str | None) -> Iterator[I
         if wanted is not None and label != wanted:
             continue
         index = chunk["first_index"] + i
-        note, tries = notes.get(index, (None, attempts.get(i, 0 if state == ItemState.PENDING else 1)))
+        note, tries, note_zh = notes.get(index, (None, attempts.get(i, 0 if state == ItemState.PENDING else 1), None))
         yield ItemRecord(
             index=index,
             key=keys[i] if keys else None,
             status=label,
             output=outputs[i],
             error=note if state in (ItemState.FAILED, ItemState.SKIPPED) else None,
+            error_zh=note_zh if state in (ItemState.FAILED, ItemState.SKIPPED) else None,
             attempts=tries,
             input=inputs[i],
         )
 
 
-def _errors(conn: Connection, chunk: Any) -> dict[int, tuple[str, int]]:
+def _errors(conn: Connection, chunk: Any) -> dict[int, tuple[str, int, str | None]]:
     e = item_errors.c
-    rows = conn.execute(
-        select(e.idx, e.error, e.attempts).where(e.job_id == chunk["job_id"], e.chunk_id == chunk["id"]).order_by(e.id)
-    ).all()
-    return {row.idx: (row.error, row.attempts) for row in rows}  # the latest round's error wins
+    query = select(e.idx, e.error, e.attempts, e.error_zh).where(e.job_id == chunk["job_id"], e.chunk_id == chunk["id"])
+    rows = conn.execute(query.order_by(e.id)).all()
+    return {row.idx: (row.error, row.attempts, row.error_zh) for row in rows}  # the latest round's error wins
 
 
 def failures(db: Database, job_id: int) -> Iterator[Failure]:
@@ -153,8 +153,13 @@ def failures(db: Database, job_id: int) -> Iterator[Failure]:
 def _chunk_failures(conn: Connection, job_id: int, chunk: Any) -> list[Failure]:
     e = item_errors.c
     failed = {chunk.first_index + i for i, state in enumerate(chunk.states) if state == ItemState.FAILED}
-    query = select(e.idx, e.error, e.created_at).where(e.job_id == job_id, e.chunk_id == chunk.id).order_by(e.id)
-    latest = {idx: Failure(idx, error, as_utc(at) or at) for idx, error, at in conn.execute(query) if idx in failed}
+    where = (e.job_id == job_id, e.chunk_id == chunk.id)
+    query = select(e.idx, e.error, e.created_at, e.error_zh).where(*where).order_by(e.id)
+    latest = {
+        idx: Failure(idx, error, as_utc(at) or at, error_zh)
+        for idx, error, at, error_zh in conn.execute(query)
+        if idx in failed
+    }
     return [latest[i] for i in sorted(latest)]
 
 

@@ -86,6 +86,7 @@ def record_errors(conn: SomeConnection, *, job_id: int, chunk_id: int, round: in
                 "round": round,
                 "idx": e.index,
                 "error": storable_text(e.error),
+                "error_zh": None if e.error_zh is None else storable_text(e.error_zh),
                 "attempts": e.attempts,
                 "created_at": now,
             }

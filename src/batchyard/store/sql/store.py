@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from batchyard.core.causes import Failure
+from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
 from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
 from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryStatus, DueDelivery, Webhook
 from batchyard.core.status import JobStatus
@@ -17,6 +18,7 @@ from batchyard.store.sql import (
     claims,
     commits,
     deliveries,
+    files,
     housekeeping,
     inbox,
     lifecycle,
@@ -297,6 +299,37 @@ class SqlStore:
         hold_back: bool = False,
     ) -> bool:
         return deliveries.record(self.db, due, attempt, status, next_attempt_at, hold_back=hold_back)
+
+    # uploads and artifacts (their bytes are in the blob store)
+    def add_upload(self, new: NewUpload) -> Upload:
+        return files.add_upload(self.db, new)
+
+    def get_uploads(self, ids: Sequence[int]) -> list[Upload]:
+        return files.get_uploads(self.db, ids)
+
+    def keep_uploads(self, ids: Sequence[int], until: datetime) -> None:
+        files.keep_uploads(self.db, ids, until)
+
+    def put_artifact(self, new: NewArtifact) -> tuple[Artifact, str | None]:
+        return files.put_artifact(self.db, new)
+
+    def artifacts(self, job_id: int) -> list[Artifact]:
+        return files.job_artifacts(self.db, job_id)
+
+    def get_artifact(self, artifact_id: int) -> Artifact | None:
+        return files.get_artifact(self.db, artifact_id)
+
+    def expired_uploads(self, now: datetime, limit: int) -> list[Upload]:
+        return files.expired_uploads(self.db, now, limit)
+
+    def expired_artifacts(self, now: datetime, limit: int) -> list[Artifact]:
+        return files.expired_artifacts(self.db, now, limit)
+
+    def delete_uploads(self, ids: Sequence[int], now: datetime) -> int:
+        return files.delete_uploads(self.db, ids, now)
+
+    def delete_artifacts(self, ids: Sequence[int]) -> int:
+        return files.delete_artifacts(self.db, ids)
 
     def pinned(self) -> AbstractContextManager[None]:
         return self.db.pinned()

@@ -135,6 +135,7 @@ item_errors = Table(
     Column("round", Integer, nullable=False),
     Column("idx", BigInteger, nullable=False),
     Column("error", Text, nullable=False),
+    Column("error_zh", Text),  # the reason in Chinese, when it has one
     Column("attempts", Integer, nullable=False),
     Column("created_at", UtcTime, nullable=False),
     Index(None, "job_id", "round", "idx"),
@@ -278,4 +279,42 @@ deliveries = Table(
     UniqueConstraint("notification_id", "channel", "target_id"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "channel", "target_id", "id"),
+)
+
+# Files users sent (``POST /uploads``), kept in the blob store under ``blob_key`` until ``expires_at``; a job
+# that uses an upload pushes its expiry out to the artifacts' retention.
+uploads = Table(
+    "by_uploads",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner", String(200), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("blob_key", String(512), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+    Index(None, "owner", "id"),
+    Index(None, "expires_at"),
+)
+
+# Files jobs produced: one per item output (``item_index``, replaced when the item runs again) or the job's own
+# (an export, an error report: ``item_index`` null).
+artifacts = Table(
+    "by_artifacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("item_index", BigInteger),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("blob_key", String(512), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+    UniqueConstraint("job_id", "item_index", "name"),
+    Index(None, "expires_at"),
 )

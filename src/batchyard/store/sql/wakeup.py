@@ -29,7 +29,8 @@ from batchyard.store.sql.raw import Raw, Sql
 from batchyard.store.sql.rows import SomeConnection, as_raw
 
 CHANNEL = "batchyard_work"
-NOTIFY = Sql(f"SELECT pg_notify('{CHANNEL}', '')")
+NOTIFY = Sql(f"SELECT pg_notify('{CHANNEL}', current_schema())")  # a schema wakes only its own listeners
+SCHEMA = Sql("SELECT current_schema()")
 LISTEN, UNLISTEN = Sql(f"LISTEN {CHANNEL}"), Sql(f"UNLISTEN {CHANNEL}")
 DATA_VERSION = Sql("PRAGMA data_version")
 SQLITE_LOOK_EVERY = 0.003  # seconds between looks at SQLite's data_version
@@ -53,12 +54,22 @@ def wait_for_work(db: Database, seconds: float) -> None:
 
 def _listen(raw: Raw, seconds: float) -> None:
     conn: Any = raw.connection
+    schema = raw.scalar(SCHEMA)
     raw.send(LISTEN)
     try:
-        for _ in conn.notifies(timeout=seconds, stop_after=1):
-            pass
+        _until_notified(conn, schema, seconds)
     finally:
         raw.send(UNLISTEN)
+
+
+def _until_notified(conn: psycopg.Connection[Any], schema: object, seconds: float) -> None:
+    """Return on the first notification from ``schema`` (another schema's are passed over), or after
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        for notice in conn.notifies(timeout=left, stop_after=1):
+            if notice.payload == schema:
+                return
 
 
 def _watch_data_version(raw: Raw, seconds: float) -> None:
@@ -82,6 +93,7 @@ class EventWatch:
         self._sqlite: Any = None
         self._seen_version: Any = None  # SQLite: the data_version last seen, kept between waits
         self._pg: psycopg.Connection[Any] | None = None  # made by the pool, then detached from it
+        self._schema: object = None  # the schema whose notifications are ours
 
     def wait(self, seconds: float) -> None:
         began = time.monotonic()
@@ -126,9 +138,10 @@ class EventWatch:
             self._pg = conn
             conn.rollback()
             conn.autocommit = True
+            row = conn.execute("SELECT current_schema()").fetchone()
+            self._schema = row[0] if row else None
             conn.execute(f"LISTEN {EVENTS_CHANNEL}")
-        for _ in self._pg.notifies(timeout=seconds, stop_after=1):
-            pass
+        _until_notified(self._pg, self._schema, seconds)
 
     def close(self) -> None:
         sqlite, pg, self._sqlite, self._pg = self._sqlite, self._pg, None, None

@@ -1,0 +1,171 @@
+"""Files in: `POST /uploads` takes one or many files in a multipart body, streamed, each checked by its content;
+files out: a job's artifacts, to its owner or an admin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from batchyard.api.deps import ActingUser, ArtifactId, CurrentUser, FilesDep, JobId, Reg, StoreDep, owned
+from batchyard.api.errors import language, responses
+from batchyard.api.multipart import Caps, MultipartFiles, ReceivedFile
+from batchyard.api.schemas import Out
+from batchyard.core.filenames import content_disposition
+from batchyard.core.files import Upload
+from batchyard.core.registry import Registry
+from batchyard.errors import BatchyardError, FilesRejected, FileTooLarge, NoFiles
+from batchyard.service.files import FileService
+
+router = APIRouter(tags=["files"])
+
+MULTIPART_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "required": ["files"],
+                }
+            }
+        },
+    }
+}
+
+
+class UploadOut(Out):
+    id: int
+    filename: str
+    size: int
+    content_type: str = Field(description="found from the file's bytes, not its name or the declared type")
+    sha256: str
+    expires_at: datetime
+
+
+class RejectedFile(BaseModel):
+    filename: str
+    code: str
+    message: str
+
+
+class UploadResult(BaseModel):
+    uploads: list[UploadOut]
+    rejected: list[RejectedFile] = Field(description="files not kept, each with its reason")
+
+
+class ArtifactOut(Out):
+    id: int
+    job_id: int
+    item_index: int | None
+    name: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@router.post(
+    "/uploads",
+    operation_id="upload_files",
+    status_code=201,
+    response_model=UploadResult,
+    responses=responses(401, 403, 413, 422),
+    openapi_extra=MULTIPART_BODY,
+)
+async def upload_files(
+    request: Request,
+    user: ActingUser,
+    files: FilesDep,
+    registry: Reg,
+    job_type: Annotated[
+        str | None, Query(max_length=200, description="check each file against what this job type accepts")
+    ] = None,
+) -> UploadResult:
+    """Keep one or many files (multipart fields named `files`) for jobs to use with `upload_ids`. Each file's
+    type is found from its bytes; files that are empty, too large or of a type `job_type` does not accept are
+    listed in `rejected` with the reason, the others kept. 413 when every file is too large, 422 when every
+    file is rejected."""
+    accepts, cap = _accepted(registry, job_type, files)
+    caps = Caps(file_bytes=cap, request_bytes=files.limits.max_request_bytes, files=files.limits.max_files)
+    receiver = MultipartFiles(request.headers.get("content-type", ""), caps)
+    lang = language(request)
+    kept: list[Upload] = []
+    rejected: list[tuple[ReceivedFile, BatchyardError]] = []
+    async for received in receiver.read(request.stream()):
+        try:
+            kept.append(await run_in_threadpool(_keep, files, user.name, received, accepts, cap))
+        except BatchyardError as exc:
+            rejected.append((received, exc))
+        finally:
+            received.close()
+    _refuse_if_none_kept(kept, rejected, lang)
+    return UploadResult(
+        uploads=[UploadOut.of(u) for u in kept],
+        rejected=[RejectedFile(filename=r.filename, code=e.code, message=e.message(lang)) for r, e in rejected],
+    )
+
+
+def _accepted(registry: Registry, job_type: str | None, files: FileService) -> tuple[tuple[str, ...] | None, int]:
+    cap = files.limits.max_file_bytes
+    if job_type is None:
+        return None, cap
+    policies = registry.get(job_type).policies
+    if policies.max_file_mb is not None:
+        cap = min(cap, int(policies.max_file_mb * 1_000_000))
+    return policies.accepts, cap
+
+
+def _keep(files: FileService, owner: str, received: ReceivedFile, accepts: tuple[str, ...] | None, cap: int) -> Upload:
+    if received.too_large:
+        raise FileTooLarge(limit_mb=cap / 1_000_000)
+    return files.upload(owner, received.filename, received.spool, accepts=accepts, max_bytes=cap)
+
+
+def _refuse_if_none_kept(kept: list[Upload], rejected: list[tuple[ReceivedFile, BatchyardError]], lang: str) -> None:
+    if kept:
+        return
+    if not rejected:
+        raise NoFiles()
+    reasons = [{"filename": r.filename, "code": e.code, "message": e.message(lang)} for r, e in rejected]
+    if all(isinstance(e, FileTooLarge) for _, e in rejected):
+        raise FileTooLarge(limit_mb=rejected[0][1].details["limit_mb"], rejected=reasons)
+    raise FilesRejected(count=len(rejected), rejected=reasons)
+
+
+@router.get(
+    "/jobs/{job_id}/artifacts",
+    operation_id="list_artifacts",
+    response_model=list[ArtifactOut],
+    responses=responses(401, 403, 404, 422),
+)
+def list_artifacts(job_id: JobId, user: CurrentUser, store: StoreDep) -> list[ArtifactOut]:
+    """The files the job produced: its own first, then its items' outputs in item order."""
+    owned(store.get_job(job_id), user)
+    return [ArtifactOut.of(a) for a in store.artifacts(job_id)]
+
+
+@router.get(
+    "/artifacts/{artifact_id}",
+    operation_id="download_artifact",
+    response_class=StreamingResponse,
+    responses={**responses(401, 403, 404, 422), 200: {"content": {"application/octet-stream": {}}}},
+)
+def download_artifact(
+    artifact_id: ArtifactId, user: CurrentUser, store: StoreDep, files: FilesDep
+) -> StreamingResponse:
+    """An artifact's bytes, for the owner of its job or an admin."""
+    artifact = files.artifact(artifact_id)
+    owned(store.get_job(artifact.job_id), user)
+    return StreamingResponse(
+        iterate_in_threadpool(files.read(artifact.blob_key)),  # opened before the answer starts
+        media_type=artifact.content_type,
+        headers={"Content-Disposition": content_disposition(artifact.name), "Content-Length": str(artifact.size)},
+    )

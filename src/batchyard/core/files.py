@@ -1,0 +1,83 @@
+"""Files in and out of jobs: uploads a user sends, artifacts a job produces. The bytes live in the blob store;
+these records say whose they are, what they hold and when they go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class NewUpload:
+    owner: str
+    filename: str  # as the user named it, made safe (``core.filenames.safe_name``)
+    content_type: str  # found by sniffing the bytes, never taken from the request
+    size: int
+    sha256: str
+    blob_key: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    id: int
+    owner: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    blob_key: str
+    created_at: datetime
+    expires_at: datetime
+
+    def as_item(self) -> dict[str, Any]:
+        """The item a job gets for this upload: what its code needs to find and name the file."""
+        return {
+            "upload_id": self.id,
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewArtifact:
+    job_id: int
+    item_index: int | None  # None: the job's own file (an export, a report), not one item's output
+    name: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+    blob_key: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    id: int
+    job_id: int
+    item_index: int | None
+    name: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+    blob_key: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class JobFiles(Protocol):
+    """What a running item may do with files (``ctx.open_upload``, ``ctx.save_output``); the service provides
+    it, over the blob store."""
+
+    def open_upload(self, owner: str, upload_id: int) -> BinaryIO:
+        """The upload's bytes; ``Forbidden`` when it is not ``owner``'s, ``UploadNotFound`` once it is gone."""
+
+    def save_output(
+        self, job_id: int, item_index: int, name: str, data: bytes | BinaryIO, content_type: str
+    ) -> Artifact:
+        """Keep ``data`` as the item's output file ``name``, replacing what an earlier run of it saved."""

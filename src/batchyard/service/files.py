@@ -1,0 +1,221 @@
+"""Files in and out of jobs: uploads checked by their content and kept in the blob store, items' outputs saved
+as artifacts, both owned, read back and deleted once they expire."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+from typing import BinaryIO
+
+from batchyard.blobs import BlobStore
+from batchyard.core.filenames import safe_name
+from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
+from batchyard.core.sniff import SNIFF_BYTES, sniff
+from batchyard.errors import (
+    ArtifactNotFound,
+    EmptyFile,
+    Forbidden,
+    UnsupportedFileType,
+    UploadNotFound,
+)
+from batchyard.store.base import Store
+
+log = logging.getLogger("batchyard.files")
+READ_SIZE = 1 << 16
+SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    max_file_bytes: int
+    upload_kept: timedelta
+    artifacts_kept: timedelta
+    max_request_bytes: int = 1 << 30
+    max_files: int = 100
+
+
+class FileService:
+    def __init__(self, store: Store, blobs: BlobStore, limits: FileLimits) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.limits = limits
+
+    # uploads
+    def upload(
+        self,
+        owner: str,
+        filename: str,
+        data: BinaryIO | Iterable[bytes],
+        *,
+        accepts: Sequence[str] | None = None,
+        max_bytes: int | None = None,
+    ) -> Upload:
+        """Keep one file: its type found from its first bytes (``UnsupportedFileType`` when ``accepts`` does
+        not list it), refused when empty or over ``max_bytes`` (the service's cap at most) — nothing is kept
+        then."""
+        chunks = _chunks(data)
+        head, rest = _head(chunks)
+        if not head:
+            raise EmptyFile()
+        found = sniff(head)
+        if accepts is not None and found.content_type not in accepts:
+            raise UnsupportedFileType(found=found.label, found_zh=found.label_zh, accepted=_labels(accepts))
+        cap = min(max_bytes or self.limits.max_file_bytes, self.limits.max_file_bytes)
+        key = f"uploads/{secrets.token_hex(16)}"
+        stored = self.blobs.put(key, chain([head], rest), max_bytes=cap)
+        new = NewUpload(
+            owner=owner,
+            filename=safe_name(filename, fallback=f"file.{found.extension}"),
+            content_type=found.content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            blob_key=key,
+            expires_at=_now() + self.limits.upload_kept,
+        )
+        try:
+            return self.store.add_upload(new)
+        except BaseException:
+            self.blobs.delete(key)
+            raise
+
+    def uploads_for(self, owner: str, upload_ids: Sequence[int], accepts: Sequence[str] | None) -> list[Upload]:
+        """The uploads a job of ``owner``'s will read, in the order given: each must exist, be theirs (an
+        admin's too: a job reads files as its owner) and be of a type the job accepts; they are then kept as
+        long as the job's files."""
+        found = {u.id: u for u in self.store.get_uploads(upload_ids)}
+        chosen = []
+        for upload_id in upload_ids:
+            upload = found.get(upload_id)
+            if upload is None:
+                raise UploadNotFound(upload_id=upload_id)
+            if upload.owner != owner:
+                raise Forbidden()
+            if accepts is not None and upload.content_type not in accepts:
+                raise UnsupportedFileType(found=sniff_label(upload.content_type), accepted=_labels(accepts))
+            chosen.append(upload)
+        self.store.keep_uploads(list(found), _now() + self.limits.artifacts_kept)
+        return chosen
+
+    def open_upload(self, owner: str, upload_id: int) -> BinaryIO:
+        found = self.store.get_uploads([upload_id])
+        if not found:
+            raise UploadNotFound(upload_id=upload_id)
+        if found[0].owner != owner:
+            raise Forbidden()
+        return self.blobs.open(found[0].blob_key)
+
+    # artifacts
+    def save_output(
+        self, job_id: int, item_index: int, name: str, data: bytes | BinaryIO, content_type: str
+    ) -> Artifact:
+        return self.save_artifact(job_id, name, data, content_type, kind="output", item_index=item_index)
+
+    def save_artifact(
+        self,
+        job_id: int,
+        name: str,
+        data: bytes | BinaryIO | Iterable[bytes],
+        content_type: str,
+        *,
+        kind: str,
+        item_index: int | None = None,
+    ) -> Artifact:
+        """Keep a file of the job's under ``jobs/{id}/``; an item's output replaces the one an earlier run of
+        the item saved, whose bytes are deleted."""
+        name = safe_name(name)
+        where = f"items/{item_index}" if item_index is not None else "files"
+        key = f"jobs/{job_id}/{where}/{secrets.token_hex(8)}"
+        stored = self.blobs.put(key, _chunks(data))
+        new = NewArtifact(
+            job_id=job_id,
+            item_index=item_index,
+            name=name,
+            kind=kind,
+            content_type=content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            blob_key=key,
+            expires_at=_now() + self.limits.artifacts_kept,
+        )
+        try:
+            artifact, replaced = self.store.put_artifact(new)
+        except BaseException:
+            self.blobs.delete(key)
+            raise
+        if replaced is not None:
+            self._delete_blob(replaced)
+        return artifact
+
+    def artifact(self, artifact_id: int) -> Artifact:
+        found = self.store.get_artifact(artifact_id)
+        if found is None:
+            raise ArtifactNotFound(artifact_id=artifact_id)
+        return found
+
+    def read(self, blob_key: str) -> Iterator[bytes]:
+        """The stored bytes in pieces; opened now, so that a missing file is an error before any byte is sent."""
+        return _pieces(self.blobs.open(blob_key))
+
+    # expiry
+    def sweep(self) -> int:
+        """Delete expired uploads and artifacts, bytes first: a row whose bytes are gone is deleted on the next
+        sweep, while bytes without a row would never be found again."""
+        now = _now()
+        deleted = 0
+        if uploads := self.store.expired_uploads(now, SWEEP_BATCH):
+            for upload in uploads:
+                self._delete_blob(upload.blob_key)
+            deleted += self.store.delete_uploads([u.id for u in uploads], now)
+        if artifacts := self.store.expired_artifacts(now, SWEEP_BATCH):
+            for artifact in artifacts:
+                self._delete_blob(artifact.blob_key)
+            deleted += self.store.delete_artifacts([a.id for a in artifacts])
+        return deleted
+
+    def _delete_blob(self, key: str) -> None:
+        try:
+            self.blobs.delete(key)
+        except Exception:
+            log.warning("deleting stored file %s failed", key, exc_info=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _chunks(data: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
+    """Bytes, a binary file or an iterable of bytes, as pieces (a file is read, never iterated by lines)."""
+    if isinstance(data, bytes | bytearray):
+        return iter([bytes(data)])
+    read = getattr(data, "read", None)
+    if callable(read):
+        return iter(lambda: read(READ_SIZE), b"")
+    return iter(data)
+
+
+def _pieces(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        yield from iter(lambda: handle.read(READ_SIZE), b"")
+
+
+def _head(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+    """The first ``SNIFF_BYTES`` (or all, if fewer) and the rest of the stream."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    return head, chunks
+
+
+def _labels(accepts: Sequence[str]) -> str:
+    return ", ".join(sniff_label(t) for t in accepts)
+
+
+def sniff_label(content_type: str) -> str:
+    """A content type as people name it (``image/jpeg`` → JPEG)."""
+    return content_type.rpartition("/")[2].upper()

@@ -1,0 +1,109 @@
+"""Uploads and artifacts as rows: who owns a file, what it holds, where its bytes are and when it goes.
+
+The bytes are the blob store's business; these functions hand back the blob keys of rows they replace or
+that have expired, so that the service deletes the bytes, and delete a row only once asked to, after that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+
+from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
+from batchyard.store.sql.database import Database
+from batchyard.store.sql.rows import as_utc, utcnow
+from batchyard.store.sql.tables import artifacts, uploads
+
+
+def add_upload(db: Database, new: NewUpload) -> Upload:
+    with db.write() as conn:
+        row = conn.execute(insert(uploads).values(**_fields(new), created_at=utcnow()).returning(uploads))
+        return _upload(row.mappings().one())
+
+
+def get_uploads(db: Database, ids: Sequence[int]) -> list[Upload]:
+    """The uploads among ``ids`` that exist, in no particular order."""
+    with db.read() as conn:
+        rows = conn.execute(select(uploads).where(uploads.c.id.in_(list(ids)))).mappings()
+        return [_upload(row) for row in rows]
+
+
+def keep_uploads(db: Database, ids: Sequence[int], until: datetime) -> None:
+    """Push the uploads' expiry out to ``until`` (never nearer): a job now depends on them."""
+    u = uploads.c
+    with db.write() as conn:
+        conn.execute(update(uploads).where(u.id.in_(list(ids)), u.expires_at < until).values(expires_at=until))
+
+
+def put_artifact(db: Database, new: NewArtifact) -> tuple[Artifact, str | None]:
+    """Record an artifact; an item's output of the same name from an earlier run is replaced, and its blob key
+    returned so that its bytes can be deleted."""
+    a = artifacts.c
+    with db.write() as conn:
+        old = None
+        if new.item_index is not None:
+            same = and_(a.job_id == new.job_id, a.item_index == new.item_index, a.name == new.name)
+            old = conn.execute(select(a.id, a.blob_key).where(same)).one_or_none()
+        values = {**_fields(new), "created_at": utcnow()}
+        if old is None:
+            row = conn.execute(insert(artifacts).values(**values).returning(artifacts)).mappings().one()
+        else:
+            query = update(artifacts).where(a.id == old.id).values(**values).returning(artifacts)
+            row = conn.execute(query).mappings().one()
+        replaced = old.blob_key if old is not None and old.blob_key != new.blob_key else None
+        return _artifact(row), replaced
+
+
+def job_artifacts(db: Database, job_id: int) -> list[Artifact]:
+    """The job's artifacts: its own first, then item outputs in item order."""
+    a = artifacts.c
+    query = select(artifacts).where(a.job_id == job_id).order_by(a.item_index.is_not(None), a.item_index, a.id)
+    with db.read() as conn:
+        return [_artifact(row) for row in conn.execute(query).mappings()]
+
+
+def get_artifact(db: Database, artifact_id: int) -> Artifact | None:
+    with db.read() as conn:
+        row = conn.execute(select(artifacts).where(artifacts.c.id == artifact_id)).mappings().one_or_none()
+    return None if row is None else _artifact(row)
+
+
+def expired_uploads(db: Database, now: datetime, limit: int) -> list[Upload]:
+    u = uploads.c
+    with db.read() as conn:
+        rows = conn.execute(select(uploads).where(u.expires_at <= now).order_by(u.expires_at).limit(limit))
+        return [_upload(row) for row in rows.mappings()]
+
+
+def expired_artifacts(db: Database, now: datetime, limit: int) -> list[Artifact]:
+    a = artifacts.c
+    with db.read() as conn:
+        rows = conn.execute(select(artifacts).where(a.expires_at <= now).order_by(a.expires_at).limit(limit))
+        return [_artifact(row) for row in rows.mappings()]
+
+
+def delete_uploads(db: Database, ids: Sequence[int], now: datetime) -> int:
+    """Delete the uploads among ``ids`` that are still expired at ``now`` (a job may have kept one since)."""
+    u = uploads.c
+    with db.write() as conn:
+        return conn.execute(delete(uploads).where(u.id.in_(list(ids)), u.expires_at <= now)).rowcount or 0
+
+
+def delete_artifacts(db: Database, ids: Sequence[int]) -> int:
+    with db.write() as conn:
+        return conn.execute(delete(artifacts).where(artifacts.c.id.in_(list(ids)))).rowcount or 0
+
+
+def _fields(new: NewUpload | NewArtifact) -> dict[str, Any]:
+    return {name: getattr(new, name) for name in new.__dataclass_fields__}
+
+
+def _upload(row: Any) -> Upload:
+    return Upload(**{**row, "created_at": as_utc(row["created_at"]), "expires_at": as_utc(row["expires_at"])})
+
+
+def _artifact(row: Any) -> Artifact:
+    return Artifact(**{**row, "created_at": as_utc(row["created_at"]), "expires_at": as_utc(row["expires_at"])})
