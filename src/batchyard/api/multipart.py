@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
 SPOOL_IN_MEMORY = 256 * 1024
+FILE_FIELDS = {b"files", b"file", b"files[]"}  # the form fields files are taken from
 
 
 def _spool() -> SpooledTemporaryFile[bytes]:
@@ -122,8 +123,8 @@ class MultipartFiles:
 
     def _headers_finished(self) -> None:
         _, options = parse_options_header(self._disposition)
-        if b"filename" not in options:
-            return  # a plain field: not ours
+        if b"filename" not in options or options.get(b"name") not in FILE_FIELDS:
+            return  # a plain field, or a file under another name: not ours
         self._count += 1
         if self._count > self.caps.files:
             raise InvalidParams(reason=f"at most {self.caps.files} files may be sent at once")

@@ -51,7 +51,7 @@ class Downloads:
 
     def errors(self, job: Job, *, format: str, language: str) -> Iterator[bytes]:
         """The failed items with their input, reason and attempts, as CSV or XLSX."""
-        rows = self._failed_rows(job)
+        rows = self._failed_rows(job, chinese=language.lower().startswith("zh"))
         sample = list(islice(rows, COLUMN_SAMPLE))
         columns = report_columns(sample)
         every = chain(sample, rows)
@@ -66,6 +66,7 @@ class Downloads:
         succeeded = {item.index for item in self.store.items(job.id, SUCCEEDED)}
         return [a for a in outputs if a.item_index in succeeded]
 
-    def _failed_rows(self, job: Job) -> Iterator[FailedRow]:
+    def _failed_rows(self, job: Job, *, chinese: bool) -> Iterator[FailedRow]:
         for record in self.store.items(job.id, "failed"):
-            yield FailedRow(index=record.index, item=record.input, error=record.error or "", attempts=record.attempts)
+            error = (record.error_zh if chinese else None) or record.error or ""
+            yield FailedRow(index=record.index, item=record.input, error=error, attempts=record.attempts)

@@ -18,7 +18,7 @@ from batchyard.api.schemas import Out
 from batchyard.core.filenames import content_disposition
 from batchyard.core.files import Upload
 from batchyard.core.registry import Registry
-from batchyard.errors import BatchyardError, FilesRejected, FileTooLarge, NoFiles
+from batchyard.errors import BatchyardError, FilesRejected, FileTooLarge, NoFiles, TooManyItems
 from batchyard.service.files import FileService
 
 router = APIRouter(tags=["files"])
@@ -90,10 +90,11 @@ async def upload_files(
     ] = None,
 ) -> UploadResult:
     """Keep one or many files (multipart fields named `files`) for jobs to use with `upload_ids`. Each file's
-    type is found from its bytes; files that are empty, too large or of a type `job_type` does not accept are
-    listed in `rejected` with the reason, the others kept. 413 when every file is too large, 422 when every
-    file is rejected."""
+    type is found from its bytes; files that are empty, too large, of a type `job_type` does not accept, or
+    past the number of items a `job_type` job takes (the first ones are kept) are listed in `rejected` with the
+    reason, the others kept. 413 when every file is too large, 422 when every file is rejected."""
     accepts, cap = _accepted(registry, job_type, files)
+    most = registry.get(job_type).policies.max_items if job_type is not None else None
     caps = Caps(file_bytes=cap, request_bytes=files.limits.max_request_bytes, files=files.limits.max_files)
     receiver = MultipartFiles(request.headers.get("content-type", ""), caps)
     lang = language(request)
@@ -101,6 +102,8 @@ async def upload_files(
     rejected: list[tuple[ReceivedFile, BatchyardError]] = []
     async for received in receiver.read(request.stream()):
         try:
+            if most is not None and len(kept) >= most:
+                raise TooManyItems(type=job_type, limit=most, count=len(kept) + len(rejected) + 1)
             kept.append(await run_in_threadpool(_keep, files, user.name, received, accepts, cap))
         except BatchyardError as exc:
             rejected.append((received, exc))
