@@ -81,3 +81,6 @@ class JobFiles(Protocol):
         self, job_id: int, item_index: int, name: str, data: bytes | BinaryIO, content_type: str
     ) -> Artifact:
         """Keep ``data`` as the item's output file ``name``, replacing what an earlier run of it saved."""
+
+    def sweep(self) -> int:
+        """Delete a batch of expired uploads and artifacts, bytes and rows; how many rows went."""

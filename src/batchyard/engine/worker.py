@@ -38,6 +38,7 @@ STORAGE_RETRY_SECONDS = 1.0
 # Leases a worker waits after an outage before it reaps: holders renew at their first heartbeat back, and a
 # loaded machine must not turn that first heartbeat's delay into a chunk counted lost.
 REAP_QUIET_LEASES = 2
+SWEEP_FILES_EVERY = 300.0
 
 
 def new_token() -> str:
@@ -67,6 +68,7 @@ class Worker:
         self._next_handed_over = False  # _next came back from its commit (not found again after a lost answer)
         self._claim_ahead = False
         self._last_reap = 0.0
+        self._last_sweep = -SWEEP_FILES_EVERY
         self._outages = Outages()
         self._progress = ProgressReports()
         self.exit_when_hung = False  # a worker process exits when an item will not stop (see Heartbeat)
@@ -179,6 +181,18 @@ class Worker:
             self._last_reap = time.monotonic()
             if reaped := self.store.reap():
                 log.info("requeued %d chunk(s) whose worker was lost", reaped)
+            self._sweep_files_now_and_then()
+
+    def _sweep_files_now_and_then(self) -> None:
+        """Delete expired uploads and artifacts, at most every ``SWEEP_FILES_EVERY`` seconds of this worker."""
+        if self.files is None or time.monotonic() - self._last_sweep < SWEEP_FILES_EVERY:
+            return
+        self._last_sweep = time.monotonic()
+        try:
+            if swept := self.files.sweep():
+                log.info("deleted %d expired file(s)", swept)
+        except BatchyardError as exc:  # the next sweep tries again; the work in hand goes on
+            log.warning("deleting expired files failed: %s", exc.message())
 
     def _run(self, chunk: ClaimedChunk, heartbeat: Heartbeat, *, give_back: bool = False) -> None:
         """Run the chunk's items and commit them; ``give_back``: run none, commit it back untouched."""
