@@ -100,8 +100,8 @@ class ImagesServer:
 
 
 @contextmanager
-def images_server(database_url: str, root: Path, **settings: str) -> Iterator[ImagesServer]:
-    """``batchyard serve`` with 2 workers on ``database_url``, its files under ``root``."""
+def images_server(database_url: str, root: Path, *, app: str | None = None, **settings: str) -> Iterator[ImagesServer]:
+    """``batchyard serve`` with 2 workers on ``database_url`` (and ``app``'s job types), its files under ``root``."""
     yard = Yard(database_url)
     admin = AuthService(yard.store).create_user(f"admin_{uuid.uuid4().hex[:6]}", role=Role.ADMIN, quota=0)[1]
     yard.close()
@@ -109,7 +109,8 @@ def images_server(database_url: str, root: Path, **settings: str) -> Iterator[Im
     env = subprocess_env(BATCHYARD_DATABASE_URL=database_url, BATCHYARD_DATA_DIR=str(root / "data"), **settings)
     with (root / "serve.log").open("ab") as log:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "batchyard", "serve", "--port", str(port), "--workers", "2"],
+            [sys.executable, "-m", "batchyard", "serve", "--port", str(port), "--workers", "2"]
+            + (["--app", app] if app else []),
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
