@@ -10,10 +10,12 @@ A real ``batchyard serve`` (the API and 2 worker processes) on SQLite and on Pos
 - ``GET /jobs/{id}`` requests/s from 20 concurrent clients, beside ``GET /health`` (the framework and its
   database ping: the least a request costs here);
 - the delay from a job's end (its ``finished_at``, written in the finishing commit) to its ``finished`` event
-  reaching an SSE client, p50 and p99 over 20 jobs.
+  reaching an SSE client, p50 and p99 over 20 jobs;
+- files (``bench/files.py``): 50 photos of 2 MP through the ``images`` job beside a plain loop of the same
+  processing, and the streamed ZIP beside ``zipfile`` writing to disk.
 
 Usage: python bench/api.py [--pg URL] [--only sqlite|postgresql] [--clients 20] [--jobs-per-client 10]
-       [--paced 1 3] [--paced-seconds 20]
+       [--paced 1 3] [--paced-seconds 20] [--no-files]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -35,6 +38,7 @@ from pathlib import Path
 
 import httpx
 
+import files
 import harness
 from batchyard import Yard
 from batchyard.core.users import Role
@@ -57,7 +61,8 @@ def serve(url: str) -> Iterator[tuple[str, str, int]]:
     token = AuthService(yard.store).create_user("bench", role=Role.OPERATOR, quota=10**9)[1].secret
     yard.close()
     port = free_port()
-    env = dict(os.environ, BATCHYARD_DATABASE_URL=url, PYTHONPATH=str(HERE))
+    data = tempfile.mkdtemp(prefix="batchyard-bench-")
+    env = dict(os.environ, BATCHYARD_DATABASE_URL=url, PYTHONPATH=str(HERE), BATCHYARD_DATA_DIR=data)
     command = [sys.executable, "-m", "batchyard", "serve", "--app", "noop_app:yard", "--port", str(port)]
     proc = subprocess.Popen([*command, "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/api/v1"
@@ -71,6 +76,7 @@ def serve(url: str) -> Iterator[tuple[str, str, int]]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -233,6 +239,8 @@ def measure(name: str, url: str, args: argparse.Namespace) -> None:
             f"{name}: GET /jobs/{{id}} {gets:,.0f} req/s   reference GET /health {health:,.0f} req/s   "
             f"ratio {gets / health:.2f}x"
         )
+        if args.files:
+            files.measure(name, base, token)
         delays = event_delays(base, token)
         print(
             f"{name}: SSE delay from a job's end to its finished event: p50 {statistics.median(delays) * 1000:.0f} ms, "
@@ -248,6 +256,7 @@ def main() -> None:
     parser.add_argument("--jobs-per-client", type=int, default=10)
     parser.add_argument("--paced", type=float, nargs="*", default=[1.0, 3.0], help="jobs a second per client")
     parser.add_argument("--paced-seconds", type=float, default=20.0)
+    parser.add_argument("--no-files", dest="files", action="store_false", help="skip the images and ZIP figures")
     args = parser.parse_args()
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as tmp:
