@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
 export BATCHYARD_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
+# Test processes run side by side (pytest-xdist); each test has its own SQLite file and PostgreSQL schema.
+JOBS ?= 2
 
 .PHONY: all run test quick lint typecheck imports pytest bench clean install
 
@@ -40,13 +42,13 @@ imports: install
 # The coverage floor applies to the full run only: `make pytest PYTEST_ARGS=tests/unit` reports without judging.
 pytest: install
 	rm -f .coverage .coverage.*
-	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage run -m pytest -n $(JOBS) $(PYTEST_ARGS)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report $(if $(PYTEST_ARGS),,--fail-under=90)
 
 # For developers between edits: unit and contract tests without the slow ones, no coverage (~1 minute).
 quick: install
-	$(BIN)/pytest -q -m "not slow" tests/unit tests/contract $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(JOBS) -m "not slow" tests/unit tests/contract $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
 

@@ -260,7 +260,7 @@ class BlobStorageError(StorageError):
 
 
 class BlobNotFound(BatchyardError):
-    """The stored file {key!r} is missing."""
+    """A stored file is missing (deleted, expired or lost by the file storage)."""
 
     code = "blob_not_found"
 
@@ -303,6 +303,18 @@ class ImageDamaged(BatchyardError):
     """The image is truncated or damaged and cannot be decoded."""
 
     code = "image_damaged"
+
+
+class ImageTooLargeForFormat(BatchyardError):
+    """The image is {width}×{height} pixels; {format} holds at most {limit:,} a side: use another format or max_side."""
+
+    code = "image_too_large_for_format"
+
+
+class WrongFormField(BatchyardError):
+    """Files are taken from form fields named `files`; this one came in `{field}`."""
+
+    code = "wrong_form_field"
 
 
 class NoFiles(BatchyardError):
@@ -380,7 +392,7 @@ _ZH: dict[str, str] = {
     "quota_insufficient": "需要 {cost} 配额，您的余额为 {balance}（还差 {shortfall}）。",
     "rate_limited": "每{period_zh}最多提交 {limit} 个 {type!r} 任务，请在 {retry_after} 秒后重试。",
     "too_many_active_jobs": "您已有 {limit} 个进行中的 {type!r} 任务，请等待其中一个完成。",
-    "blob_not_found": "存储的文件 {key!r} 不存在。",
+    "blob_not_found": "存储的文件不存在（已删除、已过期或被文件存储丢失）。",
     "blob_storage_error": "文件存储出错：{reason}",
     "invalid_blob_key": "{key!r} 不是有效的存储文件名：{reason}",
     "file_too_large": "文件超过了 {limit_mb:g} MB 的上限。",
@@ -388,7 +400,11 @@ _ZH: dict[str, str] = {
     "unsupported_file_type": "文件内容为{found_zh}；此处只接受：{accepted}。",
     "image_too_large": "图片为 {width}×{height} 像素；最多接受 {limit:,} 像素。",
     "image_damaged": "图片不完整或已损坏，无法解码。",
+    "image_too_large_for_format": (
+        "图片为 {width}×{height} 像素；{format} 格式每边最多 {limit:,} 像素（请换一种输出格式或设置 max_side）。"
+    ),
     "no_files": "请求中没有文件；请以名为 `files` 的 multipart 表单字段发送一个或多个文件。",
+    "wrong_form_field": "文件应放在名为 `files` 的表单字段中；此文件在 `{field}` 中。",
     "files_rejected": "{count} 个文件均未被接受；每个文件的原因见 details。",
     "upload_not_found": "上传的文件 {upload_id} 不存在（或已过期）。",
     "artifact_not_found": "产出文件 {artifact_id} 不存在（或已过期）。",

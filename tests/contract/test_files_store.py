@@ -99,7 +99,7 @@ def test_the_sweep_deletes_expired_uploads_and_artifacts_with_their_bytes(yard: 
     kept = yard.files
     stale = gone.upload("alice", "old.png", _png("red"))
     fresh = kept.upload("alice", "new.png", _png("blue"))
-    used = gone.upload("alice", "used.png", _png("green"))
+    used = kept.upload("alice", "used.png", _png("green"))
     job = yard.submit("images", owner="alice", upload_ids=[used.id])  # a job keeps what it reads
     old_output = gone.save_output(job.id, 0, "old.png", b"x", "image/png")
     new_output = kept.save_artifact(job.id, "report.json", b"{}", "application/json", kind="report")

@@ -346,9 +346,11 @@ def test_card_0_images_is_refused(server: ImagesServer) -> None:
     response = alice.submit([])
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "no_items"
-    none_uploaded = alice.http.post(f"{API}/uploads", files={"other": ("x", b"y")}, data={"field": "1"})
+    none_uploaded = alice.http.post(f"{API}/uploads", data={"field": "1"}, files={"files": ("", b"")})
     assert none_uploaded.status_code == 422
-    assert none_uploaded.json()["error"]["code"] == "no_files"
+    elsewhere = alice.http.post(f"{API}/uploads", files={"other": ("x.jpg", jpeg(1))})
+    assert elsewhere.status_code == 422
+    assert elsewhere.json()["error"]["details"]["rejected"][0]["code"] == "wrong_form_field"
 
 
 def test_card_51_images_is_refused(server: ImagesServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -121,14 +122,80 @@ def test_xlsx_holds_the_values_as_text_and_never_a_formula() -> None:
     rows = _cells(sheet)
     assert [[value for _, value in row] for row in rows] == [
         ["sku", "price", "name", "error", "row", "attempts"],
-        ["A-1", "'-2", "price must be ≥ 0", "1", "1"],  # no name: an empty cell is not written
-        ["'=1+1", "9.90", "连衣裙", "sku '=1+1' is not valid", "5", "3"],
+        ["A-1", "-2", "price must be ≥ 0", "1", "1"],  # no name: an empty cell is not written
+        ["=1+1", "9.90", "连衣裙", "sku '=1+1' is not valid", "5", "3"],
     ]
     assert [[kind for kind, _ in row] for row in rows] == [
         ["inlineStr"] * 6,
         ["inlineStr"] * 3 + ["n"] * 2,
         ["inlineStr"] * 4 + ["n"] * 2,
     ]
+
+
+def _shared_strings(workbook: zipfile.ZipFile) -> list[str]:
+    if "xl/sharedStrings.xml" not in workbook.namelist():
+        return []  # constant-memory mode writes inline strings
+    root = ElementTree.fromstring(workbook.read("xl/sharedStrings.xml"))
+    return [_ooxml_text(si) for si in root.iter(f"{SHEET}si")]
+
+
+def _ooxml_text(element: ElementTree.Element) -> str:
+    """The element's text with OOXML's ``_xHHHH_`` escapes (a CR is written as ``_x000D_``) read back."""
+    return re.sub(r"_x([0-9A-F]{4})_", lambda match: chr(int(match[1], 16)), "".join(element.itertext()))
+
+
+def _quoted_texts(data: bytes) -> dict[str, bool]:
+    """Each text cell's text (inline or shared) and whether its style has Excel's quote prefix."""
+    with zipfile.ZipFile(io.BytesIO(data)) as workbook:
+        sheet = ElementTree.fromstring(workbook.read("xl/worksheets/sheet1.xml"))
+        styles = ElementTree.fromstring(workbook.read("xl/styles.xml"))
+        strings = _shared_strings(workbook)
+    quoted = [xf.get("quotePrefix") == "1" for xf in next(styles.iter(f"{SHEET}cellXfs")).iter(f"{SHEET}xf")]
+    texts = {}
+    for cell in sheet.iter(f"{SHEET}c"):
+        if cell.get("t") == "inlineStr":
+            texts[_ooxml_text(cell)] = quoted[int(cell.get("s", "0"))]
+        elif cell.get("t") == "s":
+            texts[strings[int(cell.findtext(f"{SHEET}v", "0"))]] = quoted[int(cell.get("s", "0"))]
+    return texts
+
+
+LIKE_FORMULAS = ["=1+1", "+8613800000000", "-5", '=HYPERLINK("http://x","y")', "＋86", "@SUM(A1)", "\tx", "\r1"]
+
+
+def test_xlsx_keeps_text_that_looks_like_a_formula_whole_and_marks_it_as_text() -> None:
+    failed = [
+        FailedRow(0, {"sku": LIKE_FORMULAS[0], "phone": LIKE_FORMULAS[1], "price": LIKE_FORMULAS[2]}, "bad", 1),
+        FailedRow(1, {"sku": LIKE_FORMULAS[3], "phone": LIKE_FORMULAS[4], "price": LIKE_FORMULAS[5]}, "=x", 2),
+        FailedRow(2, {"sku": LIKE_FORMULAS[6], "phone": LIKE_FORMULAS[7], "price": "连衣裙"}, "bad", 1),
+    ]
+    data = b"".join(errors_xlsx(failed, ["=col", "sku", "phone", "price"], language="en"))
+    sheet = _sheet_xml(data)
+    assert "<f>" not in sheet
+    assert "<f " not in sheet
+    texts = _quoted_texts(data)
+    marked = {text for text, quoted in texts.items() if quoted}
+    assert marked == {"=col", "=x", *LIKE_FORMULAS}
+    assert set(texts) - marked == {"sku", "phone", "price", "error", "row", "attempts", "连衣裙", "bad"}
+    assert not any(text.startswith("'") for text in texts)
+
+
+def test_xlsx_header_that_looks_like_a_formula_is_bold_and_marked_as_text() -> None:
+    data = b"".join(errors_xlsx([FailedRow(0, {"-a": "1"}, "bad", 1)], ["-a"], language="en"))
+    with zipfile.ZipFile(io.BytesIO(data)) as workbook:
+        styles = ElementTree.fromstring(workbook.read("xl/styles.xml"))
+    header = next(ElementTree.fromstring(_sheet_xml(data)).iter(f"{SHEET}c"))
+    xf = list(next(styles.iter(f"{SHEET}cellXfs")).iter(f"{SHEET}xf"))[int(header.get("s", "0"))]
+    font = list(next(styles.iter(f"{SHEET}fonts")).iter(f"{SHEET}font"))[int(xf.get("fontId", "0"))]
+    assert "".join(header.itertext()) == "-a"
+    assert xf.get("quotePrefix") == "1"
+    assert font.find(f"{SHEET}b") is not None
+
+
+def test_csv_still_quotes_text_that_looks_like_a_formula() -> None:
+    failed = [FailedRow(0, {"-a": "+8613800000000", "b": "\t1"}, "@x", 1)]
+    rows = _csv_rows(errors_csv(failed, ["-a", "b"], language="en"))
+    assert rows == [["'-a", "b", "error", "row", "attempts"], ["'+8613800000000", "'\t1", "'@x", "1", "1"]]
 
 
 def test_xlsx_has_a_bold_frozen_header_and_bounded_widths() -> None:

@@ -22,7 +22,14 @@ import pytest
 from PIL import Image, ImageCms
 from pydantic import ValidationError
 
-from batchyard.errors import BatchyardError, EmptyFile, ImageDamaged, ImageTooLarge, UnsupportedFileType
+from batchyard.errors import (
+    BatchyardError,
+    EmptyFile,
+    ImageDamaged,
+    ImageTooLarge,
+    ImageTooLargeForFormat,
+    UnsupportedFileType,
+)
 from batchyard.jobs.images import ImageParams, ProcessedImage, process_image
 from batchyard.jobs.images.decoding import decode, webp_canvas_size
 
@@ -446,6 +453,47 @@ def test_without_white_background_near_white_is_left_alone() -> None:
     assert _open(_process(png, format="png")).getpixel((0, 0)) == (250, 250, 250)
 
 
+# ---------------------------------------------------------------------------------------------------- format limits
+
+
+def _blank_png(width: int, height: int) -> bytes:
+    return _encode(Image.new("RGB", (width, height), (200, 30, 30)), "PNG")
+
+
+@pytest.mark.parametrize(
+    ("size", "format", "label", "limit"),
+    [
+        ((17_000, 100), "webp", "WebP", 16_383),
+        ((100, 17_000), "webp", "WebP", 16_383),
+        ((70_000, 10), "jpeg", "JPEG", 65_500),
+    ],
+)
+def test_an_image_larger_than_its_output_format_allows_is_refused_with_the_limit(
+    size: tuple[int, int], format: str, label: str, limit: int
+) -> None:
+    with pytest.raises(ImageTooLargeForFormat) as caught:
+        _process(_blank_png(*size), format=format)
+    error = caught.value
+    assert error.details == {"width": size[0], "height": size[1], "format": label, "limit": limit}
+    assert f"{limit:,}" in error.message("en")
+    assert error.message("zh-CN").startswith(f"图片为 {size[0]}×{size[1]} 像素；{label} 格式每边最多 {limit:,} 像素")
+
+
+def test_webp_takes_an_image_as_wide_as_its_limit() -> None:
+    result = _process(_blank_png(16_383, 1), format="webp")
+    assert (result.width, result.height) == _open(result).size == (16_383, 1)
+
+
+def test_max_side_brings_an_image_within_its_output_format() -> None:
+    result = _process(_blank_png(17_000, 100), format="webp", max_side=8_000)
+    assert (result.width, result.height) == (8_000, 47)
+
+
+def test_png_takes_an_image_wider_than_jpeg_allows() -> None:
+    result = _process(_blank_png(70_000, 10), format="png")
+    assert (result.width, result.height) == (70_000, 10)
+
+
 # ---------------------------------------------------------------------------------------------------- params model
 
 
@@ -506,8 +554,9 @@ def test_every_param_has_an_english_title_and_description_and_a_chinese_title() 
         _png_by_hand(8, 8, b"not zlib at all"),
         _png_by_hand(10_000, 10_000, b""),
         _encode(Image.new("RGB", (4, 4)), "GIF"),
+        _encode(Image.new("L", (70_000, 10)), "PNG"),
     ],
-    ids=["empty", "html", "damaged", "too-large", "gif"],
+    ids=["empty", "html", "damaged", "too-large", "gif", "too-wide-for-jpeg"],
 )
 def test_every_error_reads_in_chinese(data: bytes) -> None:
     error = _error(data)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,7 +53,9 @@ STATUS: dict[str, int] = {
     "unsupported_file_type": 422,
     "image_too_large": 422,
     "image_damaged": 422,
+    "image_too_large_for_format": 422,
     "no_files": 422,
+    "wrong_form_field": 422,
     "files_rejected": 422,
     "upload_not_found": 404,
     "artifact_not_found": 404,
@@ -60,6 +63,13 @@ STATUS: dict[str, int] = {
     "no_item_output": 404,
 }
 _HTTP_CODES = {400: "bad_request", 401: "not_signed_in", 404: "not_found", 405: "method_not_allowed"}
+# Errors whose details say where files are kept and what the storage answered: logged, not sent.
+PRIVATE_DETAILS = {"blob_not_found", "blob_storage_error"}
+_STORAGE = {
+    False: "The file storage is not available just now; try again shortly.",
+    True: "文件存储暂时不可用，请稍后重试。",
+}
+log = logging.getLogger("batchyard.api")
 _HTTP_MESSAGES_ZH = {"bad_request": "请求无效。", "not_found": "没有这个地址。", "method_not_allowed": "不支持此方法。"}
 
 
@@ -92,6 +102,10 @@ def language(request: Request) -> str:
     return max(weights, key=weights.__getitem__) if weights else "en"
 
 
+def _zh(request: Request) -> bool:
+    return language(request).lower().startswith("zh")
+
+
 def _quality(text: str) -> float:
     try:
         return float(text)
@@ -101,7 +115,12 @@ def _quality(text: str) -> float:
 
 def error_response(request: Request, exc: BatchyardError, status: int | None = None) -> JSONResponse:
     status = status or STATUS.get(exc.code, 500)
-    body = ErrorEnvelope(error=ErrorBody(code=exc.code, message=exc.message(language(request)), details=exc.details))
+    details = {} if exc.code in PRIVATE_DETAILS else exc.details
+    message = exc.message(language(request))
+    if exc.code in PRIVATE_DETAILS:
+        log.warning("%s: %s", exc.code, exc)  # where it was kept and what failed: for the operators, not callers
+        message = type(exc)().message(language(request)) if exc.code == "blob_not_found" else _STORAGE[_zh(request)]
+    body = ErrorEnvelope(error=ErrorBody(code=exc.code, message=message, details=details))
     headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"

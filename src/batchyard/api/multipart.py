@@ -1,11 +1,13 @@
 """A multipart body read as it streams in, one file at a time, with caps on each file, the whole request and
 the number of files: no file is held whole in memory (each is spooled, to disk past 256 KiB), nothing past a
-cap is kept, and a body past the request cap stops being read."""
+cap is kept, and a body past the request cap stops being read. A body cut before its closing boundary is refused,
+and files sent under another field are handed on marked, never dropped without a word."""
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 SPOOL_IN_MEMORY = 256 * 1024
 FILE_FIELDS = {b"files", b"file", b"files[]"}  # the form fields files are taken from
+MEDIA_TYPE = b"multipart/form-data"
 
 
 def _spool() -> SpooledTemporaryFile[bytes]:
@@ -29,12 +32,19 @@ def _spool() -> SpooledTemporaryFile[bytes]:
 
 @dataclass
 class ReceivedFile:
-    """A file part as received: spooled up to the per-file cap; ``too_large`` once it went past it."""
+    """A file part as received: spooled up to the per-file cap; ``too_large`` once it went past it.
+
+    ``wrong_field`` when it came under a form field other than ``files`` (named in ``form_field``): nothing of it is
+    spooled, but it is handed on so the caller can tell the user why it was not kept (a mistyped field name would
+    otherwise look like an upload of nothing).
+    """
 
     filename: str
     spool: SpooledTemporaryFile[bytes] = field(default_factory=_spool)
     size: int = 0
     too_large: bool = False
+    form_field: str = "files"
+    wrong_field: bool = False
 
     def close(self) -> None:
         self.spool.close()
@@ -48,12 +58,13 @@ class Caps:
 
 
 class MultipartFiles:
-    """Feeds a multipart body to python-multipart and collects its file parts (other fields are ignored)."""
+    """Feeds a multipart body to python-multipart and collects its file parts (fields without a file are
+    ignored)."""
 
     def __init__(self, content_type: str, caps: Caps) -> None:
-        _, options = parse_options_header(content_type)
+        media_type, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
-        if not boundary:
+        if media_type.strip() != MEDIA_TYPE or not boundary:
             raise InvalidParams(reason="the body must be multipart/form-data with a boundary")
         self.caps = caps
         self.received = 0
@@ -65,6 +76,7 @@ class MultipartFiles:
         self._value = b""
         self._disposition = b""
         self._count = 0
+        self._ended = False
         callbacks: MultipartCallbacks = {
             "on_part_begin": self._part_begin,
             "on_part_data": self._part_data,
@@ -73,6 +85,7 @@ class MultipartFiles:
             "on_header_value": self._header_value,
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
+            "on_end": self._end,
         }
         self._parser = MultipartParser(boundary, callbacks)
 
@@ -83,7 +96,7 @@ class MultipartFiles:
                 self._feed(chunk)
                 while self.finished:
                     yield self.finished.pop(0)
-            self._parser.finalize()
+            self._finish()
         except FormParserError:
             self._close_all()
             raise InvalidParams(reason="the multipart body is malformed") from None
@@ -98,6 +111,16 @@ class MultipartFiles:
         if self.received > self.caps.request_bytes:
             raise FileTooLarge(limit_mb=self.caps.request_bytes / 1_000_000)
         self._parser.write(chunk)
+
+    def _finish(self) -> None:
+        """python-multipart's ``finalize`` does not check that the body reached its closing boundary: without
+        this, an upload cut short would lose its last file without a word."""
+        self._parser.finalize()
+        if not self._ended:
+            raise InvalidParams(reason="the multipart body ended before its closing boundary")
+
+    def _end(self) -> None:
+        self._ended = True
 
     def _close_all(self) -> None:
         """On any error (or the caller stopping early): the spools not handed out yet are closed here."""
@@ -123,19 +146,26 @@ class MultipartFiles:
 
     def _headers_finished(self) -> None:
         _, options = parse_options_header(self._disposition)
-        if b"filename" not in options or options.get(b"name") not in FILE_FIELDS:
-            return  # a plain field, or a file under another name: not ours
-        self._count += 1
+        if b"filename" not in options:
+            return  # a plain field
+        self._count += 1  # files under another field count too: each is listed back to the user
         if self._count > self.caps.files:
             raise InvalidParams(reason=f"at most {self.caps.files} files may be sent at once")
         self._in_file = True
-        self._current = ReceivedFile(filename=options[b"filename"].decode(self._charset, errors="replace"))
+        name = options.get(b"name", b"")
+        self._current = ReceivedFile(
+            filename=_decoded(options[b"filename"], self._charset),
+            form_field=_decoded(name, self._charset),
+            wrong_field=name not in FILE_FIELDS,
+        )
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         part = self._current
         if not self._in_file or part is None:
             return
         part.size += end - start
+        if part.wrong_field:
+            return  # refused whatever its size: its bytes are not kept
         if part.size > self.caps.file_bytes:
             part.too_large = True
         if not part.too_large:
@@ -149,11 +179,24 @@ class MultipartFiles:
         self._in_file = False
 
 
+def _decoded(raw: bytes, charset: str) -> str:
+    """A name in the body's charset (UTF-8 unless it says otherwise), else as GB18030: browsers and curl on
+    Chinese Windows send names in the system's code page (GBK, which GB18030 contains) whatever they declare.
+    Only what neither reads is kept with U+FFFD in place of the bytes it could not read."""
+    for encoding in (charset, "gb18030"):
+        with suppress(UnicodeDecodeError):
+            return raw.decode(encoding)
+    return raw.decode(charset, errors="replace")
+
+
 def _charset(value: bytes | None) -> str:
-    """File names are UTF-8 unless the body says otherwise (and names a charset Python knows)."""
+    """File names are UTF-8 unless the body says otherwise, naming a text charset that writes ASCII as ASCII (the
+    headers around the name are ASCII): a codec such as ``hex`` cannot decode text, and UTF-16 would misread it."""
     if not value:
         return "utf-8"
     try:
-        return codecs.lookup(value.decode("ascii", errors="replace")).name
+        name = codecs.lookup(value.decode("ascii", errors="replace")).name
+        writes_ascii = "name.png".encode(name) == b"name.png"  # LookupError for codecs that are not text
     except LookupError:
         return "utf-8"
+    return name if writes_ascii else "utf-8"

@@ -112,7 +112,7 @@ class SubmitIn(BaseModel):
     )
     upload_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1), JSON_INTEGER]] | None = Field(
         default=None,
-        max_length=100_000,
+        max_length=10_000,
         description="files from `POST /uploads` (the caller's own): an item per file, in this order; not with `items`",
     )
 

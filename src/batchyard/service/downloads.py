@@ -10,7 +10,7 @@ from itertools import chain, islice
 from batchyard.core.filenames import UniqueNames
 from batchyard.core.files import Artifact
 from batchyard.core.model import Job
-from batchyard.errors import NoItemOutput, NothingToDownload
+from batchyard.errors import BlobNotFound, NoItemOutput, NothingToDownload
 from batchyard.service.archives import ZipEntry, zip_stream
 from batchyard.service.error_reports import COLUMN_SAMPLE, FailedRow, errors_csv, errors_xlsx, report_columns
 from batchyard.service.files import FileService
@@ -31,6 +31,9 @@ class Downloads:
         outputs = self._outputs(job, success_only=success_only)
         if not outputs:
             raise NothingToDownload(job_id=job.id)
+        for artifact in outputs:  # a missing file is an error now, not a download broken off half-way
+            if not self.files.blobs.exists(artifact.blob_key):
+                raise BlobNotFound(key=artifact.blob_key)
         names = UniqueNames()
         entries = [
             ZipEntry(
@@ -44,9 +47,12 @@ class Downloads:
         return zip_stream(entries)
 
     def item_output(self, job: Job, index: int) -> Artifact:
-        for artifact in self.store.artifacts(job.id):
-            if artifact.item_index == index:
-                return artifact
+        """The output of a succeeded item (an item that failed after saving a file has no output)."""
+        item = next(self.store.items(job.id, start=index), None)
+        if item is not None and item.index == index and item.status == SUCCEEDED:
+            for artifact in self.store.artifacts(job.id):
+                if artifact.item_index == index:
+                    return artifact
         raise NoItemOutput(job_id=job.id, index=index)
 
     def errors(self, job: Job, *, format: str, language: str) -> Iterator[bytes]:

@@ -1,8 +1,10 @@
 """The errors file of a job: each failed item with its original input and the reason, as CSV or XLSX.
 
 The item's own fields come first, in their own columns, so a user can fix the rows in a spreadsheet and upload
-the same file again; the reason, the item's position and its attempts follow. Every text cell is neutralised
-(``core.cells``): the inputs came from users, and the file will be opened in Excel.
+the same file again; the reason, the item's position and its attempts follow. The inputs came from users and the
+file will be opened in Excel, so text that starts like a formula is kept from running: in CSV with a leading
+``'`` (``core.cells``; CSV has no other way), in XLSX as the text itself in a string cell with Excel's quote
+prefix, so a fixed sheet uploaded again reads exactly what was sent.
 """
 
 from __future__ import annotations
@@ -57,12 +59,11 @@ def report_columns(rows_sample: Iterable[FailedRow]) -> list[str]:
 
 def report_header(columns: list[str], *, language: str) -> list[str]:
     """The header row: the item's columns, then the reason, the item's 1-based position and its attempts,
-    titled in ``language`` and never named like one of the item's columns (the upload would read it back)."""
+    titled in ``language`` and never named like one of the item's columns (the upload would read it back).
+    Text is as it is; each writer keeps it from being read as a formula in its own way."""
     titles = _TITLES[_language(language)]
     taken = set(columns)
-    return [neutralise_formula(c) for c in columns] + [
-        _untaken(titles[key], taken) for key in ("error", "row", "attempts")
-    ]
+    return columns + [_untaken(titles[key], taken) for key in ("error", "row", "attempts")]
 
 
 def _untaken(title: str, taken: set[str]) -> str:
@@ -76,14 +77,32 @@ def _language(language: str) -> str:
 
 
 def report_cells(row: FailedRow, columns: list[str]) -> list[Cell]:
-    """One failed item as cells, in the order of ``report_header``."""
-    return [*_item_cells(row.item, columns), neutralise_formula(row.error), row.index + 1, row.attempts]
+    """One failed item as cells, in the order of ``report_header``, its text as it is (see ``report_header``)."""
+    return [*_item_cells(row.item, columns), row.error, row.index + 1, row.attempts]
 
 
 def _item_cells(item: Any, columns: list[str]) -> list[Cell]:
     if isinstance(item, dict) and columns != [ITEM_COLUMN]:
-        return [cell_text(item.get(column)) for column in columns]
-    return [cell_text(item)] + [None] * (len(columns) - 1)
+        return [_plain_cell(item.get(column)) for column in columns]
+    return [_plain_cell(item)] + [None] * (len(columns) - 1)
+
+
+def _plain_cell(value: Any) -> Cell:
+    """``cell_text`` without its quote: the text ``cell_text`` makes is ``str(value)``, except for nested values,
+    whose JSON starts with ``{`` or ``[`` and so is never quoted."""
+    cell = cell_text(value)
+    if isinstance(cell, str) and not isinstance(value, dict | list | tuple):
+        return str(value)
+    return cell
+
+
+def _looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would read ``text`` as a formula: the test ``core.cells`` quotes by."""
+    return neutralise_formula(text) != text
+
+
+def _csv_cells(cells: Sequence[Cell]) -> list[Cell]:
+    return [neutralise_formula(cell) if isinstance(cell, str) else cell for cell in cells]
 
 
 def errors_csv(rows: Iterable[FailedRow], columns: list[str], *, language: str) -> Iterator[bytes]:
@@ -92,9 +111,9 @@ def errors_csv(rows: Iterable[FailedRow], columns: list[str], *, language: str) 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
-    writer.writerow(report_header(columns, language=language))
+    writer.writerow(_csv_cells(report_header(columns, language=language)))
     for row in rows:
-        writer.writerow(report_cells(row, columns))
+        writer.writerow(_csv_cells(report_cells(row, columns)))
         if buffer.tell() >= PIECE_BYTES:
             yield _drain(buffer)
     yield _drain(buffer)
@@ -126,8 +145,8 @@ def _write_workbook(target: IO[bytes], rows: Iterable[FailedRow], columns: list[
         sheet = workbook.add_worksheet(_TITLES[lang]["sheet"])
         header = report_header(columns, language=lang)
         widths = _Widths(header)
-        _write_row(sheet, 0, header, workbook.add_format({"bold": True}))
-        _write_rows(sheet, rows, columns, widths, last_row=max_rows - 1, lang=lang)
+        _write_row(sheet, 0, header, _Style.of(workbook, bold=True))
+        _write_rows(sheet, rows, columns, widths, _Style.of(workbook), last_row=max_rows - 1, lang=lang)
         sheet.freeze_panes(1, 0)
         widths.apply(sheet)  # column widths are written ahead of the rows when the sheet is assembled
     finally:
@@ -135,38 +154,61 @@ def _write_workbook(target: IO[bytes], rows: Iterable[FailedRow], columns: list[
 
 
 def _write_rows(
-    sheet: Any, rows: Iterable[FailedRow], columns: list[str], widths: _Widths, *, last_row: int, lang: str
+    sheet: Any,
+    rows: Iterable[FailedRow],
+    columns: list[str],
+    widths: _Widths,
+    style: _Style,
+    *,
+    last_row: int,
+    lang: str,
 ) -> None:
     remaining = iter(rows)
     # zip() asks the range first, so when the range ends no row is taken from ``remaining`` and lost.
     for number, row in zip(range(1, last_row), remaining, strict=False):
-        _write_row(sheet, number, widths.measure(report_cells(row, columns)))
+        _write_row(sheet, number, widths.measure(report_cells(row, columns)), style)
     last = next(remaining, None)
     if last is None:
         return
     if next(remaining, None) is None:
-        _write_row(sheet, last_row, report_cells(last, columns))
+        _write_row(sheet, last_row, report_cells(last, columns), style)
     else:
         sheet.write_string(last_row, 0, _CUT_NOTICE[lang])
 
 
-def _write_row(sheet: Any, number: int, cells: Sequence[Cell], cell_format: Any = None) -> None:
+@dataclass(frozen=True, slots=True)
+class _Style:
+    """A row's cell format, and the same with Excel's quote prefix for text a spreadsheet would read as a
+    formula: the cell keeps its text exactly, Excel shows it as text, and it stays text when edited."""
+
+    plain: Any
+    quoted: Any
+
+    @classmethod
+    def of(cls, workbook: Any, **properties: Any) -> _Style:
+        plain = workbook.add_format(properties) if properties else None
+        return cls(plain, workbook.add_format({**properties, "quote_prefix": True}))
+
+    def for_text(self, text: str) -> Any:
+        return self.quoted if _looks_like_formula(text) else self.plain
+
+
+def _write_row(sheet: Any, number: int, cells: Sequence[Cell], style: _Style) -> None:
     for column, value in enumerate(cells):
-        _write_cell(sheet, number, column, value, cell_format)
+        _write_cell(sheet, number, column, value, style)
 
 
-def _write_cell(sheet: Any, row: int, column: int, value: Cell, cell_format: Any) -> None:
+def _write_cell(sheet: Any, row: int, column: int, value: Cell, style: _Style) -> None:
     """Text always through ``write_string``, which never makes a formula or a link of it."""
     if value is None:
         return
     if isinstance(value, bool):
-        sheet.write_boolean(row, column, value, cell_format)
-    elif isinstance(value, str):
-        sheet.write_string(row, column, value, cell_format)
-    elif isinstance(value, float) or abs(value) < _EXCEL_EXACT_INTEGERS:
-        sheet.write_number(row, column, value, cell_format)
+        sheet.write_boolean(row, column, value, style.plain)
+    elif isinstance(value, float) or (isinstance(value, int) and abs(value) < _EXCEL_EXACT_INTEGERS):
+        sheet.write_number(row, column, value, style.plain)
     else:
-        sheet.write_string(row, column, str(value), cell_format)
+        text = str(value)
+        sheet.write_string(row, column, text, style.for_text(text))
 
 
 class _Widths:

@@ -18,6 +18,7 @@ from batchyard.core.sniff import SNIFF_BYTES, sniff
 from batchyard.errors import (
     ArtifactNotFound,
     EmptyFile,
+    FileTooLarge,
     Forbidden,
     UnsupportedFileType,
     UploadNotFound,
@@ -82,23 +83,34 @@ class FileService:
             self.blobs.delete(key)
             raise
 
-    def uploads_for(self, owner: str, upload_ids: Sequence[int], accepts: Sequence[str] | None) -> list[Upload]:
-        """The uploads a job of ``owner``'s will read, in the order given: each must exist, be theirs (an
-        admin's too: a job reads files as its owner) and be of a type the job accepts; they are then kept as
-        long as the job's files."""
+    def discard(self, uploads: Sequence[Upload]) -> None:
+        """Forget uploads no one will use (their request failed after they were kept): rows, then bytes."""
+        if uploads:
+            for key in self.store.delete_uploads([u.id for u in uploads], _now() + timedelta(days=36500)):
+                self._delete_blob(key)
+
+    def uploads_for(
+        self, owner: str, upload_ids: Sequence[int], accepts: Sequence[str] | None, max_bytes: int | None = None
+    ) -> list[Upload]:
+        """The uploads a job of ``owner``'s will read, in the order given: each must exist and not have expired,
+        be theirs (an admin's too: a job reads files as its owner), be of a type the job accepts and within
+        its size; they are then kept at least as long as the job's files (``link`` keeps them while it runs)."""
         found = {u.id: u for u in self.store.get_uploads(upload_ids)}
-        chosen = []
+        now = _now()
         for upload_id in upload_ids:
-            upload = found.get(upload_id)
-            if upload is None:
-                raise UploadNotFound(upload_id=upload_id)
-            if upload.owner != owner:
-                raise Forbidden()
+            _check_usable(found.get(upload_id), upload_id, owner, now)
+        chosen = [found[upload_id] for upload_id in upload_ids]
+        for upload in chosen:
             if accepts is not None and upload.content_type not in accepts:
                 raise UnsupportedFileType(found=sniff_label(upload.content_type), accepted=_labels(accepts))
-            chosen.append(upload)
-        self.store.keep_uploads(list(found), _now() + self.limits.artifacts_kept)
+            if max_bytes is not None and upload.size > max_bytes:
+                raise FileTooLarge(limit_mb=max_bytes / 1_000_000, upload_id=upload.id)
+        self.store.keep_uploads(list(found), now + self.limits.artifacts_kept)
         return chosen
+
+    def link(self, job_id: int, upload_ids: Sequence[int]) -> None:
+        """The job reads these uploads: they stay while it is not finished, however long that is."""
+        self.store.link_uploads(job_id, upload_ids)
 
     def open_upload(self, owner: str, upload_id: int) -> BinaryIO:
         found = self.store.get_uploads([upload_id])
@@ -162,25 +174,31 @@ class FileService:
 
     # expiry
     def sweep(self) -> int:
-        """Delete expired uploads and artifacts, bytes first: a row whose bytes are gone is deleted on the next
-        sweep, while bytes without a row would never be found again."""
+        """Delete a batch of expired uploads and artifacts: rows first, then the bytes of the rows deleted, so
+        that no row (and no job) is ever left pointing at deleted bytes. A crash in between leaves bytes nothing
+        points at: storage, not data, is lost."""
         now = _now()
-        deleted = 0
+        keys: list[str] = []
         if uploads := self.store.expired_uploads(now, SWEEP_BATCH):
-            for upload in uploads:
-                self._delete_blob(upload.blob_key)
-            deleted += self.store.delete_uploads([u.id for u in uploads], now)
+            keys += self.store.delete_uploads([u.id for u in uploads], now)
         if artifacts := self.store.expired_artifacts(now, SWEEP_BATCH):
-            for artifact in artifacts:
-                self._delete_blob(artifact.blob_key)
-            deleted += self.store.delete_artifacts([a.id for a in artifacts])
-        return deleted
+            keys += self.store.delete_artifacts([a.id for a in artifacts])
+        for key in keys:
+            self._delete_blob(key)
+        return len(keys)
 
     def _delete_blob(self, key: str) -> None:
         try:
             self.blobs.delete(key)
         except Exception:
             log.warning("deleting stored file %s failed", key, exc_info=True)
+
+
+def _check_usable(upload: Upload | None, upload_id: int, owner: str, now: datetime) -> None:
+    if upload is None or upload.expires_at <= now:  # expired: the sweep may be deleting it now
+        raise UploadNotFound(upload_id=upload_id)
+    if upload.owner != owner:
+        raise Forbidden()
 
 
 def _now() -> datetime:

@@ -45,10 +45,31 @@ class JobService:
         idempotency_key: str | None = None,
         upload_ids: Sequence[int] | None = None,
     ) -> Job:
+        """Submit a job of its items, or of an item per upload (``upload_ids``: tied to the job while it runs)."""
+        if upload_ids is None:
+            return self._submit(
+                type_name, owner=owner, items=items, params=params, priority=priority, idempotency_key=idempotency_key
+            )
+        items = self._upload_items(self.registry.get(type_name), owner, items, upload_ids)
+        job = self._submit(
+            type_name, owner=owner, items=items, params=params, priority=priority, idempotency_key=idempotency_key
+        )
+        if self.files is not None:
+            self.files.link(job.id, upload_ids)
+        return job
+
+    def _submit(
+        self,
+        type_name: str,
+        *,
+        owner: str,
+        items: Iterable[Any] | None,
+        params: dict[str, Any] | None,
+        priority: int | None,
+        idempotency_key: str | None,
+    ) -> Job:
         job_type = self.registry.get(type_name)
         raw_params = job_type.params_dict(job_type.parse_params(params))
-        if upload_ids is not None:
-            items = self._upload_items(job_type, owner, items, upload_ids)
         if items is None and job_type.source is None:
             raise NoItems()
         counted = len(items) if isinstance(items, Sized) else None  # known now: charged when the job is created
@@ -101,7 +122,9 @@ class JobService:
             raise TooManyItems(type=job_type.name, limit=limit, count=len(upload_ids))
         if self.files is None:
             raise InvalidParams(reason="this service keeps no files")
-        return [u.as_item() for u in self.files.uploads_for(owner, upload_ids, job_type.policies.accepts)]
+        policies = job_type.policies
+        cap = None if policies.max_file_mb is None else int(policies.max_file_mb * 1_000_000)
+        return [u.as_item() for u in self.files.uploads_for(owner, upload_ids, policies.accepts, cap)]
 
     def _plan_now(
         self, job_type: JobType, owner: str, params: dict[str, Any], items: Iterable[Any]

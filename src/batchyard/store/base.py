@@ -238,6 +238,9 @@ class Store(Protocol):
     def keep_uploads(self, ids: Sequence[int], until: datetime) -> None:
         """Push the uploads' expiry out to ``until``, never nearer: a job depends on them now."""
 
+    def link_uploads(self, job_id: int, upload_ids: Sequence[int]) -> None:
+        """The job reads these uploads: none of them is swept while the job is not finished."""
+
     def put_artifact(self, new: NewArtifact) -> tuple[Artifact, str | None]:
         """Record an artifact, replacing the same item's output of the same name; the replaced row's blob key."""
 
@@ -245,12 +248,16 @@ class Store(Protocol):
         """The job's own artifacts first, then its items' outputs in item order."""
 
     def get_artifact(self, artifact_id: int) -> Artifact | None: ...
-    def expired_uploads(self, now: datetime, limit: int) -> list[Upload]: ...
-    def expired_artifacts(self, now: datetime, limit: int) -> list[Artifact]: ...
-    def delete_uploads(self, ids: Sequence[int], now: datetime) -> int:
-        """Delete those still expired at ``now`` (a job may have kept one meanwhile)."""
+    def expired_uploads(self, now: datetime, limit: int) -> list[Upload]:
+        """Past their time, and read by no job that is not finished."""
 
-    def delete_artifacts(self, ids: Sequence[int]) -> int: ...
+    def expired_artifacts(self, now: datetime, limit: int) -> list[Artifact]: ...
+    def delete_uploads(self, ids: Sequence[int], now: datetime) -> list[str]:
+        """Delete those that may still be swept at ``now`` (a job may have taken one meanwhile); the blob keys
+        of the rows deleted."""
+
+    def delete_artifacts(self, ids: Sequence[int]) -> list[str]:
+        """The blob keys of the rows deleted."""
 
     def pinned(self) -> AbstractContextManager[None]:
         """While the block runs, this thread's claims and commits keep one connection (a worker's loop)."""

@@ -18,10 +18,23 @@ from batchyard.api.schemas import Out
 from batchyard.core.filenames import content_disposition
 from batchyard.core.files import Upload
 from batchyard.core.registry import Registry
-from batchyard.errors import BatchyardError, FilesRejected, FileTooLarge, NoFiles, TooManyItems
+from batchyard.errors import (
+    BatchyardError,
+    EmptyFile,
+    FilesRejected,
+    FileTooLarge,
+    NoFiles,
+    TooManyItems,
+    UnsupportedFileType,
+    WrongFormField,
+)
 from batchyard.service.files import FileService
 
 router = APIRouter(tags=["files"])
+
+# What refuses one file and lets the others through; anything else (the storage or the database failing) fails
+# the request.
+REFUSALS = (FileTooLarge, EmptyFile, UnsupportedFileType, TooManyItems, WrongFormField)
 
 MULTIPART_BODY: dict[str, Any] = {
     "requestBody": {
@@ -30,7 +43,9 @@ MULTIPART_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1}
+                    },
                     "required": ["files"],
                 }
             }
@@ -100,15 +115,21 @@ async def upload_files(
     lang = language(request)
     kept: list[Upload] = []
     rejected: list[tuple[ReceivedFile, BatchyardError]] = []
-    async for received in receiver.read(request.stream()):
-        try:
-            if most is not None and len(kept) >= most:
-                raise TooManyItems(type=job_type, limit=most, count=len(kept) + len(rejected) + 1)
-            kept.append(await run_in_threadpool(_keep, files, user.name, received, accepts, cap))
-        except BatchyardError as exc:
-            rejected.append((received, exc))
-        finally:
-            received.close()
+    try:
+        async for received in receiver.read(request.stream()):
+            try:
+                if most is not None and len(kept) >= most:
+                    raise TooManyItems(type=job_type, limit=most, count=len(kept) + len(rejected) + 1)
+                kept.append(await run_in_threadpool(_keep, files, user.name, received, accepts, cap))
+            except REFUSALS as exc:
+                rejected.append((received, exc))
+            finally:
+                received.close()
+    except BaseException:
+        # the request fails whole (a cap, a malformed body, the storage, the client gone): the caller never
+        # learns the ids of what was kept before, so nothing of it is kept
+        await run_in_threadpool(files.discard, kept)
+        raise
     _refuse_if_none_kept(kept, rejected, lang)
     return UploadResult(
         uploads=[UploadOut.of(u) for u in kept],
@@ -127,6 +148,8 @@ def _accepted(registry: Registry, job_type: str | None, files: FileService) -> t
 
 
 def _keep(files: FileService, owner: str, received: ReceivedFile, accepts: tuple[str, ...] | None, cap: int) -> Upload:
+    if received.wrong_field:
+        raise WrongFormField(field=received.form_field)
     if received.too_large:
         raise FileTooLarge(limit_mb=cap / 1_000_000)
     return files.upload(owner, received.filename, received.spool, accepts=accepts, max_bytes=cap)

@@ -48,7 +48,7 @@ GROUPS: dict[StatusGroup, tuple[JobStatus, ...]] = {
     operation_id="submit_job",
     status_code=202,
     response_model=JobOut,
-    responses=responses(401, 403, 409, 422, 429),
+    responses=responses(401, 403, 404, 409, 413, 422, 429),
 )
 def submit_job(
     body: SubmitIn,

@@ -16,7 +16,7 @@ from batchyard.core.sniff import IMAGE_TYPES, SNIFF_BYTES, Sniffed, sniff
 from batchyard.errors import EmptyFile, UnsupportedFileType
 from batchyard.jobs.images.adjust import enhancements, whiten
 from batchyard.jobs.images.decoding import ACCEPTED, decode
-from batchyard.jobs.images.encoding import OUTPUT_FORMATS, encode
+from batchyard.jobs.images.encoding import OUTPUT_FORMATS, check_fits, encode
 from batchyard.jobs.images.geometry import orient, shrink
 from batchyard.jobs.images.modes import standard_mode
 from batchyard.jobs.images.params import ImageParams
@@ -39,7 +39,7 @@ def process_image(source: BinaryIO, params: ImageParams, *, max_pixels: int = MA
     """Clean up and enhance the image in ``source`` (seekable, read from its current position) as ``params`` say.
 
     Raises :class:`EmptyFile`, :class:`UnsupportedFileType` (judged by content, never by name),
-    :class:`ImageTooLarge` (before decoding) or :class:`ImageDamaged`.
+    :class:`ImageTooLarge` (before decoding), :class:`ImageDamaged` or :class:`ImageTooLargeForFormat`.
     """
     sniffed = _accepted_type(_read_head(source))
     image, orientation, icc_profile = decode(
@@ -49,6 +49,7 @@ def process_image(source: BinaryIO, params: ImageParams, *, max_pixels: int = MA
     image = orient(image, orientation if params.auto_orient else 1)
     image = standard_mode(image, keep_alpha=params.format != "jpeg" and not params.white_background)
     image = shrink(image, params.max_side)
+    check_fits(image, params.format)  # the size is final now: no enhancement is spent on an image it cannot write
     for enhancement in enhancements(brightness=params.brightness, contrast=params.contrast, sharpness=params.sharpness):
         image = enhancement.apply(image)
     if params.white_background:

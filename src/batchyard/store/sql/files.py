@@ -10,12 +10,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
+from batchyard.core.status import JobStatus
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import as_utc, utcnow
-from batchyard.store.sql.tables import artifacts, uploads
+from batchyard.store.sql.tables import artifacts, job_uploads, jobs, uploads
+
+UNFINISHED = [s.value for s in JobStatus if not s.is_finished]
+SAVE_ATTEMPTS = 3  # two saves of one item's output at once: the loser of the insert updates the winner's row
 
 
 def add_upload(db: Database, new: NewUpload) -> Upload:
@@ -31,6 +36,15 @@ def get_uploads(db: Database, ids: Sequence[int]) -> list[Upload]:
         return [_upload(row) for row in rows]
 
 
+def link_uploads(db: Database, job_id: int, upload_ids: Sequence[int]) -> None:
+    """Record that the job reads these uploads: they are not swept while it is not finished."""
+    rows = [{"job_id": job_id, "upload_id": upload_id} for upload_id in dict.fromkeys(upload_ids)]
+    with db.write() as conn:
+        known = set(conn.execute(select(job_uploads.c.upload_id).where(job_uploads.c.job_id == job_id)).scalars())
+        if fresh := [row for row in rows if row["upload_id"] not in known]:
+            conn.execute(insert(job_uploads), fresh)
+
+
 def keep_uploads(db: Database, ids: Sequence[int], until: datetime) -> None:
     """Push the uploads' expiry out to ``until`` (never nearer): a job now depends on them."""
     u = uploads.c
@@ -40,7 +54,18 @@ def keep_uploads(db: Database, ids: Sequence[int], until: datetime) -> None:
 
 def put_artifact(db: Database, new: NewArtifact) -> tuple[Artifact, str | None]:
     """Record an artifact; an item's output of the same name from an earlier run is replaced, and its blob key
-    returned so that its bytes can be deleted."""
+    returned so that its bytes can be deleted. Two saves of one output at once (a worker thought lost and the
+    one that took its chunk over) both succeed, the later one replacing the earlier."""
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            return _put_artifact(db, new)
+        except IntegrityError:
+            if attempt == SAVE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _put_artifact(db: Database, new: NewArtifact) -> tuple[Artifact, str | None]:
     a = artifacts.c
     with db.write() as conn:
         old = None
@@ -72,10 +97,16 @@ def get_artifact(db: Database, artifact_id: int) -> Artifact | None:
 
 
 def expired_uploads(db: Database, now: datetime, limit: int) -> list[Upload]:
-    u = uploads.c
+    """Uploads past their time that no unfinished job reads."""
     with db.read() as conn:
-        rows = conn.execute(select(uploads).where(u.expires_at <= now).order_by(u.expires_at).limit(limit))
-        return [_upload(row) for row in rows.mappings()]
+        query = select(uploads).where(_sweepable(now)).order_by(uploads.c.expires_at).limit(limit)
+        return [_upload(row) for row in conn.execute(query).mappings()]
+
+
+def _sweepable(now: datetime) -> ColumnElement[bool]:
+    ju, j = job_uploads.c, jobs.c
+    read_by_a_running_job = exists().where(ju.upload_id == uploads.c.id, ju.job_id == j.id, j.status.in_(UNFINISHED))
+    return and_(uploads.c.expires_at <= now, ~read_by_a_running_job)
 
 
 def expired_artifacts(db: Database, now: datetime, limit: int) -> list[Artifact]:
@@ -85,16 +116,20 @@ def expired_artifacts(db: Database, now: datetime, limit: int) -> list[Artifact]
         return [_artifact(row) for row in rows.mappings()]
 
 
-def delete_uploads(db: Database, ids: Sequence[int], now: datetime) -> int:
-    """Delete the uploads among ``ids`` that are still expired at ``now`` (a job may have kept one since)."""
+def delete_uploads(db: Database, ids: Sequence[int], now: datetime) -> list[str]:
+    """Delete the uploads among ``ids`` that may still be swept at ``now`` (a job may have taken one since);
+    the blob keys of those deleted, whose bytes nothing can reach any more."""
     u = uploads.c
     with db.write() as conn:
-        return conn.execute(delete(uploads).where(u.id.in_(list(ids)), u.expires_at <= now)).rowcount or 0
+        query = delete(uploads).where(u.id.in_(list(ids)), _sweepable(now)).returning(u.blob_key)
+        return list(conn.execute(query).scalars())
 
 
-def delete_artifacts(db: Database, ids: Sequence[int]) -> int:
+def delete_artifacts(db: Database, ids: Sequence[int]) -> list[str]:
+    """Delete the artifacts among ``ids``; the blob keys of those deleted."""
     with db.write() as conn:
-        return conn.execute(delete(artifacts).where(artifacts.c.id.in_(list(ids)))).rowcount or 0
+        query = delete(artifacts).where(artifacts.c.id.in_(list(ids))).returning(artifacts.c.blob_key)
+        return list(conn.execute(query).scalars())
 
 
 def _fields(new: NewUpload | NewArtifact) -> dict[str, Any]:

@@ -90,6 +90,7 @@ def _fail_remaining(conn: Connection, chunk: Any, lost: int, job: Any) -> None:
     and apply the job's failure policies to them as a commit would."""
     states: str = chunk["states"]
     reason = f"the worker processing this item was lost {lost} times (crash, out of memory or killed)"
+    reason_zh = f"处理该项目的 worker 已丢失 {lost} 次（崩溃、内存不足或被终止）"
     open_ = [i for i, s in enumerate(states) if s == ItemState.PENDING]
     job_id = chunk["job_id"]
     record_errors(
@@ -97,7 +98,7 @@ def _fail_remaining(conn: Connection, chunk: Any, lost: int, job: Any) -> None:
         job_id=job_id,
         chunk_id=chunk["id"],
         round=chunk["round"],
-        errors=(ItemError(chunk["first_index"] + i, reason, lost) for i in open_),
+        errors=(ItemError(chunk["first_index"] + i, reason, lost, reason_zh) for i in open_),
     )
     conn.execute(
         update(chunks)

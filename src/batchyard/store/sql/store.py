@@ -310,6 +310,9 @@ class SqlStore:
     def keep_uploads(self, ids: Sequence[int], until: datetime) -> None:
         files.keep_uploads(self.db, ids, until)
 
+    def link_uploads(self, job_id: int, upload_ids: Sequence[int]) -> None:
+        files.link_uploads(self.db, job_id, upload_ids)
+
     def put_artifact(self, new: NewArtifact) -> tuple[Artifact, str | None]:
         return files.put_artifact(self.db, new)
 
@@ -325,10 +328,10 @@ class SqlStore:
     def expired_artifacts(self, now: datetime, limit: int) -> list[Artifact]:
         return files.expired_artifacts(self.db, now, limit)
 
-    def delete_uploads(self, ids: Sequence[int], now: datetime) -> int:
+    def delete_uploads(self, ids: Sequence[int], now: datetime) -> list[str]:
         return files.delete_uploads(self.db, ids, now)
 
-    def delete_artifacts(self, ids: Sequence[int]) -> int:
+    def delete_artifacts(self, ids: Sequence[int]) -> list[str]:
         return files.delete_artifacts(self.db, ids)
 
     def pinned(self) -> AbstractContextManager[None]:

@@ -299,6 +299,16 @@ uploads = Table(
     Index(None, "expires_at"),
 )
 
+# Which uploads a job reads: an upload is not swept while a job that reads it is not finished.
+job_uploads = Table(
+    "by_job_uploads",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("upload_id", Id, ForeignKey("by_uploads.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("job_id", "upload_id"),
+    Index(None, "upload_id"),
+)
+
 # Files jobs produced: one per item output (``item_index``, replaced when the item runs again) or the job's own
 # (an export, an error report: ``item_index`` null).
 artifacts = Table(

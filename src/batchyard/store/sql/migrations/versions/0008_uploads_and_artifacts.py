@@ -38,6 +38,19 @@ def upgrade() -> None:
     op.create_index(op.f("ix_by_uploads_owner_id"), "by_uploads", ["owner", "id"], unique=False)
     op.create_index(op.f("ix_by_uploads_expires_at"), "by_uploads", ["expires_at"], unique=False)
     op.create_table(
+        "by_job_uploads",
+        sa.Column("job_id", Id, nullable=False),
+        sa.Column("upload_id", Id, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["by_jobs.id"], name=op.f("fk_by_job_uploads_job_id_by_jobs"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["upload_id"], ["by_uploads.id"], name=op.f("fk_by_job_uploads_upload_id_by_uploads"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("job_id", "upload_id", name=op.f("pk_by_job_uploads")),
+    )
+    op.create_index(op.f("ix_by_job_uploads_upload_id"), "by_job_uploads", ["upload_id"], unique=False)
+    op.create_table(
         "by_artifacts",
         sa.Column("id", Id, autoincrement=True, nullable=False),
         sa.Column("job_id", Id, nullable=False),
@@ -62,6 +75,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_by_artifacts_expires_at"), table_name="by_artifacts")
     op.drop_table("by_artifacts")
+    op.drop_index(op.f("ix_by_job_uploads_upload_id"), table_name="by_job_uploads")
+    op.drop_table("by_job_uploads")
     op.drop_index(op.f("ix_by_uploads_expires_at"), table_name="by_uploads")
     op.drop_index(op.f("ix_by_uploads_owner_id"), table_name="by_uploads")
     op.drop_table("by_uploads")
