@@ -244,3 +244,18 @@ def test_a_schema_is_not_woken_by_another_schemas_events(database_url: str, post
         theirs.close()
         with psycopg.connect(postgres_server, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {other} CASCADE")
+
+
+# 6, during a rolling upgrade: an older process notifies with an empty payload, which may be ours
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_empty_notification_from_an_older_version_wakes_the_watch(yard: Yard, postgres_server: str) -> None:
+    watch = yard.store.watch_events()
+    try:
+        watch.wait(0.01)  # connected and listening
+        with psycopg.connect(postgres_server, autocommit=True) as older:
+            older.execute("SELECT pg_notify('batchyard_events', '')")
+        began = time.monotonic()
+        watch.wait(5)
+        assert time.monotonic() - began < 2
+    finally:
+        watch.close()

@@ -63,12 +63,13 @@ def _listen(raw: Raw, seconds: float) -> None:
 
 
 def _until_notified(conn: psycopg.Connection[Any], schema: object, seconds: float) -> None:
-    """Return on the first notification from ``schema`` (another schema's are passed over), or after
+    """Return on the first notification from ``schema`` (another schema's are passed over; an empty payload,
+    from a process of an older version during an upgrade, may be anyone's and wakes too), or after
     ``seconds``."""
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         for notice in conn.notifies(timeout=left, stop_after=1):
-            if notice.payload == schema:
+            if notice.payload in (schema, ""):
                 return
 
 
