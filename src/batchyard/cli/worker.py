@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from batchyard.cli.loading import load_yard, setup_logging
+from batchyard.engine.allocator import keep_large_buffers
 from batchyard.engine.supervisor import Supervisor
 from batchyard.engine.worker import Worker
 from batchyard.observability import chunk_observer
@@ -25,6 +26,7 @@ def worker(
     if concurrency > 1:
         _supervise(app, concurrency)
         return
+    keep_large_buffers()  # this process is a worker: it frees and allocates big buffers item after item
     shutdown = _Shutdown()
     signal.signal(signal.SIGTERM, shutdown.handle)  # before start-up, so a SIGTERM during it is graceful too
     signal.signal(signal.SIGINT, shutdown.handle)
