@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from PIL import Image
 
 from batchyard import Yard
@@ -149,3 +150,15 @@ def scratch_schema(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImagesServer]:
+    """One server per test module and database, shared by its tests (each test signs up users of its own)."""
+    root = tmp_path_factory.mktemp(f"images-{request.param}")
+    if request.param == "sqlite":
+        with images_server(f"sqlite:///{root}/images.db", root) as running:
+            yield running
+        return
+    with scratch_schema(request.getfixturevalue("postgres_server")) as url, images_server(url, root) as running:
+        yield running

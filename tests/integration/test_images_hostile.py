@@ -5,25 +5,18 @@ nothing takes a worker down."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import pytest
 from PIL import Image
 
 from tests.acceptance.helpers import children_of
-from tests.integration.images_server import API, ImagesServer, images_server, jpeg, scratch_schema
+from tests.integration.images_server import API, ImagesServer, jpeg
 from tests.support import hostile_images as hostile
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImagesServer]:
-    root = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    if request.param == "sqlite":
-        with images_server(f"sqlite:///{root}/hostile.db", root) as running:
-            yield running
-        return
-    with scratch_schema(request.getfixturevalue("postgres_server")) as url, images_server(url, root) as running:
-        yield running
+@pytest.fixture(scope="module")
+def server(module_server: ImagesServer) -> ImagesServer:
+    return module_server
 
 
 REFUSED_AT_UPLOAD = {

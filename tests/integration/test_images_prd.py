@@ -9,7 +9,7 @@ import shutil
 import threading
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +21,14 @@ from batchyard.core.files import Upload
 from tests.integration.images_server import (
     API,
     ImagesServer,
-    images_server,
     jpeg,
-    scratch_schema,
     truncated_jpeg,
 )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImagesServer]:
-    root = tmp_path_factory.mktemp(f"images-{request.param}")
-    if request.param == "sqlite":
-        with images_server(f"sqlite:///{root}/images.db", root) as running:
-            yield running
-        return
-    with scratch_schema(request.getfixturevalue("postgres_server")) as url, images_server(url, root) as running:
-        yield running
+@pytest.fixture(scope="module")
+def server(module_server: ImagesServer) -> ImagesServer:
+    return module_server
 
 
 def photos(count: int, start: int = 0) -> list[tuple[str, bytes]]:
