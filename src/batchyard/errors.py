@@ -335,6 +335,12 @@ class UploadNotFound(BatchyardError):
     code = "upload_not_found"
 
 
+class UploadsGone(BatchyardError):
+    """Job {job_id} cannot be retried: {count} of the files it reads have expired and were deleted."""
+
+    code = "uploads_gone"
+
+
 class ArtifactNotFound(BatchyardError):
     """Artifact {artifact_id} does not exist (or has expired)."""
 
@@ -407,6 +413,7 @@ _ZH: dict[str, str] = {
     "wrong_form_field": "文件应放在名为 `files` 的表单字段中；此文件在 `{field}` 中。",
     "files_rejected": "{count} 个文件均未被接受；每个文件的原因见 details。",
     "upload_not_found": "上传的文件 {upload_id} 不存在（或已过期）。",
+    "uploads_gone": "任务 {job_id} 无法重试：它读取的文件中有 {count} 个已过期并被删除。",
     "artifact_not_found": "产出文件 {artifact_id} 不存在（或已过期）。",
     "nothing_to_download": "任务 {job_id} 没有可下载的产出文件。",
     "no_item_output": "任务 {job_id} 的第 {index} 项没有产出文件。",

@@ -36,7 +36,7 @@ def _files(count: int) -> list[tuple[str, tuple[str, bytes, str]]]:
 
 def _uploads_left(svc: Service) -> int:
     far = datetime.now(UTC) + timedelta(days=36500)
-    return len(svc.yard.store.expired_uploads(far, 1000))
+    return len(svc.yard.store.expired_uploads(far, 1000, after_finish=timedelta(0)))
 
 
 def _blob_files(svc: Service) -> list[Path]:
@@ -123,6 +123,9 @@ def test_a_streamed_request_refused_part_way_keeps_none_of_the_files_before(tmp_
         assert [p for p in server.blobs.rglob("*") if p.is_file()] == [], "no bytes kept"
         yard = Yard(server.database_url)
         try:
-            assert yard.store.expired_uploads(datetime.now(UTC) + timedelta(days=36500), 10) == [], "no rows kept"
+            assert (
+                yard.store.expired_uploads(datetime.now(UTC) + timedelta(days=36500), 10, after_finish=timedelta(0))
+                == []
+            ), "no rows kept"
         finally:
             yard.close()

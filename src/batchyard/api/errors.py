@@ -58,6 +58,7 @@ STATUS: dict[str, int] = {
     "wrong_form_field": 422,
     "files_rejected": 422,
     "upload_not_found": 404,
+    "uploads_gone": 409,
     "artifact_not_found": 404,
     "nothing_to_download": 400,
     "no_item_output": 404,

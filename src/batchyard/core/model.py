@@ -123,6 +123,10 @@ class NewJob:
     prepaid_items: int | None = None  # items charged when the job is created (else each stored batch pays)
     limits: SubmitLimits | None = None
     planned: Sequence[PlannedChunk] | None = None
+    # Uploads the job reads: checked (there, not expired) and tied to it in the transaction that creates it,
+    # their expiry pushed to ``uploads_until``.
+    upload_ids: tuple[int, ...] = ()
+    uploads_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.policies import OnError
 from batchyard.core.status import ItemState
 from batchyard.engine.guard import Interruption, ItemGuard, ItemOverdue
-from batchyard.errors import BatchyardError, ItemTimedOut
+from batchyard.errors import BatchyardError, BlobStorageError, ItemTimedOut
 
 log = logging.getLogger("batchyard.worker")
 
@@ -137,7 +137,11 @@ def _record_failure(job_type: JobType, index: int, ctx: Context, exc: Exception,
 
 
 def describe(exc: BaseException) -> str:
-    """``Type: message`` for a failed item; a message that cannot even be rendered still leaves the type."""
+    """``Type: message`` for a failed item; a message that cannot even be rendered still leaves the type. The
+    file storage's own words (its endpoint, bucket and keys) are logged, not kept where the job's owner reads."""
+    if isinstance(exc, BlobStorageError):
+        log.warning("an item failed on the file storage: %s", exc)
+        return f"{type(exc).__name__}: {BlobStorageError(reason='see the worker log').message()}"
     try:
         text = str(exc).strip()
     except Exception:  # noqa: BLE001 - user code's __str__ may raise anything
@@ -149,6 +153,8 @@ def describe_zh(exc: BaseException) -> str | None:
     """batchyard's own errors have their reason in Chinese too (an image that cannot be read, a timeout)."""
     if not isinstance(exc, BatchyardError):
         return None
+    if isinstance(exc, BlobStorageError):
+        return BlobStorageError(reason="详见 worker 日志").message("zh-CN")
     try:
         return exc.message("zh-CN")
     except Exception:  # noqa: BLE001 - details that cannot be rendered: the English reason stands alone

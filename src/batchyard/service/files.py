@@ -84,9 +84,11 @@ class FileService:
             raise
 
     def discard(self, uploads: Sequence[Upload]) -> None:
-        """Forget uploads no one will use (their request failed after they were kept): rows, then bytes."""
+        """Forget uploads no one will use (their request failed after they were kept): rows, then bytes. No job
+        can read them yet: their ids were never sent."""
         if uploads:
-            for key in self.store.delete_uploads([u.id for u in uploads], _now() + timedelta(days=36500)):
+            ids, never = [u.id for u in uploads], _now() + timedelta(days=36500)
+            for key in self.store.delete_uploads(ids, never, after_finish=self.limits.artifacts_kept):
                 self._delete_blob(key)
 
     def uploads_for(
@@ -94,7 +96,7 @@ class FileService:
     ) -> list[Upload]:
         """The uploads a job of ``owner``'s will read, in the order given: each must exist and not have expired,
         be theirs (an admin's too: a job reads files as its owner), be of a type the job accepts and within
-        its size; they are then kept at least as long as the job's files (``link`` keeps them while it runs)."""
+        its size. The job's creation checks and holds them again, in its own transaction."""
         found = {u.id: u for u in self.store.get_uploads(upload_ids)}
         now = _now()
         for upload_id in upload_ids:
@@ -105,12 +107,11 @@ class FileService:
                 raise UnsupportedFileType(found=sniff_label(upload.content_type), accepted=_labels(accepts))
             if max_bytes is not None and upload.size > max_bytes:
                 raise FileTooLarge(limit_mb=max_bytes / 1_000_000, upload_id=upload.id)
-        self.store.keep_uploads(list(found), now + self.limits.artifacts_kept)
         return chosen
 
-    def link(self, job_id: int, upload_ids: Sequence[int]) -> None:
-        """The job reads these uploads: they stay while it is not finished, however long that is."""
-        self.store.link_uploads(job_id, upload_ids)
+    def kept_until(self) -> datetime:
+        """How long the uploads of a job submitted now are kept at least."""
+        return _now() + self.limits.artifacts_kept
 
     def open_upload(self, owner: str, upload_id: int) -> BinaryIO:
         found = self.store.get_uploads([upload_id])
@@ -177,12 +178,12 @@ class FileService:
         """Delete a batch of expired uploads and artifacts: rows first, then the bytes of the rows deleted, so
         that no row (and no job) is ever left pointing at deleted bytes. A crash in between leaves bytes nothing
         points at: storage, not data, is lost."""
-        now = _now()
+        now, after_finish = _now(), self.limits.artifacts_kept
         keys: list[str] = []
-        if uploads := self.store.expired_uploads(now, SWEEP_BATCH):
-            keys += self.store.delete_uploads([u.id for u in uploads], now)
+        if uploads := self.store.expired_uploads(now, SWEEP_BATCH, after_finish=after_finish):
+            keys += self.store.delete_uploads([u.id for u in uploads], now, after_finish=after_finish)
         if artifacts := self.store.expired_artifacts(now, SWEEP_BATCH):
-            keys += self.store.delete_artifacts([a.id for a in artifacts])
+            keys += self.store.delete_artifacts([a.id for a in artifacts], now)
         for key in keys:
             self._delete_blob(key)
         return len(keys)

@@ -16,7 +16,15 @@ from batchyard.core.policies import OnError
 from batchyard.core.registry import Registry
 from batchyard.core.retry import retry_transient
 from batchyard.core.templates import render_key
-from batchyard.errors import BatchyardError, InvalidParams, LeaseLost, NoItems, SubmissionInterrupted, TooManyItems
+from batchyard.errors import (
+    BatchyardError,
+    InvalidParams,
+    LeaseLost,
+    NoItems,
+    SubmissionInterrupted,
+    TooManyItems,
+    UploadsGone,
+)
 from batchyard.service.files import FileService
 from batchyard.service.keepalive import PlanningLease
 from batchyard.store.base import Store
@@ -46,17 +54,17 @@ class JobService:
         upload_ids: Sequence[int] | None = None,
     ) -> Job:
         """Submit a job of its items, or of an item per upload (``upload_ids``: tied to the job while it runs)."""
-        if upload_ids is None:
-            return self._submit(
-                type_name, owner=owner, items=items, params=params, priority=priority, idempotency_key=idempotency_key
-            )
-        items = self._upload_items(self.registry.get(type_name), owner, items, upload_ids)
-        job = self._submit(
-            type_name, owner=owner, items=items, params=params, priority=priority, idempotency_key=idempotency_key
+        if upload_ids is not None:
+            items = self._upload_items(self.registry.get(type_name), owner, items, upload_ids)
+        return self._submit(
+            type_name,
+            owner=owner,
+            items=items,
+            params=params,
+            priority=priority,
+            idempotency_key=idempotency_key,
+            upload_ids=tuple(upload_ids or ()),
         )
-        if self.files is not None:
-            self.files.link(job.id, upload_ids)
-        return job
 
     def _submit(
         self,
@@ -67,6 +75,7 @@ class JobService:
         params: dict[str, Any] | None,
         priority: int | None,
         idempotency_key: str | None,
+        upload_ids: tuple[int, ...],
     ) -> Job:
         job_type = self.registry.get(type_name)
         raw_params = job_type.params_dict(job_type.parse_params(params))
@@ -93,6 +102,8 @@ class JobService:
             unit_cost=policies.unit_cost,
             prepaid_items=counted,
             limits=SubmitLimits(policies.jobs_per_hour, policies.jobs_per_day, policies.max_active_jobs),
+            upload_ids=upload_ids,
+            uploads_until=self.files.kept_until() if upload_ids and self.files is not None else None,
         )
         planned = None
         if inline and stream is not None:
@@ -180,6 +191,8 @@ class JobService:
     def retry_failed(self, job_id: int) -> Job:
         """Retry under the job type's cap on its owner's active jobs (when the type is registered here)."""
         job = self.store.get_job(job_id)
+        if gone := self.store.missing_uploads(job_id):
+            raise UploadsGone(job_id=job_id, count=len(gone))  # before any charge: its items could not run
         known = job.type in self.registry.names
         limit = self.registry.get(job.type).policies.max_active_jobs if known else None
         return self.store.retry_failed(job_id, max_active=limit)

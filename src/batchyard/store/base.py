@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from batchyard.core.causes import Failure
@@ -235,11 +235,8 @@ class Store(Protocol):
     def get_uploads(self, ids: Sequence[int]) -> list[Upload]:
         """The uploads among ``ids`` that exist (expired ones are deleted), in no particular order."""
 
-    def keep_uploads(self, ids: Sequence[int], until: datetime) -> None:
-        """Push the uploads' expiry out to ``until``, never nearer: a job depends on them now."""
-
-    def link_uploads(self, job_id: int, upload_ids: Sequence[int]) -> None:
-        """The job reads these uploads: none of them is swept while the job is not finished."""
+    def missing_uploads(self, job_id: int) -> list[int]:
+        """Uploads the job reads (``NewJob.upload_ids``) that are gone: a retry of it could not read them."""
 
     def put_artifact(self, new: NewArtifact) -> tuple[Artifact, str | None]:
         """Record an artifact, replacing the same item's output of the same name; the replaced row's blob key."""
@@ -248,16 +245,16 @@ class Store(Protocol):
         """The job's own artifacts first, then its items' outputs in item order."""
 
     def get_artifact(self, artifact_id: int) -> Artifact | None: ...
-    def expired_uploads(self, now: datetime, limit: int) -> list[Upload]:
-        """Past their time, and read by no job that is not finished."""
+    def expired_uploads(self, now: datetime, limit: int, *, after_finish: timedelta) -> list[Upload]:
+        """Past their time, and read by no job that is not finished or finished within ``after_finish``."""
 
     def expired_artifacts(self, now: datetime, limit: int) -> list[Artifact]: ...
-    def delete_uploads(self, ids: Sequence[int], now: datetime) -> list[str]:
+    def delete_uploads(self, ids: Sequence[int], now: datetime, *, after_finish: timedelta) -> list[str]:
         """Delete those that may still be swept at ``now`` (a job may have taken one meanwhile); the blob keys
         of the rows deleted."""
 
-    def delete_artifacts(self, ids: Sequence[int]) -> list[str]:
-        """The blob keys of the rows deleted."""
+    def delete_artifacts(self, ids: Sequence[int], now: datetime) -> list[str]:
+        """Delete those still expired at ``now``; the blob keys of the rows deleted."""
 
     def pinned(self) -> AbstractContextManager[None]:
         """While the block runs, this thread's claims and commits keep one connection (a worker's loop)."""

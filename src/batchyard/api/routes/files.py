@@ -3,9 +3,11 @@ files out: a job's artifacts, to its owner or an admin."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -31,6 +33,7 @@ from batchyard.errors import (
 from batchyard.service.files import FileService
 
 router = APIRouter(tags=["files"])
+log = logging.getLogger("batchyard.api")
 
 # What refuses one file and lets the others through; anything else (the storage or the database failing) fails
 # the request.
@@ -127,14 +130,23 @@ async def upload_files(
                 received.close()
     except BaseException:
         # the request fails whole (a cap, a malformed body, the storage, the client gone): the caller never
-        # learns the ids of what was kept before, so nothing of it is kept
-        await run_in_threadpool(files.discard, kept)
+        # learns the ids of what was kept before, so nothing of it is kept — even when the request is being
+        # cancelled (shielded), and without a failure of this clean-up hiding the request's own error
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_discard_quietly, files, kept)
         raise
     _refuse_if_none_kept(kept, rejected, lang)
     return UploadResult(
         uploads=[UploadOut.of(u) for u in kept],
         rejected=[RejectedFile(filename=r.filename, code=e.code, message=e.message(lang)) for r, e in rejected],
     )
+
+
+def _discard_quietly(files: FileService, kept: list[Upload]) -> None:
+    try:
+        files.discard(kept)
+    except Exception:
+        log.warning("discarding %d upload(s) of a failed request failed", len(kept), exc_info=True)
 
 
 def _accepted(registry: Registry, job_type: str | None, files: FileService) -> tuple[tuple[str, ...] | None, int]:

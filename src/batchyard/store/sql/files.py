@@ -7,14 +7,15 @@ that have expired, so that the service deletes the bytes, and delete a row only 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
 from batchyard.core.status import JobStatus
+from batchyard.errors import UploadNotFound
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import as_utc, utcnow
 from batchyard.store.sql.tables import artifacts, job_uploads, jobs, uploads
@@ -36,20 +37,33 @@ def get_uploads(db: Database, ids: Sequence[int]) -> list[Upload]:
         return [_upload(row) for row in rows]
 
 
-def link_uploads(db: Database, job_id: int, upload_ids: Sequence[int]) -> None:
-    """Record that the job reads these uploads: they are not swept while it is not finished."""
-    rows = [{"job_id": job_id, "upload_id": upload_id} for upload_id in dict.fromkeys(upload_ids)]
-    with db.write() as conn:
-        known = set(conn.execute(select(job_uploads.c.upload_id).where(job_uploads.c.job_id == job_id)).scalars())
-        if fresh := [row for row in rows if row["upload_id"] not in known]:
-            conn.execute(insert(job_uploads), fresh)
-
-
-def keep_uploads(db: Database, ids: Sequence[int], until: datetime) -> None:
-    """Push the uploads' expiry out to ``until`` (never nearer): a job now depends on them."""
+def hold_uploads(conn: Connection, upload_ids: Sequence[int], until: datetime | None) -> None:
+    """Inside the transaction that creates a job: its uploads, locked, must still be there and not expired
+    (``UploadNotFound`` otherwise, and nothing is created); their expiry goes out to ``until``."""
+    ids = list(dict.fromkeys(upload_ids))
     u = uploads.c
-    with db.write() as conn:
-        conn.execute(update(uploads).where(u.id.in_(list(ids)), u.expires_at < until).values(expires_at=until))
+    query = select(u.id, u.expires_at).where(u.id.in_(ids)).with_for_update()
+    now = utcnow()
+    alive = {row.id for row in conn.execute(query) if (as_utc(row.expires_at) or now) > now}
+    for upload_id in ids:
+        if upload_id not in alive:
+            raise UploadNotFound(upload_id=upload_id)
+    if until is not None:
+        conn.execute(update(uploads).where(u.id.in_(ids), u.expires_at < until).values(expires_at=until))
+
+
+def link_uploads(conn: Connection, job_id: int, upload_ids: Sequence[int]) -> None:
+    """Inside the transaction that creates the job: it reads these uploads."""
+    rows = [{"job_id": job_id, "upload_id": upload_id} for upload_id in dict.fromkeys(upload_ids)]
+    conn.execute(insert(job_uploads), rows)
+
+
+def missing_uploads(db: Database, job_id: int) -> list[int]:
+    """The uploads the job reads that are gone (swept): a retry of it cannot read them."""
+    ju = job_uploads.c
+    gone = ~exists().where(uploads.c.id == ju.upload_id)
+    with db.read() as conn:
+        return list(conn.execute(select(ju.upload_id).where(ju.job_id == job_id, gone)).scalars())
 
 
 def put_artifact(db: Database, new: NewArtifact) -> tuple[Artifact, str | None]:
@@ -71,7 +85,8 @@ def _put_artifact(db: Database, new: NewArtifact) -> tuple[Artifact, str | None]
         old = None
         if new.item_index is not None:
             same = and_(a.job_id == new.job_id, a.item_index == new.item_index, a.name == new.name)
-            old = conn.execute(select(a.id, a.blob_key).where(same)).one_or_none()
+            # locked: a second save of it at once waits, then replaces this one's bytes, not the first's
+            old = conn.execute(select(a.id, a.blob_key).where(same).with_for_update()).one_or_none()
         values = {**_fields(new), "created_at": utcnow()}
         if old is None:
             row = conn.execute(insert(artifacts).values(**values).returning(artifacts)).mappings().one()
@@ -96,17 +111,18 @@ def get_artifact(db: Database, artifact_id: int) -> Artifact | None:
     return None if row is None else _artifact(row)
 
 
-def expired_uploads(db: Database, now: datetime, limit: int) -> list[Upload]:
-    """Uploads past their time that no unfinished job reads."""
+def expired_uploads(db: Database, now: datetime, limit: int, *, after_finish: timedelta) -> list[Upload]:
+    """Uploads past their time that no job reads which is not finished, or finished within ``after_finish``."""
     with db.read() as conn:
-        query = select(uploads).where(_sweepable(now)).order_by(uploads.c.expires_at).limit(limit)
+        query = select(uploads).where(_sweepable(now, after_finish)).order_by(uploads.c.expires_at).limit(limit)
         return [_upload(row) for row in conn.execute(query).mappings()]
 
 
-def _sweepable(now: datetime) -> ColumnElement[bool]:
+def _sweepable(now: datetime, after_finish: timedelta) -> ColumnElement[bool]:
     ju, j = job_uploads.c, jobs.c
-    read_by_a_running_job = exists().where(ju.upload_id == uploads.c.id, ju.job_id == j.id, j.status.in_(UNFINISHED))
-    return and_(uploads.c.expires_at <= now, ~read_by_a_running_job)
+    still_needed = or_(j.status.in_(UNFINISHED), j.finished_at.is_(None), j.finished_at > now - after_finish)
+    read_by_a_job_that_needs_it = exists().where(ju.upload_id == uploads.c.id, ju.job_id == j.id, still_needed)
+    return and_(uploads.c.expires_at <= now, ~read_by_a_job_that_needs_it)
 
 
 def expired_artifacts(db: Database, now: datetime, limit: int) -> list[Artifact]:
@@ -116,19 +132,21 @@ def expired_artifacts(db: Database, now: datetime, limit: int) -> list[Artifact]
         return [_artifact(row) for row in rows.mappings()]
 
 
-def delete_uploads(db: Database, ids: Sequence[int], now: datetime) -> list[str]:
+def delete_uploads(db: Database, ids: Sequence[int], now: datetime, *, after_finish: timedelta) -> list[str]:
     """Delete the uploads among ``ids`` that may still be swept at ``now`` (a job may have taken one since);
     the blob keys of those deleted, whose bytes nothing can reach any more."""
     u = uploads.c
     with db.write() as conn:
-        query = delete(uploads).where(u.id.in_(list(ids)), _sweepable(now)).returning(u.blob_key)
+        query = delete(uploads).where(u.id.in_(list(ids)), _sweepable(now, after_finish)).returning(u.blob_key)
         return list(conn.execute(query).scalars())
 
 
-def delete_artifacts(db: Database, ids: Sequence[int]) -> list[str]:
-    """Delete the artifacts among ``ids``; the blob keys of those deleted."""
+def delete_artifacts(db: Database, ids: Sequence[int], now: datetime) -> list[str]:
+    """Delete the artifacts among ``ids`` still expired at ``now`` (an item run again since saved anew); the
+    blob keys of those deleted."""
+    a = artifacts.c
     with db.write() as conn:
-        query = delete(artifacts).where(artifacts.c.id.in_(list(ids))).returning(artifacts.c.blob_key)
+        query = delete(artifacts).where(a.id.in_(list(ids)), a.expires_at <= now).returning(a.blob_key)
         return list(conn.execute(query).scalars())
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from batchyard.core.model import Counters, Job, NewJob, PlannedChunk
 from batchyard.core.status import ChunkStatus, ItemState, JobStatus
 from batchyard.errors import Conflict, LeaseLost
-from batchyard.store.sql import codec, quota
+from batchyard.store.sql import codec, files, quota
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import add_counters, count_planned, emit, epoch, fitted_key, load_job, shard_of, utcnow
 from batchyard.store.sql.tables import (
@@ -42,7 +42,11 @@ def create_job(db: Database, new: NewJob, *, lease: float) -> tuple[Job, bool]:
             if (repeated := _idempotent_in(conn, new)) is not None:
                 return repeated, False
             quota.check_limits(conn, new)
+            if new.upload_ids:
+                files.hold_uploads(conn, new.upload_ids, new.uploads_until)
             job_id = _insert_job(conn, new, lease=lease)
+            if new.upload_ids:
+                files.link_uploads(conn, job_id, new.upload_ids)
             if new.prepaid_items:
                 cost = new.unit_cost * new.prepaid_items
                 quota.charge(conn, owner=new.owner, job_id=job_id, key=f"job:{job_id}:round:1:charge", amount=cost)

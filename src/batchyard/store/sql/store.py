@@ -307,11 +307,8 @@ class SqlStore:
     def get_uploads(self, ids: Sequence[int]) -> list[Upload]:
         return files.get_uploads(self.db, ids)
 
-    def keep_uploads(self, ids: Sequence[int], until: datetime) -> None:
-        files.keep_uploads(self.db, ids, until)
-
-    def link_uploads(self, job_id: int, upload_ids: Sequence[int]) -> None:
-        files.link_uploads(self.db, job_id, upload_ids)
+    def missing_uploads(self, job_id: int) -> list[int]:
+        return files.missing_uploads(self.db, job_id)
 
     def put_artifact(self, new: NewArtifact) -> tuple[Artifact, str | None]:
         return files.put_artifact(self.db, new)
@@ -322,17 +319,17 @@ class SqlStore:
     def get_artifact(self, artifact_id: int) -> Artifact | None:
         return files.get_artifact(self.db, artifact_id)
 
-    def expired_uploads(self, now: datetime, limit: int) -> list[Upload]:
-        return files.expired_uploads(self.db, now, limit)
+    def expired_uploads(self, now: datetime, limit: int, *, after_finish: timedelta) -> list[Upload]:
+        return files.expired_uploads(self.db, now, limit, after_finish=after_finish)
 
     def expired_artifacts(self, now: datetime, limit: int) -> list[Artifact]:
         return files.expired_artifacts(self.db, now, limit)
 
-    def delete_uploads(self, ids: Sequence[int], now: datetime) -> list[str]:
-        return files.delete_uploads(self.db, ids, now)
+    def delete_uploads(self, ids: Sequence[int], now: datetime, *, after_finish: timedelta) -> list[str]:
+        return files.delete_uploads(self.db, ids, now, after_finish=after_finish)
 
-    def delete_artifacts(self, ids: Sequence[int]) -> list[str]:
-        return files.delete_artifacts(self.db, ids)
+    def delete_artifacts(self, ids: Sequence[int], now: datetime) -> list[str]:
+        return files.delete_artifacts(self.db, ids, now)
 
     def pinned(self) -> AbstractContextManager[None]:
         return self.db.pinned()

@@ -299,12 +299,14 @@ uploads = Table(
     Index(None, "expires_at"),
 )
 
-# Which uploads a job reads: an upload is not swept while a job that reads it is not finished.
+# Which uploads a job reads, written with the job: an upload is not swept while a job that reads it is not
+# finished, nor for the artifacts' retention after it finished. A link outlives its swept upload, so that a
+# retry can tell its files are gone.
 job_uploads = Table(
     "by_job_uploads",
     metadata,
     Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
-    Column("upload_id", Id, ForeignKey("by_uploads.id", ondelete="CASCADE"), nullable=False),
+    Column("upload_id", Id, nullable=False),
     PrimaryKeyConstraint("job_id", "upload_id"),
     Index(None, "upload_id"),
 )

@@ -44,9 +44,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["job_id"], ["by_jobs.id"], name=op.f("fk_by_job_uploads_job_id_by_jobs"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["upload_id"], ["by_uploads.id"], name=op.f("fk_by_job_uploads_upload_id_by_uploads"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("job_id", "upload_id", name=op.f("pk_by_job_uploads")),
     )
     op.create_index(op.f("ix_by_job_uploads_upload_id"), "by_job_uploads", ["upload_id"], unique=False)
