@@ -94,6 +94,8 @@ def test_two_saves_of_one_items_output_at_once_leave_one_artifact_and_no_error(y
     job = yard.submit("images", owner="alice", upload_ids=[yard.upload(io.BytesIO(_png()), owner="alice").id])
     errors: list[BaseException] = []
     start = threading.Barrier(2)
+    for i in range(20):  # half of them saved once already: the racing saves replace a row
+        yard.files.save_output(job.id, i, "out.png", b"first", "image/png")
 
     def save(tag: bytes) -> None:
         for i in range(40):
