@@ -91,6 +91,38 @@ def zip_rates(base: str, token: str, job_id: int) -> tuple[float, float, int]:
     return megabytes / streamed, megabytes / written, len(body)
 
 
+def health_while_batches_run(base: str, token: str, jobs: int = 5) -> tuple[float, float]:
+    """p50 and p99 (ms) of ``GET /health`` from one client while ``jobs`` image batches of 50 photos run (the
+    task card: "5 batch jobs at once do not affect the server's answers"); beside it, the same when idle."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=300) as http:
+        files = [("files", (f"photo_{i}.jpg", data, "image/jpeg")) for i, data in enumerate(photos())]
+        ids = [u["id"] for u in http.post("/uploads", files=files, params={"job_type": "images"}).json()["uploads"]]
+        started = [
+            http.post("/jobs", json={"type": "images", "upload_ids": ids, "params": PARAMS}).json() for _ in range(jobs)
+        ]
+        busy = []
+        while any(http.get(f"/jobs/{j['id']}").json()["status"] not in ("succeeded", "failed") for j in started):
+            began = time.perf_counter()
+            http.get("/health").raise_for_status()
+            busy.append(time.perf_counter() - began)
+            time.sleep(0.02)
+    ordered = sorted(busy)
+    return ordered[len(ordered) // 2] * 1000, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
+
+
+def idle_health(base: str, count: int = 200) -> tuple[float, float]:
+    times = []
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for _ in range(count):
+            began = time.perf_counter()
+            http.get("/health").raise_for_status()
+            times.append(time.perf_counter() - began)
+            time.sleep(0.005)
+    ordered = sorted(times)
+    return ordered[len(ordered) // 2] * 1000, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
+
+
 def measure(name: str, base: str, token: str, runs: int = 2) -> None:
     """Best of ``runs`` for both, alternating, so that neither gets the machine's quieter moments alone."""
     loops, services = [], []
@@ -102,6 +134,12 @@ def measure(name: str, base: str, token: str, runs: int = 2) -> None:
     print(
         f"{name}: {PHOTOS} photos of 2 MP through the images job with 2 workers: {service:.2f} s "
         f"(upload {upload:.2f} s)   reference plain loop in one process {loop:.2f} s   ratio {loop / service:.2f}x"
+    )
+    idle50, idle99 = idle_health(base)
+    busy50, busy99 = health_while_batches_run(base, token)
+    print(
+        f"{name}: GET /health while 5 image batches of 50 run: p50 {busy50:.1f} ms, p99 {busy99:.1f} ms   "
+        f"reference idle: p50 {idle50:.1f} ms, p99 {idle99:.1f} ms"
     )
     streamed, written, size = zip_rates(base, token, job_id)
     print(
