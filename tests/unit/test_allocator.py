@@ -40,8 +40,12 @@ def test_a_tuned_worker_reuses_a_freed_32_mib_buffer_without_faulting_it_in_agai
     assert all(f < pages // 10 for f in tuned["faults"][1:]), tuned  # type: ignore[index]
 
 
-def test_settings_made_by_hand_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MALLOC_TRIM_THRESHOLD_", "1000"), ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=4096")],
+)
+def test_settings_made_by_hand_are_left_alone(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     from batchyard.engine.allocator import keep_large_buffers
 
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000")
+    monkeypatch.setenv(name, value)
     assert keep_large_buffers() is False

@@ -27,12 +27,18 @@ USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")  # set by h
 def keep_large_buffers(mmap_bytes: int = MMAP_BYTES, trim_bytes: int = TRIM_BYTES) -> bool:
     """Set glibc's thresholds in this process; False where there is no glibc (macOS, musl) or they were set
     in the environment already."""
-    if sys.platform != "linux" or any(name in os.environ for name in USER_SETTINGS):
+    if sys.platform != "linux" or _set_by_hand():
         return False
     mallopt = _mallopt()
     if mallopt is None:
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, mmap_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, trim_bytes))
+
+
+def _set_by_hand() -> bool:
+    """An operator's own malloc settings win: the old variables, or glibc's tunables (``glibc.malloc.*``)."""
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    return any(name in os.environ for name in USER_SETTINGS) or "glibc.malloc." in tunables
 
 
 def _mallopt() -> ctypes._NamedFuncPointer | None:
