@@ -545,3 +545,11 @@ def test_open_blob_store_file_url_and_paths(tmp_path: Path, monkeypatch: pytest.
 def test_open_blob_store_refuses_unknown_schemes(url: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         open_blob_store(url, default_root=tmp_path)
+
+
+def test_keys_lists_exactly_the_blobs_under_a_directory(store: BlobStore) -> None:
+    for key in ("jobs/1/items/0/a", "jobs/1/items/12/b", "jobs/10/items/0/c", "uploads/x"):
+        store.put(key, [b"x"])
+    assert sorted(store.keys("jobs/1")) == ["jobs/1/items/0/a", "jobs/1/items/12/b"]
+    assert sorted(store.keys("jobs/1/items/")) == ["jobs/1/items/0/a", "jobs/1/items/12/b"]
+    assert list(store.keys("nothing/here")) == []

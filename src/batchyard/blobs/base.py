@@ -50,6 +50,10 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove the blob; a missing one is not an error."""
 
+    def keys(self, prefix: str) -> Iterator[str]:
+        """The keys of every blob under the directory ``prefix`` (as ``delete_prefix`` reads it), in no order:
+        one listing instead of a look per blob (on S3, a page of 1,000 per request)."""
+
     def delete_prefix(self, prefix: str) -> int:
         """Remove every blob under the directory ``prefix`` (``jobs/1/``; the slash is added when missing, so
         ``jobs/1`` never touches ``jobs/10/``) and return how many there were."""

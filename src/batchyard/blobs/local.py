@@ -70,6 +70,16 @@ class LocalBlobStore:
         with _os_errors(key), suppress(*_MISSING):
             path.unlink()
 
+    def keys(self, prefix: str) -> Iterator[str]:
+        directory = self._path(directory_prefix(prefix).removesuffix("/"))
+        if not directory.is_dir():
+            return
+        with _os_errors(prefix):
+            for folder, _, names in os.walk(directory):
+                for name in names:
+                    if not name.startswith(_TEMP_PREFIX):
+                        yield (Path(folder) / name).relative_to(self.root).as_posix()
+
     def delete_prefix(self, prefix: str) -> int:
         """Remove the prefix's directory tree; the count leaves out half-written files of puts in flight."""
         directory = self._path(directory_prefix(prefix).removesuffix("/"))

@@ -116,6 +116,15 @@ class S3BlobStore:
         with _s3_errors(key):
             self._client.delete_object(Bucket=self.bucket, Key=name)
 
+    def keys(self, prefix: str) -> Iterator[str]:
+        directory = self.prefix + directory_prefix(prefix)
+        paginator = self._client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=directory, PaginationConfig={"PageSize": LIST_PAGE_SIZE})
+        with _s3_errors(prefix):
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"].removeprefix(self.prefix)
+
     def delete_prefix(self, prefix: str) -> int:
         """List the directory's objects a page at a time and delete each page with one call."""
         directory = self.prefix + directory_prefix(prefix)

@@ -31,8 +31,9 @@ class Downloads:
         outputs = self._outputs(job, success_only=success_only)
         if not outputs:
             raise NothingToDownload(job_id=job.id)
+        stored = self.files.stored_outputs(job.id)  # one listing, not a look per file
         for artifact in outputs:  # a missing file is an error now, not a download broken off half-way
-            if not self.files.blobs.exists(artifact.blob_key):
+            if artifact.blob_key not in stored:
                 raise BlobNotFound(key=artifact.blob_key)
         names = UniqueNames()
         entries = [

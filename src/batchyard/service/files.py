@@ -140,8 +140,8 @@ class FileService:
         """Keep a file of the job's under ``jobs/{id}/``; an item's output replaces the one an earlier run of
         the item saved, whose bytes are deleted."""
         name = safe_name(name)
-        where = f"items/{item_index}" if item_index is not None else "files"
-        key = f"jobs/{job_id}/{where}/{secrets.token_hex(8)}"
+        where = f"{_outputs(job_id)}{item_index}" if item_index is not None else f"jobs/{job_id}/files"
+        key = f"{where}/{secrets.token_hex(8)}"
         stored = self.blobs.put(key, _chunks(data))
         new = NewArtifact(
             job_id=job_id,
@@ -162,6 +162,10 @@ class FileService:
         if replaced is not None:
             self._delete_blob(replaced)
         return artifact
+
+    def stored_outputs(self, job_id: int) -> set[str]:
+        """The blob keys of the job's item outputs that are in the blob store: one listing."""
+        return set(self.blobs.keys(_outputs(job_id)))
 
     def artifact(self, artifact_id: int) -> Artifact:
         found = self.store.get_artifact(artifact_id)
@@ -200,6 +204,11 @@ def _check_usable(upload: Upload | None, upload_id: int, owner: str, now: dateti
         raise UploadNotFound(upload_id=upload_id)
     if upload.owner != owner:
         raise Forbidden()
+
+
+def _outputs(job_id: int) -> str:
+    """Where a job's item outputs are kept: ``jobs/{id}/items/{index}/{token}``."""
+    return f"jobs/{job_id}/items/"
 
 
 def _now() -> datetime:
