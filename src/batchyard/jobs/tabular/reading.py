@@ -1,0 +1,286 @@
+"""An uploaded table read as a header and a stream of numbered rows of raw strings, whatever its format.
+
+Text formats are decoded and parsed as a stream, so a file of millions of rows costs the memory of one row; only a
+workbook is read whole, because its zip directory sits at the end of the file. Every row keeps the number of the
+line (or sheet row) where it starts, so a later error can say "line 1,204" and the user finds it in their editor.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO, TypeVar
+
+from python_calamine import CalamineError, CalamineWorkbook
+
+from batchyard.errors import InvalidParams
+from batchyard.jobs.tabular.encoding import check_encoding, detect_encoding
+from batchyard.jobs.tabular.formats import FORMATS
+
+HEAD_BYTES = 64 * 1024
+"""How much of a text file its encoding is judged from: more than a sniff, so a file whose first rows are ASCII
+still shows its Chinese before we choose."""
+
+_TEXT_FORMATS = frozenset({"csv", "tsv", "jsonl"})
+_DELIMITERS = {"csv": ",", "tsv": "\t"}
+_EXACT_FLOAT_INTS = 2**53  # past this a whole float is not the integer the user typed, so it is shown as it is
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One record: the number of its first line (1-based, counting every physical line, blank ones too), its cells
+    in header order (padded with "" when short), and why it cannot be used as it is, when it cannot."""
+
+    number: int
+    values: list[str]
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table's header (its first non-blank record) and the rows after it, read as they are iterated."""
+
+    header: list[str]
+    rows: Iterator[Row]
+
+
+def read_table(source: BinaryIO, *, format: str, encoding: str | None = None, sheet: str | None = None) -> Table:
+    """The table in ``source``, a binary stream positioned at the file's start (it is not closed here).
+
+    ``encoding`` (text formats) is detected when not given; ``sheet`` (workbooks) defaults to the first sheet.
+    """
+    _check_options(format, encoding, sheet)
+    if format == "xlsx":
+        return _with_header(_workbook_records(source, sheet))
+    text = _text_stream(source, encoding)
+    if format == "jsonl":
+        return _jsonl_table(text)
+    return _with_header(_delimited_records(text, _DELIMITERS[format]))
+
+
+def _check_options(format: str, encoding: str | None, sheet: str | None) -> None:
+    if format not in FORMATS:
+        raise InvalidParams(reason=f"unknown format {format!r}; use {', '.join(FORMATS)}")
+    if encoding is not None and format not in _TEXT_FORMATS:
+        raise InvalidParams(reason="an encoding applies to text files (csv, tsv, jsonl) only, not to a workbook")
+    if sheet is not None and format != "xlsx":
+        raise InvalidParams(reason=f"a sheet applies to workbooks (xlsx) only, not to {format}")
+
+
+# -- records and rows ---------------------------------------------------------------------------------------------
+
+Record = tuple[int, list[str]]
+"""A non-blank record as a format yields it: the number of its first line and its cells."""
+
+
+def _with_header(records: Iterator[Record]) -> Table:
+    header = _first_record(records)
+    return Table(header=header, rows=(_shaped(number, values, len(header)) for number, values in records))
+
+
+def _first_record(records: Iterator[Record]) -> list[str]:
+    first = next(records, None)
+    if first is None:
+        raise InvalidParams(reason="the file has no rows; its first row must be the header")
+    return first[1]
+
+
+def _shaped(number: int, values: list[str], width: int) -> Row:
+    """The row as the header expects it: short rows padded, long ones kept whole but marked, nothing dropped."""
+    if len(values) > width:
+        return Row(number, values, f"row has {len(values)} cells; the header has {width}")
+    return Row(number, values + [""] * (width - len(values)))
+
+
+def _is_blank(values: list[str]) -> bool:
+    """No cell with anything in it: an empty line, or the ",,," Excel writes for a row it once formatted."""
+    return not any(value.strip() for value in values)
+
+
+# -- text: CSV, TSV, JSON Lines -----------------------------------------------------------------------------------
+
+
+def _text_stream(source: BinaryIO, encoding: str | None) -> io.TextIOWrapper:
+    """``source`` decoded; ``newline=""`` leaves line ends to the csv module, which needs them inside quotes."""
+    head = source.read(HEAD_BYTES)
+    chosen = detect_encoding(head) if encoding is None else check_encoding(encoding, head)
+    rejoined = io.BufferedReader(_Rejoined(head, source))
+    return io.TextIOWrapper(rejoined, encoding=chosen, newline="")
+
+
+class _Rejoined(io.RawIOBase):
+    """The head already read for detection, then the rest of the source — which need not seek, and which closing
+    this wrapper (as a text wrapper does when it is collected) leaves open for its owner."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        super().__init__()
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        if self._head:
+            count = min(len(target), len(self._head))
+            target[:count], self._head = self._head[:count], self._head[count:]
+            return count
+        data = self._rest.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+
+def _delimited_records(text: io.TextIOWrapper, delimiter: str) -> Iterator[Record]:
+    reader = csv.reader(text, delimiter=delimiter)
+    return _translating_errors(text, lambda: reader.line_num + 1, _csv_records(reader))
+
+
+def _csv_records(reader: Any) -> Iterator[Record]:
+    """Each non-blank record numbered by its first physical line (``line_num`` counts the lines read so far)."""
+    start = 1
+    for values in reader:
+        if not _is_blank(values):
+            yield start, values
+        start = reader.line_num + 1
+
+
+def _translating_errors(text: io.TextIOWrapper, line: Callable[[], int], records: Iterator[_T]) -> Iterator[_T]:
+    """Decoding and parsing failures as the user's error, naming the line (a later part of the file may be in
+    another encoding than its head, or hold a quote that never closes)."""
+    try:
+        yield from records
+    except UnicodeDecodeError:
+        advice = "name the file's encoding or save it as UTF-8"
+        raise InvalidParams(reason=f"the file is not valid {text.encoding} near line {line()}; {advice}") from None
+    except csv.Error as error:
+        raise InvalidParams(reason=f"the file cannot be read near line {line()}: {error}") from None
+
+
+def _jsonl_table(text: io.TextIOWrapper) -> Table:
+    """JSON Lines: the first object's keys are the header; later objects give their values in that order."""
+    counter = _LineCounter(text)
+    objects = _translating_errors(text, counter.next_line, _json_lines(counter))
+    first = next(objects, None)
+    if first is None:
+        raise InvalidParams(reason="the file has no rows; its first line must be a JSON object")
+    number, values = first
+    if values is None:
+        raise InvalidParams(reason=f"line {number} is not a JSON object; each line must be one")
+    header = list(values)
+    return Table(header=header, rows=(_json_row(number, obj, header) for number, obj in objects))
+
+
+class _LineCounter:
+    """The lines of a text stream, non-blank ones numbered, counting the blank ones too."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = lines
+        self.count = 0
+
+    def next_line(self) -> int:
+        return self.count + 1
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        for line in self._lines:
+            self.count += 1
+            if line.strip():
+                yield self.count, line
+
+
+def _json_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, str] | None]]:
+    """Each line's object, or ``None`` for a line that is not one (the row will say so, the file goes on)."""
+    for number, line in lines:
+        yield number, _json_object(line)
+
+
+def _json_object(line: str) -> dict[str, str] | None:
+    """Numbers are kept as the text that was written (1.10 stays "1.10"), never rounded through a float."""
+    try:
+        found = json.loads(line, parse_float=str, parse_int=str)
+    except ValueError:
+        return None
+    return {str(key): _json_text(value) for key, value in found.items()} if isinstance(found, dict) else None
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_row(number: int, values: dict[str, str] | None, header: list[str]) -> Row:
+    if values is None:
+        return Row(number, [], "the line is not a JSON object")
+    unknown = [key for key in values if key not in header]
+    cells = [values.get(key, "") for key in header]
+    if unknown:
+        return Row(number, cells, f"unknown keys: {', '.join(unknown)}")
+    return Row(number, cells)
+
+
+# -- workbooks ----------------------------------------------------------------------------------------------------
+
+
+def _workbook_records(source: BinaryIO, sheet: str | None) -> Iterator[Record]:
+    """The sheet's non-blank rows numbered as Excel numbers them; calamine reads the whole sheet first."""
+    rows = _sheet_rows(_seekable(source), sheet)
+    return (
+        (number, cells)
+        for number, cells in enumerate((list(map(_cell_text, row)) for row in rows), start=1)
+        if not _is_blank(cells)
+    )
+
+
+def _seekable(source: BinaryIO) -> IO[bytes]:
+    """A workbook's directory is at its end, so calamine seeks; a stream that cannot is read into memory, where
+    calamine keeps the whole file anyway."""
+    return source if source.seekable() else io.BytesIO(source.read())
+
+
+def _sheet_rows(source: IO[bytes], sheet: str | None) -> Iterator[list[Any]]:
+    """The sheet's rows from its first (calamine starts them at row 1 and columns at the first one used)."""
+    try:
+        workbook = CalamineWorkbook.from_filelike(source)
+        return workbook.get_sheet_by_name(_sheet_name(workbook.sheet_names, sheet)).iter_rows()
+    except CalamineError as error:
+        raise InvalidParams(reason=f"the workbook cannot be read: {error}") from None
+
+
+def _sheet_name(names: list[str], wanted: str | None) -> str:
+    if not names:
+        raise InvalidParams(reason="the workbook has no sheets")
+    if wanted is None:
+        return names[0]
+    if wanted not in names:
+        raise InvalidParams(reason=f"the workbook has no sheet {wanted!r}; its sheets: {', '.join(names)}")
+    return wanted
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as the user would type it back: 3 not "3.0", dates in ISO form, booleans as true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _float_text(value: float) -> str:
+    """Excel stores every number as a float; a whole one the user typed as 3 is shown as 3."""
+    if math.isfinite(value) and value.is_integer() and abs(value) < _EXACT_FLOAT_INTS:
+        return str(int(value))
+    return repr(value)
