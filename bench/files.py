@@ -107,8 +107,7 @@ def health_while_batches_run(base: str, token: str, jobs: int = 5) -> tuple[floa
             http.get("/health").raise_for_status()
             busy.append(time.perf_counter() - began)
             time.sleep(0.02)
-    ordered = sorted(busy)
-    return ordered[len(ordered) // 2] * 1000, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
+    return p50_p99_ms(busy)
 
 
 def idle_health(base: str, count: int = 200) -> tuple[float, float]:
@@ -119,7 +118,11 @@ def idle_health(base: str, count: int = 200) -> tuple[float, float]:
             http.get("/health").raise_for_status()
             times.append(time.perf_counter() - began)
             time.sleep(0.005)
-    ordered = sorted(times)
+    return p50_p99_ms(times)
+
+
+def p50_p99_ms(seconds: list[float]) -> tuple[float, float]:
+    ordered = sorted(seconds)
     return ordered[len(ordered) // 2] * 1000, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
 
 
