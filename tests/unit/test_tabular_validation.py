@@ -1,0 +1,246 @@
+"""Checking a table row of raw strings against a resource's model: typed values when valid, else every reason in
+English and Chinese, naming the field and quoting the cell."""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from batchyard.jobs.tabular.validation import Checked, Reason, strip_report_quote, validate_row
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class Product(BaseModel):
+    sku: str = Field(max_length=32)
+    name: str = Field(min_length=1)
+    price: Decimal = Field(ge=0, decimal_places=2)
+    stock: int = Field(ge=0)
+    launched: date | None = None
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Wide(BaseModel):
+    """Fields that produce the translated error types the Product model cannot."""
+
+    code: str = Field(default="x", min_length=3, pattern=r"^[A-Z]+$")
+    ratio: float = 0.0
+    small: int = Field(default=0, gt=0, lt=10)
+    at_most: int = Field(default=0, le=5)
+    amount: Decimal = Field(default=Decimal(0), max_digits=4, decimal_places=1)
+    at: datetime | None = None
+    active: bool = False
+    size: Literal["S", "M"] = "S"
+    colour: Colour = Colour.RED
+
+
+class Odd(BaseModel):
+    value: str
+
+    @field_validator("value")
+    @classmethod
+    def _not_odd(cls, value: str) -> str:
+        if value == "odd":
+            raise ValueError("odd")
+        if value == "weird":
+            raise PydanticCustomError("weird_thing", "Value is weird beyond words")
+        return value
+
+
+def _row(**cells: str) -> dict[str, str]:
+    return {"sku": "A-1", "name": "苹果", "price": "12.50", "stock": "3", "launched": "2024-01-31"} | cells
+
+
+def _only_reason(checked: Checked) -> Reason:
+    assert checked.record is None
+    assert len(checked.reasons) == 1, checked.reasons
+    return checked.reasons[0]
+
+
+def test_valid_row_becomes_a_record_with_decimal_and_date() -> None:
+    checked = validate_row(Product, _row())
+
+    assert checked.reasons == ()
+    assert isinstance(checked.record, Product)
+    assert checked.record.price == Decimal("12.50")
+    assert checked.record.launched == date(2024, 1, 31)
+    assert checked.record.stock == 3
+
+
+def test_empty_optional_cell_becomes_none() -> None:
+    checked = validate_row(Product, _row(launched=""))
+
+    assert isinstance(checked.record, Product)
+    assert checked.record.launched is None
+
+
+def test_empty_cell_of_required_nullable_field_becomes_none_not_missing() -> None:
+    class Note(BaseModel):
+        text: str | None
+
+    checked = validate_row(Note, {"text": ""})
+
+    assert isinstance(checked.record, Note)
+    assert checked.record.text is None
+
+
+def test_empty_required_cell_is_missing_in_both_languages() -> None:
+    reason = _only_reason(validate_row(Product, _row(name="")))
+
+    assert reason.field == "name"
+    assert reason.en == "name: a value is required"
+    assert reason.zh == "name：必须填写"
+
+
+def test_every_error_in_a_row_is_reported_in_field_order() -> None:
+    checked = validate_row(Product, _row(stock="many", sku="", price="abc"))
+
+    assert checked.record is None
+    assert [reason.field for reason in checked.reasons] == ["sku", "price", "stock"]
+    assert checked.reasons[1].en == 'price: "abc" is not a number'
+
+
+@pytest.mark.parametrize(
+    ("cells", "field"),
+    [
+        pytest.param({"sku": ""}, "sku", id="missing"),
+        pytest.param({"sku": "S" * 33}, "sku", id="string_too_long"),
+        pytest.param({"price": "abc"}, "price", id="decimal_parsing"),
+        pytest.param({"price": "inf"}, "price", id="finite_number"),
+        pytest.param({"price": "1.234"}, "price", id="decimal_max_places"),
+        pytest.param({"price": "-1"}, "price", id="greater_than_equal"),
+        pytest.param({"stock": "1.5"}, "stock", id="int_parsing"),
+        pytest.param({"launched": "2024-13-01"}, "launched", id="date_from_datetime_parsing"),
+        pytest.param({"launched": "1"}, "launched", id="date_from_datetime_inexact"),
+    ],
+)
+def test_product_errors_are_translated_and_name_the_field(cells: dict[str, str], field: str) -> None:
+    reason = _only_reason(validate_row(Product, _row(**cells)))
+
+    assert reason.field == field
+    assert CJK.search(reason.zh), reason.zh
+    assert reason.zh.startswith(f"{field}：")
+    assert reason.en.startswith(f"{field}: ")
+    assert "Input should" not in reason.zh, "fell back to pydantic's English"
+
+
+@pytest.mark.parametrize(
+    ("cells", "field"),
+    [
+        pytest.param({"code": "AB"}, "code", id="string_too_short"),
+        pytest.param({"code": "abc"}, "code", id="string_pattern_mismatch"),
+        pytest.param({"ratio": "half"}, "ratio", id="float_parsing"),
+        pytest.param({"small": "0"}, "small", id="greater_than"),
+        pytest.param({"small": "10"}, "small", id="less_than"),
+        pytest.param({"at_most": "6"}, "at_most", id="less_than_equal"),
+        pytest.param({"amount": "12345"}, "amount", id="decimal_max_digits"),
+        pytest.param({"amount": "1234"}, "amount", id="decimal_whole_digits"),
+        pytest.param({"at": "soon"}, "at", id="datetime_from_date_parsing"),
+        pytest.param({"active": "maybe"}, "active", id="bool_parsing"),
+        pytest.param({"size": "XL"}, "size", id="literal_error"),
+        pytest.param({"colour": "blue"}, "colour", id="enum"),
+    ],
+)
+def test_other_common_errors_are_translated_and_name_the_field(cells: dict[str, str], field: str) -> None:
+    reason = _only_reason(validate_row(Wide, cells))
+
+    assert reason.field == field
+    assert CJK.search(reason.zh), reason.zh
+    assert reason.zh.startswith(f"{field}：")
+    assert "should" not in reason.zh, "fell back to pydantic's English"
+
+
+def test_allowed_values_are_listed_with_a_chinese_or() -> None:
+    reason = _only_reason(validate_row(Wide, {"size": "XL"}))
+
+    assert reason.en == """size: "XL" is not one of 'S' or 'M'"""
+    assert reason.zh == """size："XL" 不是允许的值，应为 'S' 或 'M'"""
+
+
+def test_too_long_sku_mentions_the_limit_and_the_value() -> None:
+    reason = _only_reason(validate_row(Product, _row(sku="S" * 33)))
+
+    assert "32" in reason.en
+    assert "32" in reason.zh
+    assert '"' + "S" * 33 + '"' in reason.zh
+
+
+def test_too_many_decimal_places_mentions_the_allowed_places() -> None:
+    reason = _only_reason(validate_row(Product, _row(price="1.234")))
+
+    assert reason.en == 'price: "1.234" has more than 2 decimal places'
+    assert reason.zh == 'price："1.234" 的小数位数超过 2 位'
+
+
+def test_negative_stock_mentions_the_lower_bound() -> None:
+    reason = _only_reason(validate_row(Product, _row(stock="-1")))
+
+    assert reason.en == 'stock: "-1" must be at least 0'
+    assert reason.zh == 'stock："-1" 必须大于或等于 0'
+
+
+def test_long_value_is_quoted_cut_to_sixty_characters() -> None:
+    reason = _only_reason(validate_row(Product, _row(price="9" * 100 + "x")))
+
+    quoted = re.search(r'"(.*)"', reason.en)
+    assert quoted is not None
+    assert len(quoted.group(1)) == 60
+    assert quoted.group(1).endswith("…")
+
+
+def test_formula_quoted_by_our_error_report_imports_without_the_quote() -> None:
+    checked = validate_row(Product, _row(name="'=1+2"))
+
+    assert isinstance(checked.record, Product)
+    assert checked.record.name == "=1+2"
+
+
+@pytest.mark.parametrize(
+    ("cell", "imported"),
+    [
+        ("'=SUM(A1)", "=SUM(A1)"),
+        ("'+1", "+1"),
+        ("'-1", "-1"),
+        ("'@x", "@x"),
+        ("'\tx", "\tx"),
+        ("'\rx", "\rx"),
+        ("'＝1", "＝1"),
+        ("'＋1", "＋1"),
+        ("'－1", "－1"),
+        ("'＠x", "＠x"),
+        ("'quoted", "'quoted"),
+        ("'", "'"),
+        ("=1", "=1"),
+        ("", ""),
+    ],
+)
+def test_strip_report_quote_removes_only_the_quote_our_reports_add(cell: str, imported: str) -> None:
+    assert strip_report_quote(cell) == imported
+
+
+def test_validator_message_is_kept_in_both_languages() -> None:
+    reason = _only_reason(validate_row(Odd, {"value": "odd"}))
+
+    assert reason.field == "value"
+    assert "odd" in reason.en
+    assert CJK.search(reason.zh)
+    assert "odd" in reason.zh
+
+
+def test_unknown_error_type_falls_back_to_chinese_with_the_english_message() -> None:
+    reason = _only_reason(validate_row(Odd, {"value": "weird"}))
+
+    assert reason.field == "value"
+    assert CJK.search(reason.zh)
+    assert "Value is weird beyond words" in reason.zh
+    assert "Value is weird beyond words" in reason.en
