@@ -55,6 +55,12 @@ class InvalidJobType(BatchyardError):
     code = "invalid_job_type"
 
 
+class InvalidResource(BatchyardError):
+    """Resource {name!r} is not valid: {reason}"""
+
+    code = "invalid_resource"
+
+
 class InvalidParams(BatchyardError):
     """The parameters are not valid: {reason}"""
 
@@ -366,6 +372,7 @@ _ZH: dict[str, str] = {
     "duplicate_job_type": "名为 {name!r} 的任务类型已注册。",
     "invalid_job_type": "任务类型 {name!r} 无效：{reason}",
     "invalid_params": "参数无效：{reason}",
+    "invalid_resource": "资源 {name!r} 无效：{reason}",
     "too_many_items": "{type!r} 类型的任务最多 {limit} 项，实际有 {count} 项。",
     "no_items": "任务没有可处理的项目。",
     "job_not_found": "任务 {job_id} 不存在。",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
+
+from pydantic import BaseModel
 
 from batchyard.blobs import BlobStore
 from batchyard.bootstrap import file_service, open_blobs, open_store
@@ -13,7 +15,9 @@ from batchyard.core.files import Artifact, Upload
 from batchyard.core.jobtype import define_job_type
 from batchyard.core.model import ItemRecord, Job
 from batchyard.core.registry import Registry
+from batchyard.core.resources import Resource, define_resource
 from batchyard.engine.worker import Worker
+from batchyard.errors import InvalidResource
 from batchyard.jobs import builtin_job_types
 from batchyard.service.files import FileService
 from batchyard.service.jobs import JobService
@@ -41,6 +45,7 @@ class Yard:
             self.registry.add(job_type, replaceable=True)
         self._store: Store | None = None
         self._blobs: BlobStore | None = None
+        self.resources: dict[str, Resource] = {}
 
     # declaring
     def job(self, name: str, **options: Any) -> Callable[[T], T]:
@@ -51,6 +56,24 @@ class Yard:
             return target
 
         return register
+
+    def resource(
+        self,
+        name: str,
+        model: type[BaseModel],
+        *,
+        key: Sequence[str],
+        titles: Mapping[str, Mapping[str, str]] | None = None,
+        table: str | None = None,
+        database_url: str | None = None,
+    ) -> Resource:
+        """Declare a resource: rows validated by ``model``, ``key`` its natural key, ``titles`` its columns'
+        display names by language (``{"zh-CN": {"sku": "商品编码"}}``); its table is made when first used."""
+        if name in self.resources:
+            raise InvalidResource(name=name, reason="a resource of that name is declared already")
+        declared = define_resource(name, model, key=key, titles=titles, table=table, database_url=database_url)
+        self.resources[name] = declared
+        return declared
 
     # plumbing
     @property

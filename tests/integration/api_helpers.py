@@ -78,6 +78,7 @@ def service(database_url: str, **settings: Any) -> Iterator[Service]:
             auth_service=auth,
             settings=yard.settings if settings else None,
             files=yard.files,
+            resources=yard.resources,
         )
         with TestClient(app) as client:
             yield Service(yard, client, auth)

@@ -221,3 +221,26 @@ def test_metrics_count_jobs_chunks_and_items_for_prometheus(svc: Service) -> Non
     assert 'batchyard_items{state="failed"} 1.0' in text
     assert 'batchyard_items{state="succeeded"} 2.0' in text
     assert "batchyard_event_streams 0.0" in text
+
+
+def test_resources_are_listed_with_their_fields_types_titles_and_keys(database_url: str) -> None:
+    from decimal import Decimal
+
+    from pydantic import BaseModel, Field
+
+    class Product(BaseModel):
+        sku: str = Field(max_length=32)
+        price: Decimal = Field(ge=0, decimal_places=2)
+        note: str | None = None
+
+    with service(database_url) as s:
+        s.yard.resource("products", Product, key=["sku"], titles={"zh-CN": {"sku": "商品编码"}, "en": {"sku": "SKU"}})
+        s.add_user("alice", Role.VIEWER)
+        # the app was made before the declaration: it reads the yard's resources as they are now
+        s.client.app.state.resources = s.yard.resources  # type: ignore[attr-defined]
+        [listed] = s.client.get(f"{API}/resources", headers=s.headers("alice")).json()
+    assert (listed["name"], listed["key"]) == ("products", ["sku"])
+    sku, price, note = listed["fields"]
+    assert (sku["kind"], sku["max_length"], sku["titles"]) == ("text", 32, {"zh-CN": "商品编码", "en": "SKU"})
+    assert (price["kind"], price["decimal_places"], price["required"]) == ("decimal", 2, True)
+    assert (note["nullable"], note["required"]) == (True, False)

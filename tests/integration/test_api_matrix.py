@@ -64,6 +64,7 @@ ROUTES: dict[str, Access] = {
     "retry_failed": Access(job=True, acts=True, ok=409),  # the job has no failed items
     "upload_files": Access(acts=True, ok=422),  # a body that is not multipart
     "list_artifacts": Access(job=True),
+    "list_resources": Access(),
     "download_artifact": Access(ok=404),  # an artifact id nobody has
     "download_zip": Access(job=True, ok=400),  # the job has no output files
     "download_item_output": Access(job=True, ok=404),  # the item has no output file

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
 from batchyard.api import channels, errors, metrics, requests
-from batchyard.api.routes import actions, auth, downloads, events, jobs, meta, notifications, users, webhooks
+from batchyard.api.routes import (
+    actions,
+    auth,
+    downloads,
+    events,
+    jobs,
+    meta,
+    notifications,
+    users,
+    webhooks,
+)
 from batchyard.api.routes import files as file_routes
+from batchyard.api.routes import (
+    resources as resource_routes,
+)
 from batchyard.core.registry import Registry
+from batchyard.core.resources import Resource
 from batchyard.service.auth import AuthService
 from batchyard.service.events import EventHub
 from batchyard.service.files import FileService
@@ -29,6 +43,7 @@ def create_app(
     settings: Settings | None = None,
     deliver: bool = False,
     files: FileService | None = None,
+    resources: Mapping[str, Resource] | None = None,
 ) -> FastAPI:
     """``settings``: the webhook key, SMTP server and delivery policy (see ``api/channels.py`` without them);
     ``deliver``: the app's lifespan runs a dispatcher sending webhooks and e-mail (``batchyard serve`` and
@@ -50,6 +65,7 @@ def create_app(
     app = FastAPI(title="batchyard", version=version("batchyard"), lifespan=lifespan)
     app.state.store = store
     app.state.files = files
+    app.state.resources = dict(resources or {})
     app.state.registry = registry or Registry()
     app.state.auth = auth_service or AuthService(store)
     app.state.events = hub
@@ -59,7 +75,20 @@ def create_app(
     app.state.metrics = metrics.registry_for(store, hub)
     api = APIRouter(prefix=PREFIX, responses=errors.responses(503))  # any route: the database is away
     # actions before jobs: "/jobs/actions" must not be taken for a job id
-    for module in (meta, auth, actions, jobs, file_routes, downloads, events, notifications, webhooks, users):
+    routes = (
+        meta,
+        auth,
+        actions,
+        jobs,
+        file_routes,
+        downloads,
+        resource_routes,
+        events,
+        notifications,
+        webhooks,
+        users,
+    )
+    for module in routes:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(metrics.router)

@@ -73,7 +73,14 @@ def _web_app(yard: Yard) -> Any:
     from batchyard.api.app import create_app
 
     try:
-        return create_app(yard.store, yard.registry, settings=yard.settings, deliver=True, files=yard.files)
+        return create_app(
+            yard.store,
+            yard.registry,
+            settings=yard.settings,
+            deliver=True,
+            files=yard.files,
+            resources=yard.resources,
+        )
     except BatchyardError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
