@@ -12,7 +12,10 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from batchyard.api.deps import CurrentUser, FilesDep, JobId, StoreDep, owned
 from batchyard.api.errors import language, responses
 from batchyard.core.filenames import content_disposition
+from batchyard.core.users import User
 from batchyard.service.downloads import Downloads
+from batchyard.service.files import FileService
+from batchyard.store.base import Store
 
 router = APIRouter(tags=["files"])
 
@@ -79,9 +82,7 @@ def download_errors_csv(
 ) -> StreamingResponse:
     """The failed items with their input and reason as CSV (UTF-8 with a BOM, for Excel): fix and submit
     again. Headers of the added columns in the caller's language."""
-    job = owned(store.get_job(job_id), user)
-    pieces = Downloads(store, files).errors(job, format="csv", language=language(request))
-    return _stream(pieces, CSV, f"errors_{job.id}.csv")
+    return _errors(job_id, request, user, store, files, format="csv")
 
 
 @router.get(
@@ -94,6 +95,12 @@ def download_errors_xlsx(
     job_id: JobId, request: Request, user: CurrentUser, store: StoreDep, files: FilesDep
 ) -> StreamingResponse:
     """The failed items with their input and reason as an Excel workbook."""
+    return _errors(job_id, request, user, store, files, format="xlsx")
+
+
+def _errors(
+    job_id: int, request: Request, user: User, store: Store, files: FileService, *, format: str
+) -> StreamingResponse:
     job = owned(store.get_job(job_id), user)
-    pieces = Downloads(store, files).errors(job, format="xlsx", language=language(request))
-    return _stream(pieces, XLSX, f"errors_{job.id}.xlsx")
+    pieces = Downloads(store, files).errors(job, format=format, language=language(request))
+    return _stream(pieces, CSV if format == "csv" else XLSX, f"errors_{job.id}.{format}")
