@@ -23,6 +23,10 @@ def _answers(http: httpx.Client) -> bool:
         return False
 
 
+def _recorded(log: dict[str, list[dict[str, object]]]) -> bool:
+    return any(delivery["log"] for delivery in log["deliveries"])
+
+
 def test_a_job_finished_by_a_serve_worker_is_posted_to_the_webhook_and_emailed(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -58,7 +62,14 @@ def test_a_job_finished_by_a_serve_worker_is_posted_to_the_webhook_and_emailed(
 
                 [hit] = receiver.wait_for(1, timeout=60)
                 [(recipients, message)] = mailbox.wait_for(1, timeout=60)
-                log = http.get(f"/me/webhooks/{hook.json()['id']}/deliveries", headers=as_alice).json()
+                # The receiver answers before the sender records the attempt: wait for the record.
+                deliveries = f"/me/webhooks/{hook.json()['id']}/deliveries"
+                wait_for(
+                    lambda: _recorded(http.get(deliveries, headers=as_alice).json()),
+                    timeout=30,
+                    what="the delivery to be recorded",
+                )
+                log = http.get(deliveries, headers=as_alice).json()
         finally:
             stop_group(serve)
     assert verify(hook.json()["secret"], hit.body, hit.headers["x-batchyard-signature"])
