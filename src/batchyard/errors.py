@@ -13,6 +13,9 @@ class BatchyardError(Exception):
     """Something went wrong in batchyard."""
 
     code: ClassVar[str] = "error"
+    # Shown to people as the message alone, without the class name a failed item's reason otherwise starts with
+    # (a row's reasons go to a spreadsheet user, who has no use for "RowRejected:").
+    bare: ClassVar[bool] = False
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.details = details
@@ -125,6 +128,26 @@ class ItemTimedOut(BatchyardError):
     """The item took longer than {seconds:g}s (its job type's timeout)."""
 
     code = "item_timed_out"
+
+
+class RowRejected(BatchyardError):
+    """{reason}"""
+
+    code = "row_rejected"
+    bare = True
+
+
+class DuplicateRow(BatchyardError):
+    """the key {key} is in the table already, or earlier in the file"""
+
+    code = "duplicate_row"
+    bare = True
+
+
+class ChunkChanged(BatchyardError):
+    """The chunk's items could not be read as planned: {expected} expected, {found} found (its file changed)."""
+
+    code = "chunk_changed"
 
 
 class StorageError(BatchyardError):
@@ -383,6 +406,9 @@ _ZH: dict[str, str] = {
     "submission_interrupted": "任务 {job_id} 在接收 {stored} 项后停止接收：{reason}",
     "lease_lost": "分块 {chunk_id} 的租约已失效，已由其他 worker 接管。",
     "item_timed_out": "该项目的处理时间超过了 {seconds:g} 秒（任务类型的超时设置）。",
+    "row_rejected": "{reason_zh}",
+    "duplicate_row": "键 {key} 已存在于表中，或在文件中重复出现",
+    "chunk_changed": "无法按计划读取该批次：应有 {expected} 项，实际 {found} 项（文件已变化）。",
     "storage_error": "数据库出错：{reason}",
     "database_unavailable": "数据库暂时不可用（{reason}）；工作将等待并重试。",
     "schema_out_of_date": "数据库结构不是最新的，请运行 `batchyard db upgrade`。",

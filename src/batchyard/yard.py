@@ -41,11 +41,11 @@ class Yard:
             overrides["database_url"] = database_url
         self.settings = load_settings(settings, **overrides)
         self.registry = Registry()
-        for job_type in builtin_job_types():
+        self.resources: dict[str, Resource] = {}
+        for job_type in builtin_job_types(self.resources):
             self.registry.add(job_type, replaceable=True)
         self._store: Store | None = None
         self._blobs: BlobStore | None = None
-        self.resources: dict[str, Resource] = {}
 
     # declaring
     def job(self, name: str, **options: Any) -> Callable[[T], T]:
@@ -94,7 +94,7 @@ class Yard:
 
     @property
     def service(self) -> JobService:
-        return JobService(self.store, self.registry, self.files)
+        return JobService(self.store, self.registry, self.files, self.resources)
 
     def close(self) -> None:
         if self._store is not None:

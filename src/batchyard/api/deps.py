@@ -45,7 +45,9 @@ async def files(request: Request) -> FileService:
 
 
 async def jobs(request: Request) -> JobService:
-    return JobService(request.app.state.store, request.app.state.registry, request.app.state.files)
+    return JobService(
+        request.app.state.store, request.app.state.registry, request.app.state.files, request.app.state.resources
+    )
 
 
 async def webhooks(request: Request) -> WebhookService:

@@ -40,6 +40,10 @@ class BlobStore(Protocol):
     def open(self, key: str) -> BinaryIO:
         """A binary file object that reads the blob as a stream; close it when done."""
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of the blob from ``offset`` (fewer at its end): a chunk's part of a big file, read
+        without reading what comes before it."""
+
     def iter_chunks(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """The blob's content in pieces of at most ``chunk_size`` bytes (BlobNotFound is raised at the call)."""
 

@@ -52,6 +52,11 @@ class LocalBlobStore:
         except _MISSING:
             raise BlobNotFound(key=key) from None
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        with self.open(key) as file, _os_errors(key):
+            file.seek(offset)
+            return file.read(max(length, 0))
+
     def iter_chunks(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """Opened here, read lazily: a missing blob is reported at the call, not at the first ``next``."""
         return read_chunks(self.open(key), chunk_size)

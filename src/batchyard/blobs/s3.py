@@ -95,6 +95,22 @@ class S3BlobStore:
             body = self._client.get_object(Bucket=self.bucket, Key=name)["Body"]
         return io.BufferedReader(_BodyReader(body, key), buffer_size=READ_BUFFER)
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        name = self._name(key)
+        with _s3_errors(key):
+            try:
+                body = self._client.get_object(
+                    Bucket=self.bucket, Key=name, Range=f"bytes={offset}-{offset + length - 1}"
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "InvalidRange":  # from past the end: nothing
+                    return b""
+                raise
+            with io.BufferedReader(_BodyReader(body["Body"], key), buffer_size=READ_BUFFER) as reader:
+                return reader.read()
+
     def iter_chunks(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """Requested here, read lazily: a missing blob is reported at the call, not at the first ``next``."""
         return read_chunks(self.open(key), chunk_size)

@@ -37,6 +37,7 @@ class Context:
         self.connection: Any = None
         self.stop_requested = False
         self.files: JobFiles | None = None
+        self.state: Any = None  # the job type's own, for one chunk: what ``load`` found for ``process`` and ``write``
 
     @property
     def current(self) -> str | None:
@@ -55,6 +56,10 @@ class Context:
     def open_upload(self, upload_id: int) -> BinaryIO:
         """A file the job's owner uploaded (an item of a job submitted with ``upload_ids``), to read."""
         return self._files().open_upload(self.owner, upload_id)
+
+    def read_upload(self, upload_id: int, offset: int, length: int) -> bytes:
+        """Part of an upload of the job's owner: a chunk's byte range of a big file."""
+        return self._files().read_upload(self.owner, upload_id, offset, length)
 
     def save_output(self, name: str, data: bytes | BinaryIO, content_type: str) -> Artifact:
         """Keep this item's output file: downloadable alone, in the job's ZIP, and listed in its artifacts."""

@@ -77,6 +77,9 @@ class JobFiles(Protocol):
     def open_upload(self, owner: str, upload_id: int) -> BinaryIO:
         """The upload's bytes; ``Forbidden`` when it is not ``owner``'s, ``UploadNotFound`` once it is gone."""
 
+    def read_upload(self, owner: str, upload_id: int, offset: int, length: int) -> bytes:
+        """``length`` bytes of the upload from ``offset``, checked as ``open_upload`` checks."""
+
     def save_output(
         self, job_id: int, item_index: int, name: str, data: bytes | BinaryIO, content_type: str
     ) -> Artifact:

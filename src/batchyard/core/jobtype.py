@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,9 +15,16 @@ from batchyard.core.templates import check_template
 from batchyard.errors import InvalidJobType, InvalidParams
 
 ProcessFn = Callable[[Any, Context], Any]
-WriteFn = Callable[[list[Any], Context], None]
-SourceFn = Callable[[Any], Iterable[Any]]
+# ``write`` may say what became of some items: {position in its list: a new output, a ``Skip``, or an exception
+# that fails the item}; None leaves every item succeeded with the output ``process`` gave.
+WriteFn = Callable[[list[Any], Context], "Mapping[int, Any] | None"]
+SourceFn = Callable[..., Iterable[Any]]  # (params) or (params, ctx)
 KeyFn = Callable[[Any], str]
+# A job type whose items are too many to store (the rows of a file) plans ``Segment``s and loads each chunk's
+# items when it runs: (spec, ctx) -> the items. ``stored_form`` gives a failed item's input to keep and its place
+# in the source (a line number), since its chunk keeps only the spec.
+LoadFn = Callable[[dict[str, Any], Context], list[Any]]
+StoredFormFn = Callable[[Any], tuple[Any, "int | None"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,18 @@ class JobType:
     write: WriteFn | None = None
     key: KeyFn | None = None
     title: str = ""
+    load: LoadFn | None = None
+    stored_form: StoredFormFn | None = None
+
+    @property
+    def source_takes_context(self) -> bool:
+        """Whether the source is ``source(params, ctx)``: one that reads the job's uploads needs the context."""
+        if self.source is None:
+            return False
+        try:
+            return len(inspect.signature(self.source).parameters) >= 2
+        except (TypeError, ValueError):
+            return False
 
     def parse_params(self, raw: dict[str, Any] | None) -> Any:
         """Validate raw params into the type's model (or pass a plain dict through when it has none)."""
@@ -74,9 +93,11 @@ def define_job_type(name: str, target: Any, **options: Any) -> JobType:
 
 def _build(name: str, target: Any, policies: Policies, title: str) -> JobType:
     if inspect.isclass(target):
-        return _from_class(name, target, policies, title)
+        return _from_instance(name, target(), policies, title)
+    if callable(getattr(target, "process", None)) and not inspect.isroutine(target):
+        return _from_instance(name, target, policies, title)  # an instance made with what it needs
     if not callable(target):
-        raise InvalidJobType(name=name, reason="expected a function or a class")
+        raise InvalidJobType(name=name, reason="expected a function, a class or an object with process")
     return JobType(name=name, process=target, policies=policies, title=title)
 
 
@@ -97,12 +118,14 @@ def _with_key(job_type: JobType, key: Any) -> JobType:
     return job_type
 
 
-def _from_class(name: str, cls: type[Any], policies: Policies, title: str) -> JobType:
-    instance = cls()
+def _from_instance(name: str, instance: Any, policies: Policies, title: str) -> JobType:
+    cls = type(instance)
     process = getattr(instance, "process", None)
     if not callable(process):
         raise InvalidJobType(name=name, reason="a job type class needs a process(item, ctx) method")
     params_model = getattr(cls, "Params", None)
+    if callable(getattr(instance, "load", None)) and not callable(getattr(instance, "source", None)):
+        raise InvalidJobType(name=name, reason="a job type that loads its items (load) needs a source of segments")
     if params_model is not None and not (inspect.isclass(params_model) and issubclass(params_model, BaseModel)):
         raise InvalidJobType(name=name, reason="Params must be a pydantic BaseModel")
     return JobType(
@@ -114,4 +137,6 @@ def _from_class(name: str, cls: type[Any], policies: Policies, title: str) -> Jo
         write=getattr(instance, "write", None),
         key=getattr(instance, "key", None),
         title=getattr(cls, "title", title),
+        load=getattr(instance, "load", None),
+        stored_form=getattr(instance, "stored_form", None),
     )

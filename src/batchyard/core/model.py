@@ -140,9 +140,12 @@ class SubmitLimits:
 
 @dataclass(frozen=True, slots=True)
 class PlannedChunk:
+    """A chunk as planned: its items, or for a job type that loads its items when it runs (``JobType.load``)
+    the spec it loads them from (a byte range of a file). ``states`` has one letter per item either way."""
+
     seq: int
     first_index: int
-    items: list[Any]
+    items: list[Any] | dict[str, Any]
     keys: list[str] | None
     states: str
 
@@ -158,7 +161,7 @@ class ClaimedChunk:
     token: str
     seq: int
     first_index: int
-    items: list[Any]
+    items: list[Any]  # as stored, or a spec until the worker loaded the items from it
     keys: list[str] | None
     states: str
     outputs: list[Any]
@@ -172,6 +175,8 @@ class ItemError:
     error: str
     attempts: int
     error_zh: str | None = None  # the reason in Chinese, when it has one (batchyard's own errors do)
+    input: Any = None  # the item itself, for an item its chunk does not store (``JobType.stored_form``)
+    ref: int | None = None  # where the item was in its source: the line or sheet row of an imported row
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +214,7 @@ class ItemRecord:
     attempts: int
     input: Any = None
     error_zh: str | None = None
+    ref: int | None = None  # where the item was in its source (the line of an imported row), when known
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from batchyard.core.jobtype import KeyFn
@@ -14,6 +15,7 @@ from batchyard.errors import TooManyItems
 ITEMS_PER_BATCH = 10_000  # items stored per planning transaction: workers start after the first batch
 # The reason a job stops with when its submitter died (or stalled past its lease) before storing every item.
 SUBMISSION_INTERRUPTED = "the submission was interrupted before all items were stored"
+SEGMENTS_PER_BATCH = 20  # chunks of a file stored per planning transaction: work starts on the first ones soon
 FLUSH_SECONDS = 1.0  # a slow source's items are stored at least this often, so work starts on them
 
 AlreadyDone = Callable[[Sequence[str]], set[str]]
@@ -69,6 +71,38 @@ def _plan(items: list[Any], index: int, seq: int, key: KeyFn | None, already_don
     if keys is not None and already_done is not None and (done := already_done(keys)):
         states = "".join(ItemState.SKIPPED if k in done else ItemState.PENDING for k in keys)
     return PlannedChunk(seq=seq, first_index=index, items=items, keys=keys, states=states)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A chunk's worth of items described instead of listed (``{"offset": o, "length": n}`` of a file): what
+    the source of a job type with ``load`` yields, ``size`` being how many items loading it gives."""
+
+    spec: dict[str, Any]
+    size: int
+
+
+def cut_segments(
+    segments: Iterable[Segment], *, first_index: int = 0, first_seq: int = 0, skip_items: int = 0
+) -> Iterator[list[PlannedChunk]]:
+    """A chunk per segment, in batches; the first ``skip_items`` items (stored by an earlier planner of the same
+    job) are passed over — a source of segments cuts the same file the same way every time."""
+    index, seq, batch = first_index, first_seq, []
+    for segment in segments:
+        if skip_items > 0:
+            if segment.size > skip_items:
+                raise ValueError("the source's segments changed since they were first planned")
+            skip_items -= segment.size
+            continue
+        if segment.size <= 0:
+            continue
+        batch.append(PlannedChunk(seq, index, segment.spec, None, ItemState.PENDING * segment.size))
+        index, seq = index + segment.size, seq + 1
+        if len(batch) == SEGMENTS_PER_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def within_limit(items: Iterable[Any], limit: int | None, *, type_name: str, start: int = 0) -> Iterator[Any]:

@@ -11,15 +11,16 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from batchyard.core.backoff import backoff_seconds
-from batchyard.core.context import Context
+from batchyard.core.context import Context, Skip
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.planning import bisect_failures
 from batchyard.core.policies import OnError, Policies
 from batchyard.core.status import ItemState
-from batchyard.engine.runner import describe
+from batchyard.engine.runner import describe, stored_form
 from batchyard.store.base import CommitSession, NextClaim, Store
 
 log = logging.getLogger("batchyard.worker")
@@ -47,13 +48,22 @@ def commit_and_claim(
     with store.commit_session(
         outcome.chunk, may_stop=may_stop(job_type.policies), for_write=job_type.write is not None
     ) as session:
-        unstorable = session.unstorable(outcome.outputs)
-        if unstorable:  # the same output again would not store either: no retry, but a stop still stops
-            outcome = _fail_items(outcome, unstorable, policies=job_type.policies, retry=False)
+        if job_type.load is None:
+            outcome = _fail_unstorable(session, job_type, outcome)
         if job_type.write is not None:
             outcome = _write(session, job_type, outcome, ctx)
+        if job_type.load is not None:  # rows of a file: ``write`` says what each output is (see decision 0025)
+            outcome = _fail_unstorable(session, job_type, outcome)
         drained = session.apply(outcome, claim, progress=progress)
     return drained, session.claimed()
+
+
+def _fail_unstorable(session: CommitSession, job_type: JobType, outcome: ChunkOutcome) -> ChunkOutcome:
+    unstorable = session.unstorable(outcome.outputs)
+    if not unstorable:
+        return outcome
+    # the same output again would not store either: no retry, but a stop still stops
+    return _fail_items(outcome, unstorable, policies=job_type.policies, retry=False, job_type=job_type)
 
 
 def commit_failed(store: Store, job_type: JobType, outcome: ChunkOutcome, error: BaseException) -> bool:
@@ -61,7 +71,7 @@ def commit_failed(store: Store, job_type: JobType, outcome: ChunkOutcome, error:
     commit itself failed in a way bisection could not pin on items (a deferred constraint at COMMIT)."""
     reason = f"the chunk could not be committed: {describe(error)}"
     fresh = {i: reason for i in _fresh(outcome, ItemState.SUCCEEDED)}
-    failed = _fail_items(outcome, fresh, policies=job_type.policies, retry=False)
+    failed = _fail_items(outcome, fresh, policies=job_type.policies, retry=False, job_type=job_type)
     with store.commit_session(outcome.chunk, may_stop=may_stop(job_type.policies)) as session:
         return session.apply(dataclasses.replace(failed, done_keys=()), progress=failed.delta.processed)
 
@@ -104,20 +114,61 @@ def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx
     assert write is not None
     ctx.connection = session.connection
 
+    said: dict[int, Any] = {}  # what write reported of single items, by chunk position
+
     def attempt(indices: Sequence[int]) -> BaseException | None:
-        return session.attempt(lambda: write([outcome.outputs[i] for i in indices], ctx))
+        def run() -> None:
+            result = write([outcome.outputs[i] for i in indices], ctx)
+            said.update({indices[p]: value for p, value in (result or {}).items()})
+
+        return session.attempt(run)
 
     try:
         failures = bisect_failures(fresh, attempt)
     finally:
         ctx.connection = None
+    for i in failures:
+        said.pop(i, None)  # a part that failed was rolled back: what its write said of it no longer holds
+    outcome = _apply_said(outcome, said, job_type)
     if not failures:
         return outcome
-    return _fail_items(outcome, {i: describe(exc) for i, exc in failures.items()}, policies=job_type.policies)
+    return _fail_items(
+        outcome, {i: describe(exc) for i, exc in failures.items()}, policies=job_type.policies, job_type=job_type
+    )
+
+
+def _apply_said(outcome: ChunkOutcome, said: Mapping[int, Any], job_type: JobType) -> ChunkOutcome:
+    """What ``write`` reported of single items: a new output, a skip (with its reason), or an error that fails
+    the item at once (a refusal by the writer, such as a duplicate key, would be the same on another try)."""
+    if not said:
+        return outcome
+    outputs, states, errors = list(outcome.outputs), list(outcome.states), list(outcome.errors)
+    failed: dict[int, str] = {}
+    for i, value in said.items():
+        if isinstance(value, Skip):
+            states[i], outputs[i] = ItemState.SKIPPED, None
+            if value.reason:
+                kept, ref = stored_form(job_type, outcome.chunk.items[i])
+                errors.append(
+                    ItemError(outcome.chunk.first_index + i, value.reason, outcome.attempts.get(i, 1), None, kept, ref)
+                )
+        elif isinstance(value, BaseException):
+            failed[i] = describe(value)
+        else:
+            outputs[i] = value
+    changed = dataclasses.replace(outcome, outputs=outputs, states="".join(states), errors=tuple(errors))
+    if not failed:
+        return changed
+    return _fail_items(changed, failed, policies=job_type.policies, retry=False, job_type=job_type)
 
 
 def _fail_items(
-    outcome: ChunkOutcome, reasons: Mapping[int, str], *, policies: Policies, retry: bool = True
+    outcome: ChunkOutcome,
+    reasons: Mapping[int, str],
+    *,
+    policies: Policies,
+    retry: bool = True,
+    job_type: JobType | None = None,
 ) -> ChunkOutcome:
     """Fail the items at ``reasons`` (chunk positions), or put them back for a later attempt while
     ``policies`` say retry (and ``retry`` allows); with ``on_error="stop"`` the first failure stops the job."""
@@ -133,7 +184,8 @@ def _fail_items(
             retry_at = max(retry_at or 0.0, time.time() + backoff_seconds(tried, base=policies.retry_backoff))
             continue
         states[i] = ItemState.FAILED
-        errors.append(ItemError(first + i, reason, tried))
+        kept, ref = stored_form(job_type, outcome.chunk.items[i]) if job_type is not None else (None, None)
+        errors.append(ItemError(first + i, reason, tried, None, kept, ref))
     stop_reason = outcome.stop_reason
     failed_now = sorted(i for i in reasons if states[i] == ItemState.FAILED)
     if policies.on_error == OnError.STOP and stop_reason is None and failed_now:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.policies import OnError
 from batchyard.core.status import ItemState
 from batchyard.engine.guard import Interruption, ItemGuard, ItemOverdue
-from batchyard.errors import BatchyardError, BlobStorageError, ItemTimedOut
+from batchyard.errors import BatchyardError, BlobStorageError, ChunkChanged, ItemTimedOut
 
 log = logging.getLogger("batchyard.worker")
 
@@ -43,9 +44,14 @@ def run_chunk(
     ``ItemTimedOut``, and one that does not give way after a stop request is interrupted and left pending.
     """
     progress = _Progress(chunk.first_index, list(chunk.states), list(chunk.outputs), dict(chunk.attempts))
-    if guard is None:
+    loaded = _loaded(job_type, chunk, ctx)
+    if isinstance(loaded, Exception):
+        _fail_pending(job_type, chunk, ctx, loaded, progress)
+    elif guard is None:
+        chunk = loaded
         _process_items(job_type.process, job_type, chunk, ctx, progress)
     else:
+        chunk = loaded
         _process_guarded(job_type, chunk, ctx, progress, guard)
     states = "".join(progress.states)
     return ChunkOutcome(
@@ -61,6 +67,29 @@ def run_chunk(
         max_failures=job_type.policies.max_failures,
         current=ctx.current,
     )
+
+
+def _loaded(job_type: JobType, chunk: ClaimedChunk, ctx: Context) -> ClaimedChunk | Exception:
+    """The chunk with its items, loaded from its spec for a job type that stores specs (rows read from their
+    file); the error when they cannot be, which then fails the chunk's open items."""
+    if job_type.load is None or isinstance(chunk.items, list):
+        return chunk
+    try:
+        items = job_type.load(chunk.items, ctx)
+    except Exception as exc:  # noqa: BLE001 - a file gone or unreadable fails its items, never the worker
+        return exc
+    if len(items) != len(chunk.states):
+        return ChunkChanged(expected=len(chunk.states), found=len(items))
+    return dataclasses.replace(chunk, items=items)
+
+
+def _fail_pending(job_type: JobType, chunk: ClaimedChunk, ctx: Context, error: Exception, progress: _Progress) -> None:
+    """Every open item of the chunk fails (or waits for another attempt) with the chunk's own error."""
+    for i, state in enumerate(chunk.states):
+        if state == PENDING:
+            ctx.item, ctx.index = None, chunk.first_index + i
+            ctx.attempt = progress.attempts.get(i, 0) + 1
+            _record_failure(job_type, chunk.first_index + i, ctx, error, progress)
 
 
 def _process_guarded(
@@ -105,7 +134,8 @@ def _process_items(
         except Skip as skip:
             states[i] = SKIPPED
             if skip.reason:
-                progress.errors.append(ItemError(chunk.first_index + i, skip.reason, ctx.attempt))
+                kept, ref = stored_form(job_type, item)
+                progress.errors.append(ItemError(chunk.first_index + i, skip.reason, ctx.attempt, None, kept, ref))
         except Exception as exc:  # noqa: BLE001 - any error of user code fails the item, never the worker
             _record_failure(job_type, chunk.first_index + i, ctx, exc, progress)
 
@@ -131,9 +161,21 @@ def _record_failure(job_type: JobType, index: int, ctx: Context, exc: Exception,
         return
     message = describe(exc)
     progress.states[i] = FAILED
-    progress.errors.append(ItemError(index, message, ctx.attempt, describe_zh(exc)))
+    kept, ref = stored_form(job_type, ctx.item)
+    progress.errors.append(ItemError(index, message, ctx.attempt, describe_zh(exc), kept, ref))
     if policies.on_error == OnError.STOP:
         progress.stop_reason = f"item {index} failed: {message}"
+
+
+def stored_form(job_type: JobType, item: Any) -> tuple[Any, int | None]:
+    """What to keep of a failed or skipped item whose chunk does not store it, and its place in the source."""
+    if job_type.stored_form is None or item is None:
+        return None, None
+    try:
+        return job_type.stored_form(item)
+    except Exception:  # the item's reason is kept even when its input cannot be
+        log.exception("keeping a failed item's input failed")
+        return None, None
 
 
 def describe(exc: BaseException) -> str:
@@ -142,6 +184,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, BlobStorageError):
         log.warning("an item failed on the file storage: %s", exc)
         return f"{type(exc).__name__}: {BlobStorageError(reason='see the worker log').message()}"
+    if isinstance(exc, BatchyardError) and exc.bare:
+        return exc.message()
     try:
         text = str(exc).strip()
     except Exception:  # noqa: BLE001 - user code's __str__ may raise anything

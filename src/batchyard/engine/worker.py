@@ -157,7 +157,7 @@ class Worker:
         if isinstance(work, ClaimedChunk):
             self._run_chain(work, heartbeat)
         elif work is not None:
-            plan_source(self.store, self.registry, work, lambda: self._stop_requested)
+            plan_source(self.store, self.registry, work, lambda: self._stop_requested, self.files)
         return work is not None
 
     def _run_chain(self, chunk: ClaimedChunk, heartbeat: Heartbeat, *, give_back: bool = False) -> None:

@@ -3,9 +3,14 @@ package per job type."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from batchyard.core.jobtype import JobType
+from batchyard.core.resources import Resource
 from batchyard.jobs.images.job import images_job_type
+from batchyard.jobs.tabular.importing import import_job_type
 
 
-def builtin_job_types() -> list[JobType]:
-    return [images_job_type()]
+def builtin_job_types(resources: Mapping[str, Resource]) -> list[JobType]:
+    """``resources``: the yard's, read when a job runs, so those declared later are found too."""
+    return [images_job_type(), import_job_type(resources)]

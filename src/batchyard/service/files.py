@@ -114,12 +114,18 @@ class FileService:
         return _now() + self.limits.artifacts_kept
 
     def open_upload(self, owner: str, upload_id: int) -> BinaryIO:
+        return self.blobs.open(self._owned_upload(owner, upload_id).blob_key)
+
+    def read_upload(self, owner: str, upload_id: int, offset: int, length: int) -> bytes:
+        return self.blobs.read_range(self._owned_upload(owner, upload_id).blob_key, offset, length)
+
+    def _owned_upload(self, owner: str, upload_id: int) -> Upload:
         found = self.store.get_uploads([upload_id])
         if not found:
             raise UploadNotFound(upload_id=upload_id)
         if found[0].owner != owner:
             raise Forbidden()
-        return self.blobs.open(found[0].blob_key)
+        return found[0]
 
     # artifacts
     def save_output(

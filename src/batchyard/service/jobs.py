@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence, Sized
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import replace
 from functools import partial
 from itertools import chain, islice
 from typing import Any
 
+from batchyard.core.files import Upload
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import Job, NewJob, PlannedChunk, SubmitLimits
 from batchyard.core.planning import SUBMISSION_INTERRUPTED, cut_chunks
 from batchyard.core.policies import OnError
 from batchyard.core.registry import Registry
+from batchyard.core.resources import Resource
 from batchyard.core.retry import retry_transient
 from batchyard.core.templates import render_key
 from batchyard.errors import (
@@ -37,10 +39,17 @@ INLINE_ITEMS = 5_000
 
 
 class JobService:
-    def __init__(self, store: Store, registry: Registry, files: FileService | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        files: FileService | None = None,
+        resources: Mapping[str, Resource] | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.files = files  # where ``upload_ids`` are found
+        self.resources = resources  # what a job naming a ``resource`` in its params may work on
 
     def submit(
         self,
@@ -53,9 +62,17 @@ class JobService:
         idempotency_key: str | None = None,
         upload_ids: Sequence[int] | None = None,
     ) -> Job:
-        """Submit a job of its items, or of an item per upload (``upload_ids``: tied to the job while it runs)."""
+        """Submit a job of its items, or of an item per upload (``upload_ids``: tied to the job while it runs).
+
+        A job type with a source (an import) reads the uploads itself: they are given to it as the param
+        ``upload_ids`` instead of becoming items."""
         if upload_ids is not None:
-            items = self._upload_items(self.registry.get(type_name), owner, items, upload_ids)
+            job_type = self.registry.get(type_name)
+            uploads = self._uploads(job_type, owner, items, upload_ids)
+            if job_type.source is None:
+                items = [u.as_item() for u in uploads]
+            else:
+                params = {**(params or {}), "upload_ids": [u.id for u in uploads]}
         return self._submit(
             type_name,
             owner=owner,
@@ -78,7 +95,9 @@ class JobService:
         upload_ids: tuple[int, ...],
     ) -> Job:
         job_type = self.registry.get(type_name)
-        raw_params = job_type.params_dict(job_type.parse_params(params))
+        parsed = job_type.parse_params(params)
+        raw_params = job_type.params_dict(parsed)
+        self._prepare_resource(getattr(parsed, "resource", None))
         if items is None and job_type.source is None:
             raise NoItems()
         counted = len(items) if isinstance(items, Sized) else None  # known now: charged when the job is created
@@ -120,10 +139,21 @@ class JobService:
             return self.store.get_job(job.id)
         return job
 
-    def _upload_items(
+    def _prepare_resource(self, name: Any) -> None:
+        """A job on a resource (an import, an export): the resource must be declared, and its table is made now
+        when missing, before any worker writes to it."""
+        if not isinstance(name, str) or self.resources is None:
+            return
+        resource = self.resources.get(name)
+        if resource is None:
+            known = ", ".join(sorted(self.resources)) or "none"
+            raise InvalidParams(reason=f"there is no resource {name!r} (resources: {known})")
+        self.store.ensure_resource(resource)
+
+    def _uploads(
         self, job_type: JobType, owner: str, items: Iterable[Any] | None, upload_ids: Sequence[int]
-    ) -> list[dict[str, Any]]:
-        """A job submitted with files gets an item per file, in the order given."""
+    ) -> list[Upload]:
+        """The owner's uploads a job is submitted with, checked against its type's limits, in the order given."""
         if items is not None:
             raise InvalidParams(reason="give items or upload_ids, not both")
         if not upload_ids:
@@ -135,7 +165,7 @@ class JobService:
             raise InvalidParams(reason="this service keeps no files")
         policies = job_type.policies
         cap = None if policies.max_file_mb is None else int(policies.max_file_mb * 1_000_000)
-        return [u.as_item() for u in self.files.uploads_for(owner, upload_ids, policies.accepts, cap)]
+        return self.files.uploads_for(owner, upload_ids, policies.accepts, cap)
 
     def _plan_now(
         self, job_type: JobType, owner: str, params: dict[str, Any], items: Iterable[Any]

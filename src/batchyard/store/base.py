@@ -12,6 +12,7 @@ from batchyard.core.causes import Failure
 from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
 from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryStatus, DueDelivery, Webhook
+from batchyard.core.resources import Resource
 from batchyard.core.status import JobStatus
 from batchyard.core.users import LedgerEntry, Notification, Role, Token, User
 
@@ -229,6 +230,10 @@ class Store(Protocol):
     ) -> bool:
         """Log the attempt and set the outcome; False when the claim was no longer held. ``hold_back``: the
         target failed, so its other pending deliveries (a webhook's; every e-mail's) wait for the retry too."""
+
+    # resources
+    def ensure_resource(self, resource: Resource) -> None:
+        """Create the resource's table from its model when the database has none of that name."""
 
     # uploads and artifacts: the rows; their bytes are in the blob store, deleted by the service
     def add_upload(self, new: NewUpload) -> Upload: ...

@@ -82,7 +82,7 @@ Record = tuple[int, list[str]]
 
 def _with_header(records: Iterator[Record]) -> Table:
     header = _first_record(records)
-    return Table(header=header, rows=(_shaped(number, values, len(header)) for number, values in records))
+    return Table(header=header, rows=(shaped_row(number, values, len(header)) for number, values in records))
 
 
 def _first_record(records: Iterator[Record]) -> list[str]:
@@ -92,14 +92,14 @@ def _first_record(records: Iterator[Record]) -> list[str]:
     return first[1]
 
 
-def _shaped(number: int, values: list[str], width: int) -> Row:
+def shaped_row(number: int, values: list[str], width: int) -> Row:
     """The row as the header expects it: short rows padded, long ones kept whole but marked, nothing dropped."""
     if len(values) > width:
         return Row(number, values, f"row has {len(values)} cells; the header has {width}")
     return Row(number, values + [""] * (width - len(values)))
 
 
-def _is_blank(values: list[str]) -> bool:
+def is_blank(values: list[str]) -> bool:
     """No cell with anything in it: an empty line, or the ",,," Excel writes for a row it once formatted."""
     return not any(value.strip() for value in values)
 
@@ -111,11 +111,11 @@ def _text_stream(source: BinaryIO, encoding: str | None) -> io.TextIOWrapper:
     """``source`` decoded; ``newline=""`` leaves line ends to the csv module, which needs them inside quotes."""
     head = source.read(HEAD_BYTES)
     chosen = detect_encoding(head) if encoding is None else check_encoding(encoding, head)
-    rejoined = io.BufferedReader(_Rejoined(head, source))
+    rejoined = io.BufferedReader(Rejoined(head, source))
     return io.TextIOWrapper(rejoined, encoding=chosen, newline="")
 
 
-class _Rejoined(io.RawIOBase):
+class Rejoined(io.RawIOBase):
     """The head already read for detection, then the rest of the source — which need not seek, and which closing
     this wrapper (as a text wrapper does when it is collected) leaves open for its owner."""
 
@@ -147,7 +147,7 @@ def _csv_records(reader: Any) -> Iterator[Record]:
     """Each non-blank record numbered by its first physical line (``line_num`` counts the lines read so far)."""
     start = 1
     for values in reader:
-        if not _is_blank(values):
+        if not is_blank(values):
             yield start, values
         start = reader.line_num + 1
 
@@ -175,7 +175,7 @@ def _jsonl_table(text: io.TextIOWrapper) -> Table:
     if values is None:
         raise InvalidParams(reason=f"line {number} is not a JSON object; each line must be one")
     header = list(values)
-    return Table(header=header, rows=(_json_row(number, obj, header) for number, obj in objects))
+    return Table(header=header, rows=(json_row(number, obj, header) for number, obj in objects))
 
 
 class _LineCounter:
@@ -198,10 +198,10 @@ class _LineCounter:
 def _json_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, str] | None]]:
     """Each line's object, or ``None`` for a line that is not one (the row will say so, the file goes on)."""
     for number, line in lines:
-        yield number, _json_object(line)
+        yield number, json_object(line)
 
 
-def _json_object(line: str) -> dict[str, str] | None:
+def json_object(line: str) -> dict[str, str] | None:
     """Numbers are kept as the text that was written (1.10 stays "1.10"), never rounded through a float."""
     try:
         found = json.loads(line, parse_float=str, parse_int=str)
@@ -220,7 +220,7 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _json_row(number: int, values: dict[str, str] | None, header: list[str]) -> Row:
+def json_row(number: int, values: dict[str, str] | None, header: list[str]) -> Row:
     if values is None:
         return Row(number, [], "the line is not a JSON object")
     unknown = [key for key in values if key not in header]
@@ -239,7 +239,7 @@ def _workbook_records(source: BinaryIO, sheet: str | None) -> Iterator[Record]:
     return (
         (number, cells)
         for number, cells in enumerate((list(map(_cell_text, row)) for row in rows), start=1)
-        if not _is_blank(cells)
+        if not is_blank(cells)
     )
 
 

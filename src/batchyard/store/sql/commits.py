@@ -81,6 +81,8 @@ class SqlCommitSession:
                 raise DatabaseUnavailable(reason=str(exc.orig).strip().splitlines()[0]) from exc
             savepoint.rollback()
             return exc
+        except DatabaseUnavailable:  # raised by the write's own driver calls (a COPY): the commit is retried
+            raise
         except Exception as exc:  # noqa: BLE001 - user code: any error fails the items, not the commit
             savepoint.rollback()
             return exc

@@ -151,7 +151,7 @@ def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
 
 
 def _total(planned: Sequence[PlannedChunk]) -> int:
-    return sum(len(chunk.items) for chunk in planned)
+    return sum(len(chunk.states) for chunk in planned)
 
 
 def _counter_rows(job_id: int, planned: Sequence[PlannedChunk]) -> list[dict[str, int]]:
@@ -172,7 +172,7 @@ def _counter_rows(job_id: int, planned: Sequence[PlannedChunk]) -> list[dict[str
 def add_chunks(db: Database, job_id: int, token: str, planned: Sequence[PlannedChunk], lease: float) -> None:
     """Store a batch of planned chunks; the planner's lease is checked and renewed in the same transaction.
     Storing the same batch again (a retry after the acknowledgement of the first commit was lost) is a no-op."""
-    items = sum(len(c.items) for c in planned)
+    items = sum(len(c.states) for c in planned)
     with db.write() as conn:
         if not _advance_planner(conn, job_id, token, items=items, seqs=(planned[0].seq, planned[-1].seq), lease=lease):
             return
@@ -223,7 +223,7 @@ def _chunk_row(job_id: int, chunk: PlannedChunk) -> dict[str, object]:
         "round": 1,
         "status": ChunkStatus.PENDING if runnable else ChunkStatus.DONE,
         "first_index": chunk.first_index,
-        "size": len(chunk.items),
+        "size": len(chunk.states),
         "items": codec.dumps(chunk.items),
         "keys": codec.dumps(chunk.keys) if chunk.keys is not None else None,
         "states": chunk.states,

@@ -154,8 +154,8 @@ NOTIFY_EVENTS = Sql(f"SELECT pg_notify('{EVENTS_CHANNEL}', current_schema())")
 
 INSERT_ITEM_ERROR = Sql(
     """
-    INSERT INTO by_item_errors (job_id, chunk_id, round, idx, error, error_zh, attempts, created_at)
-    VALUES (:job_id, :chunk_id, :round, :idx, :error, :error_zh, :attempts, :created_at)
+    INSERT INTO by_item_errors (job_id, chunk_id, round, idx, error, error_zh, input, ref, attempts, created_at)
+    VALUES (:job_id, :chunk_id, :round, :idx, :error, :error_zh, :input, :ref, :attempts, :created_at)
     """
 )
 

@@ -100,7 +100,8 @@ def _chunk_items(conn: Connection, chunk: Any, wanted: str | None) -> Iterator[I
     labels = _labels(chunk)
     if wanted is not None and not any(labels[state] == wanted for state in set(states)):
         return
-    inputs = codec.loads(chunk["items"])
+    stored = codec.loads(chunk["items"])
+    inputs = stored if isinstance(stored, list) else None  # else a spec: only failed items kept theirs
     outputs = codec.loads(chunk["outputs"]) or [None] * len(states)
     keys = codec.loads(chunk["keys"])
     attempts = codec.loads_attempts(chunk["attempts"])
@@ -110,7 +111,9 @@ def _chunk_items(conn: Connection, chunk: Any, wanted: str | None) -> Iterator[I
         if wanted is not None and label != wanted:
             continue
         index = chunk["first_index"] + i
-        note, tries, note_zh = notes.get(index, (None, attempts.get(i, 0 if state == ItemState.PENDING else 1), None))
+        note, tries, note_zh, kept, ref = notes.get(
+            index, (None, attempts.get(i, 0 if state == ItemState.PENDING else 1), None, None, None)
+        )
         yield ItemRecord(
             index=index,
             key=keys[i] if keys else None,
@@ -119,15 +122,19 @@ def _chunk_items(conn: Connection, chunk: Any, wanted: str | None) -> Iterator[I
             error=note if state in (ItemState.FAILED, ItemState.SKIPPED) else None,
             error_zh=note_zh if state in (ItemState.FAILED, ItemState.SKIPPED) else None,
             attempts=tries,
-            input=inputs[i],
+            input=inputs[i] if inputs is not None else kept,
+            ref=ref,
         )
 
 
-def _errors(conn: Connection, chunk: Any) -> dict[int, tuple[str, int, str | None]]:
+def _errors(conn: Connection, chunk: Any) -> dict[int, tuple[str, int, str | None, Any, int | None]]:
     e = item_errors.c
-    query = select(e.idx, e.error, e.attempts, e.error_zh).where(e.job_id == chunk["job_id"], e.chunk_id == chunk["id"])
+    query = select(e.idx, e.error, e.attempts, e.error_zh, e.input, e.ref).where(
+        e.job_id == chunk["job_id"], e.chunk_id == chunk["id"]
+    )
     rows = conn.execute(query.order_by(e.id)).all()
-    return {row.idx: (row.error, row.attempts, row.error_zh) for row in rows}  # the latest round's error wins
+    # the latest round's error wins
+    return {row.idx: (row.error, row.attempts, row.error_zh, codec.loads(row.input), row.ref) for row in rows}
 
 
 def failures(db: Database, job_id: int) -> Iterator[Failure]:

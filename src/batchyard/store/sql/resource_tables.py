@@ -23,9 +23,11 @@ from sqlalchemy import (
     UniqueConstraint,
     inspect,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
 from batchyard.core.resources import Resource, ResourceField
+from batchyard.errors import StorageError
 from batchyard.store.sql.database import Database
 
 
@@ -66,11 +68,15 @@ def model_table(resource: Resource, metadata: MetaData) -> Table:
 
 def ensure_table(db: Database, resource: Resource) -> Table:
     """The resource's table: reflected when it exists (used as it is), else created from the model."""
-    with db.write() as conn:
-        if not inspect(conn).has_table(resource.table):
-            table = model_table(resource, MetaData())
-            table.create(conn)
-            return table
+    try:
+        with db.write() as conn:
+            if not inspect(conn).has_table(resource.table):
+                table = model_table(resource, MetaData())
+                table.create(conn)
+                return table
+    except (StorageError, IntegrityError):  # another process created it at the same moment: use theirs
+        pass
+    with db.read() as conn:
         table = Table(resource.table, MetaData(), autoload_with=conn)
     for f in resource.fields:  # values are read and written as the model says (a decimal kept as text on SQLite)
         if f.name in table.c:

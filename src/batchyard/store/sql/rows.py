@@ -87,6 +87,8 @@ def record_errors(conn: SomeConnection, *, job_id: int, chunk_id: int, round: in
                 "idx": e.index,
                 "error": storable_text(e.error),
                 "error_zh": None if e.error_zh is None else storable_text(e.error_zh),
+                "input": None if e.input is None else codec.dumps(e.input),
+                "ref": e.ref,
                 "attempts": e.attempts,
                 "created_at": now,
             }

@@ -11,6 +11,7 @@ from batchyard.core.causes import Failure
 from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
 from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
 from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryStatus, DueDelivery, Webhook
+from batchyard.core.resources import Resource
 from batchyard.core.status import JobStatus
 from batchyard.core.users import LedgerEntry, Notification, Role, Token, User
 from batchyard.store.base import CommitSession, Event, PlanningClaim, Watch
@@ -25,6 +26,7 @@ from batchyard.store.sql import (
     planning,
     reads,
     reaper,
+    resource_tables,
     users,
     wakeup,
     webhooks,
@@ -299,6 +301,10 @@ class SqlStore:
         hold_back: bool = False,
     ) -> bool:
         return deliveries.record(self.db, due, attempt, status, next_attempt_at, hold_back=hold_back)
+
+    # resources' tables
+    def ensure_resource(self, resource: Resource) -> None:
+        resource_tables.ensure_table(self.db, resource)
 
     # uploads and artifacts (their bytes are in the blob store)
     def add_upload(self, new: NewUpload) -> Upload:

@@ -136,6 +136,9 @@ item_errors = Table(
     Column("idx", BigInteger, nullable=False),
     Column("error", Text, nullable=False),
     Column("error_zh", Text),  # the reason in Chinese, when it has one
+    # For items not stored in their chunk (rows read again from a file): the item as it was, and its place there.
+    Column("input", Text),
+    Column("ref", BigInteger),
     Column("attempts", Integer, nullable=False),
     Column("created_at", UtcTime, nullable=False),
     Index(None, "job_id", "round", "idx"),

@@ -1,0 +1,190 @@
+"""Rows of a resource written inside a chunk's commit transaction: which keys exist already, and inserting or
+upserting a batch — one statement per batch, on the driver, with values converted as SQLAlchemy would convert
+them, so that what an import writes reads back through SQLAlchemy exactly (a decimal as text on SQLite).
+
+On PostgreSQL a batch is copied into a temporary staging table (``COPY``, the fastest way in) and moved into the
+table with one ``INSERT … SELECT … ON CONFLICT``, which also tells which rows were new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+import psycopg
+from sqlalchemy import Connection, MetaData, Table, inspect, tuple_
+from sqlalchemy import select as sa_select
+
+from batchyard.core.resources import Resource
+from batchyard.errors import DatabaseUnavailable, InvalidParams
+from batchyard.store.sql.resource_tables import column_type, model_table
+
+KeyValues = tuple[Any, ...]
+_LOOKUP_BATCH = 2_000  # keys per lookup statement: well under every database's limit on parameters
+
+_tables: dict[tuple[str, str, str], Table] = {}
+_tables_lock = Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The keys a write inserted and those it updated; a row of the batch in neither was refused (its key exists
+    and the write does not update)."""
+
+    inserted: set[KeyValues]
+    updated: set[KeyValues]
+
+
+def resource_table(conn: Connection, resource: Resource) -> Table:
+    """The resource's table as it is in this database (reflected once per process), its columns typed by the
+    model; created from the model when missing (``Store.ensure_resource`` normally did so at submit)."""
+    cache_key = (str(conn.engine.url), resource.name, resource.table)
+    with _tables_lock:
+        found = _tables.get(cache_key)
+    if found is not None:
+        return found
+    if inspect(conn).has_table(resource.table):
+        table = Table(resource.table, MetaData(), autoload_with=conn)
+        for f in resource.fields:
+            if f.name in table.c:
+                table.c[f.name].type = column_type(f)
+    else:
+        table = model_table(resource, MetaData())
+        table.create(conn)
+    missing = [f.name for f in resource.fields if f.name not in table.c]
+    if missing:
+        raise InvalidParams(reason=f"the table {resource.table!r} has no column {', '.join(missing)}")
+    with _tables_lock:
+        _tables[cache_key] = table
+    return table
+
+
+def existing_keys(conn: Connection, table: Table, key: Sequence[str], keys: Sequence[KeyValues]) -> set[KeyValues]:
+    """Which of ``keys`` (values of the ``key`` columns) are in the table."""
+    columns = [table.c[name] for name in key]
+    found: set[KeyValues] = set()
+    for start in range(0, len(keys), _LOOKUP_BATCH):
+        part = keys[start : start + _LOOKUP_BATCH]
+        condition = columns[0].in_([k[0] for k in part]) if len(columns) == 1 else tuple_(*columns).in_(part)
+        found.update(tuple(row) for row in conn.execute(sa_select(*columns).where(condition)))
+    return found
+
+
+def write_rows(
+    conn: Connection,
+    table: Table,
+    *,
+    columns: Sequence[str],
+    key: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    update: bool,
+) -> Written:
+    """Insert ``rows`` (values in ``columns`` order, keys unique among them); with ``update``, a row whose key
+    exists replaces that row's other columns, else it is left out. Which keys were inserted and which updated
+    is exact even with other transactions writing the same keys at once (the rest were refused)."""
+    if not rows:
+        return Written(set(), set())
+    positions = [columns.index(name) for name in key]
+    converted = _converted(conn, table, columns, rows)
+    if conn.dialect.name == "postgresql":
+        return _copy_and_merge(conn, table, columns, key, converted, update=update)
+    # SQLite: this transaction holds the database's only write lock, so what exists now is what the insert meets
+    keys = [tuple(row[p] for p in positions) for row in rows]
+    exist = existing_keys(conn, table, key, keys)
+    chosen = converted if update else [row for row, k in zip(converted, keys, strict=True) if k not in exist]
+    if chosen:
+        conn.exec_driver_sql(_insert_sql(conn, table, columns, key, update=update, placeholder="?"), chosen)
+    new = {k for k in keys if k not in exist}
+    return Written(new, (set(keys) & exist) if update else set())
+
+
+def _converted(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[tuple[Any, ...]]:
+    """Values as the driver should get them: each column's SQLAlchemy bind processing (a date as ISO text and a
+    decimal as its text on SQLite), applied only to the columns that have one."""
+    processors: list[tuple[int, Callable[[Any], Any]]] = []
+    for position, name in enumerate(columns):
+        found = table.c[name].type.bind_processor(conn.dialect)
+        if found is not None:
+            processors.append((position, found))
+    if not processors:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for position, process in processors:
+            if values[position] is not None:
+                values[position] = process(values[position])
+        out.append(tuple(values))
+    return out
+
+
+def _insert_sql(
+    conn: Connection, table: Table, columns: Sequence[str], key: Sequence[str], *, update: bool, placeholder: str
+) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    target = _qualified(conn, table)
+    sql = f"INSERT INTO {target} ({names}) VALUES ({', '.join(placeholder for _ in columns)})"
+    return sql + _on_conflict(conn, columns, key, update=update)
+
+
+def _on_conflict(conn: Connection, columns: Sequence[str], key: Sequence[str], *, update: bool) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    conflict = ", ".join(quote(c) for c in key)
+    others = [c for c in columns if c not in key]
+    if not update or not others:
+        return f" ON CONFLICT ({conflict}) DO NOTHING"
+    sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in others)
+    return f" ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
+
+
+def _qualified(conn: Connection, table: Table) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    return f"{quote(table.schema)}.{quote(table.name)}" if table.schema else quote(table.name)
+
+
+def _copy_and_merge(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    key: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    update: bool,
+) -> Written:
+    """COPY the rows into a staging table private to this session (emptied at each commit), then one
+    INSERT … SELECT into the table, whose RETURNING says which keys were new."""
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    target = _qualified(conn, table)
+    staging = "by_stage_" + hashlib.sha256(f"{target}({names})".encode()).hexdigest()[:16]
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS"
+        f" AS SELECT {names} FROM {target} WITH NO DATA"
+    )
+    conn.exec_driver_sql(f"TRUNCATE {staging}")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.OperationalError as exc:  # the connection, not the rows: the commit is retried
+        raise DatabaseUnavailable(
+            reason=str(exc).strip().splitlines()[0] if str(exc).strip() else "COPY failed"
+        ) from exc
+    conflict = _on_conflict(conn, columns, key, update=update)
+    returning = ", ".join(quote(c) for c in key)
+    result = conn.exec_driver_sql(
+        f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging}{conflict}"
+        f" RETURNING (xmax = 0) AS inserted, {returning}"
+    )
+    inserted: set[KeyValues] = set()
+    updated: set[KeyValues] = set()
+    for new, *values in result:
+        (inserted if new else updated).add(tuple(values))
+    return Written(inserted, updated)
