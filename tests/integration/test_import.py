@@ -10,11 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import xlsxwriter  # type: ignore[import-untyped]
 from pydantic import BaseModel, Field
 from sqlalchemy import create_engine, text
 
 from batchyard import Yard
 from batchyard.core.model import Job
+from batchyard.errors import InvalidParams
+from batchyard.service.downloads import Downloads
 
 
 class Product(BaseModel):
@@ -157,3 +160,88 @@ def test_a_file_without_a_required_column_fails_the_job_with_the_column_named(sh
     assert job.status == "failed"
     assert "price" in (job.error or "")
     assert "stock" in (job.error or "")
+
+
+def error_report(yard: Yard, job: Job, format: str = "csv", language: str = "en") -> bytes:
+    return b"".join(Downloads(yard.store, yard.files).errors(job, format=format, language=language))
+
+
+def test_the_error_report_holds_exactly_the_bad_rows_and_imports_once_fixed(shop: Yard) -> None:
+    rows: list[list[Any]] = [[f"R{i:04d}", f"名称{i}", "1.00", i, ""] for i in range(1000)]
+    rows[3][2] = "abc"
+    rows[400][3] = "-4"
+    rows[998][1] = '=HYPERLINK("http://x")'  # formula-like text: kept from running in the report
+    rows[998][2] = "-1"
+    job = run_import(shop, csv_of(rows).encode())
+    assert (job.succeeded, job.failed) == (997, 3)
+
+    report = list(csv.reader(io.StringIO(error_report(shop, job).decode("utf-8-sig"))))
+    assert report[0] == ["sku", "name", "price", "stock", "launched", "error", "row", "attempts"]
+    assert [(r[0], r[6]) for r in report[1:]] == [("R0003", "5"), ("R0400", "402"), ("R0998", "1000")]
+    assert report[1][5] == 'price: "abc" is not a number'
+    assert report[3][1] == '\'=HYPERLINK("http://x")'
+
+    fixed = [[*r[:5], *r[5:]] for r in report]
+    fixed[1][2], fixed[2][3], fixed[3][2] = "2.00", "4", "3.00"
+    out = io.StringIO()
+    csv.writer(out).writerows(fixed)
+    again = run_import(shop, out.getvalue().encode("utf-8-sig"), name="errors.csv")
+    assert (again.status, again.succeeded, again.failed) == ("succeeded", 3, 0)
+    stored = {r[0]: r for r in table_rows(shop)}
+    assert len(stored) == 1000
+    assert stored["R0998"][1] == '=HYPERLINK("http://x")'
+    assert stored["R0400"][3] == 4
+
+
+def test_the_chinese_error_report_gives_reasons_in_chinese(shop: Yard) -> None:
+    job = run_import(shop, csv_of([["Z1", "x", "-3", 1, ""]]).encode())
+    report = list(csv.reader(io.StringIO(error_report(shop, job, language="zh-CN").decode("utf-8-sig"))))
+    assert report[0][5:] == ["错误原因", "行号", "尝试次数"]
+    assert report[1][5] == 'price："-3" 必须大于或等于 0'
+
+
+def test_a_resource_in_another_database_is_not_imported_into(yard: Yard, tmp_path: Any) -> None:
+    yard.resource("elsewhere", Product, key=["sku"], database_url=f"sqlite:///{tmp_path}/other.db")
+    upload = yard.upload(io.BytesIO(csv_of([["A", "b", "1", 1, ""]]).encode()), filename="p.csv")
+    job = yard.submit("import", params={"resource": "elsewhere"}, upload_ids=[upload.id])
+    done = yard.run_until_done(job.id, timeout=60)
+    assert done.status == "failed"
+    assert "another database" in (done.error or "")
+
+
+def test_an_unknown_resource_is_refused_at_submit(shop: Yard) -> None:
+    upload = shop.upload(io.BytesIO(b"sku\nA\n"), filename="p.csv")
+    with pytest.raises(InvalidParams, match="no resource 'nope'"):
+        shop.submit("import", params={"resource": "nope"}, upload_ids=[upload.id])
+
+
+def xlsx_of(rows: list[list[Any]], header: list[str] | None = None, sheet: str = "Sheet1") -> bytes:
+    out = io.BytesIO()
+    workbook = xlsxwriter.Workbook(out, {"in_memory": True})
+    ws = workbook.add_worksheet(sheet)
+    ws.write_row(0, 0, header or ["sku", "name", "price", "stock", "launched"])
+    for r, row in enumerate(rows, start=1):
+        ws.write_row(r, 0, row)
+    workbook.close()
+    return out.getvalue()
+
+
+def test_a_workbook_imports_with_sheet_row_numbers_in_its_failures(shop: Yard) -> None:
+    rows: list[list[Any]] = [[f"X{i}", f"名{i}", 1.5 + i, i, "2024-05-06"] for i in range(3000)]
+    rows[7][3] = -1  # sheet row 9
+    data = xlsx_of([*rows[:5], ["", "", "", "", ""], *rows[5:]])  # a blank row: sheet rows after it shift
+    job = run_import(shop, data, name="products.xlsx")
+    assert (job.status, job.total, job.succeeded, job.failed) == ("partially_succeeded", 3000, 2999, 1)
+    [failed] = shop.items(job.id, "failed")
+    assert failed.ref == 10
+    assert failed.input == {"sku": "X7", "name": "名7", "price": "8.5", "stock": "-1", "launched": "2024-05-06"}
+    stored = {r[0]: r for r in table_rows(shop)}
+    assert Decimal(str(stored["X2"][2])) == Decimal("3.5")
+
+
+def test_a_named_sheet_is_imported_and_a_missing_one_named_in_the_error(shop: Yard) -> None:
+    data = xlsx_of([["S1", "n", 1, 1, ""]], sheet="商品")
+    assert run_import(shop, data, name="p.xlsx", sheet="商品").succeeded == 1
+    job = run_import(shop, data, name="p.xlsx", sheet="Other")
+    assert job.status == "failed"
+    assert "商品" in (job.error or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, BinaryIO, NoReturn
 
 from batchyard.core.files import Artifact, JobFiles
@@ -60,6 +61,16 @@ class Context:
     def read_upload(self, upload_id: int, offset: int, length: int) -> bytes:
         """Part of an upload of the job's owner: a chunk's byte range of a big file."""
         return self._files().read_upload(self.owner, upload_id, offset, length)
+
+    def save_file(self, name: str, data: Iterable[bytes], content_type: str, *, kind: str = "file") -> Artifact:
+        """Keep a file of the job's own (an export): listed in its artifacts, replacing one of the same name."""
+        return self._files().save_file(self.job_id, name, data, content_type, kind=kind)
+
+    def open_file(self, name: str) -> BinaryIO:
+        return self._files().open_file(self.job_id, name)
+
+    def read_file(self, name: str, offset: int, length: int) -> bytes:
+        return self._files().read_file(self.job_id, name, offset, length)
 
     def save_output(self, name: str, data: bytes | BinaryIO, content_type: str) -> Artifact:
         """Keep this item's output file: downloadable alone, in the job's ZIP, and listed in its artifacts."""

@@ -3,6 +3,7 @@ these records say whose they are, what they hold and when they go."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
@@ -84,6 +85,16 @@ class JobFiles(Protocol):
         self, job_id: int, item_index: int, name: str, data: bytes | BinaryIO, content_type: str
     ) -> Artifact:
         """Keep ``data`` as the item's output file ``name``, replacing what an earlier run of it saved."""
+
+    def save_file(self, job_id: int, name: str, data: Iterable[bytes], content_type: str, *, kind: str) -> Artifact:
+        """Keep a file of the job's own (an export, a workbook's rows spooled for an import), replacing the one of
+        the same name an earlier run saved."""
+
+    def open_file(self, job_id: int, name: str) -> BinaryIO:
+        """The job's own file ``name``, to read; ``ArtifactNotFound`` when there is none."""
+
+    def read_file(self, job_id: int, name: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of the job's own file ``name`` from ``offset``."""
 
     def sweep(self) -> int:
         """Delete a batch of expired uploads and artifacts, bytes and rows; how many rows went."""

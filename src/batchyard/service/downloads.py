@@ -76,4 +76,6 @@ class Downloads:
     def _failed_rows(self, job: Job, *, chinese: bool) -> Iterator[FailedRow]:
         for record in self.store.items(job.id, "failed"):
             error = (record.error_zh if chinese else None) or record.error or ""
-            yield FailedRow(index=record.index, item=record.input, error=error, attempts=record.attempts)
+            yield FailedRow(
+                index=record.index, item=record.input, error=error, attempts=record.attempts, ref=record.ref
+            )

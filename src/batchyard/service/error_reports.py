@@ -46,6 +46,7 @@ class FailedRow:
     item: Any
     error: str
     attempts: int
+    ref: int | None = None  # its place in the source (an imported row's line), shown instead of its position
 
 
 def report_columns(rows_sample: Iterable[FailedRow]) -> list[str]:
@@ -78,7 +79,7 @@ def _language(language: str) -> str:
 
 def report_cells(row: FailedRow, columns: list[str]) -> list[Cell]:
     """One failed item as cells, in the order of ``report_header``, its text as it is (see ``report_header``)."""
-    return [*_item_cells(row.item, columns), row.error, row.index + 1, row.attempts]
+    return [*_item_cells(row.item, columns), row.error, row.index + 1 if row.ref is None else row.ref, row.attempts]
 
 
 def _item_cells(item: Any, columns: list[str]) -> list[Cell]:

@@ -169,6 +169,22 @@ class FileService:
             self._delete_blob(replaced)
         return artifact
 
+    def save_file(self, job_id: int, name: str, data: Iterable[bytes], content_type: str, *, kind: str) -> Artifact:
+        return self.save_artifact(job_id, name, data, content_type, kind=kind)
+
+    def open_file(self, job_id: int, name: str) -> BinaryIO:
+        return self.blobs.open(self._job_file(job_id, name).blob_key)
+
+    def read_file(self, job_id: int, name: str, offset: int, length: int) -> bytes:
+        return self.blobs.read_range(self._job_file(job_id, name).blob_key, offset, length)
+
+    def _job_file(self, job_id: int, name: str) -> Artifact:
+        wanted = safe_name(name)
+        for artifact in self.store.artifacts(job_id):
+            if artifact.item_index is None and artifact.name == wanted:
+                return artifact
+        raise ArtifactNotFound(artifact_id=f"{job_id}/{wanted}")
+
     def stored_outputs(self, job_id: int) -> set[str]:
         """The blob keys of the job's item outputs that are in the blob store: one listing."""
         return set(self.blobs.keys(_outputs(job_id)))

@@ -148,7 +148,8 @@ class JobService:
         if resource is None:
             known = ", ".join(sorted(self.resources)) or "none"
             raise InvalidParams(reason=f"there is no resource {name!r} (resources: {known})")
-        self.store.ensure_resource(resource)
+        if resource.database_url is None:  # one elsewhere is the job type's to reach
+            self.store.ensure_resource(resource)
 
     def _uploads(
         self, job_type: JobType, owner: str, items: Iterable[Any] | None, upload_ids: Sequence[int]

@@ -8,6 +8,8 @@ a worker dies. Rows that fail keep their line, their cells and every reason, for
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,12 +23,14 @@ from batchyard.core.resources import Resource
 from batchyard.errors import DuplicateRow, InvalidParams, RowRejected
 from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
-from batchyard.jobs.tabular.reading import HEAD_BYTES
-from batchyard.jobs.tabular.segments import TextLayout, read_piece, scan
+from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, sheet_records
+from batchyard.jobs.tabular.segments import Piece, TextLayout, read_piece, scan
 from batchyard.jobs.tabular.validation import validate_row
 from batchyard.store.sql.resource_rows import existing_keys, resource_table, write_rows
 
 Mode = Literal["insert", "upsert", "skip_existing"]
+SPOOL = "sheet.csv"  # a workbook's rows, as the job's own file
+SPOOL_PIECE = 1 << 20
 INSERTED, UPDATED = "inserted", "updated"
 
 
@@ -79,39 +83,57 @@ class Import:
     # planning ---------------------------------------------------------------------------------------------------
     def source(self, params: ImportParams, ctx: Context) -> Iterator[Segment]:
         resource = self._resource(params.resource)
+        if resource.database_url is not None:
+            raise InvalidParams(
+                reason=f"the resource {resource.name!r} is in another database; imports write only to resources "
+                "in batchyard's own database, where each row is written exactly once with its chunk"
+            )
         upload_id = _single_upload(params)
         with ctx.open_upload(upload_id) as head_stream:
-            head = head_stream.read(HEAD_BYTES)
-        format = detect_format(head)
+            format = detect_format(head_stream.read(HEAD_BYTES))
         if format == "xlsx":
-            raise InvalidParams(reason="importing workbooks (xlsx) is not available yet; save the sheet as CSV")
+            yield from self._sheet_segments(params, resource, upload_id, ctx)
+            return
+        if params.sheet is not None:
+            raise InvalidParams(reason=f"a sheet applies to workbooks (xlsx) only, not to {format}")
         with ctx.open_upload(upload_id) as stream:
             layout, pieces = scan(stream, format=format, encoding=params.encoding)
             mapping = _checked_mapping(layout.header, resource, params.mapping)
-            common = {
-                "upload": upload_id,
-                "format": layout.format,
-                "encoding": layout.encoding,
-                "header": layout.header,
-                "columns": {str(k): v for k, v in mapping.columns.items()},
-            }
-            for piece in pieces:
-                spec = {**common, "offset": piece.offset, "length": piece.length, "line": piece.line}
-                yield Segment(spec, piece.rows)
+            yield from _segments({"upload": upload_id}, layout, layout.header, mapping, pieces)
+
+    def _sheet_segments(
+        self, params: ImportParams, resource: Resource, upload_id: int, ctx: Context
+    ) -> Iterator[Segment]:
+        """A workbook's sheet is read whole (its zip directory is at its end), once: its rows are spooled as a
+        CSV of the job's own, each with its sheet row number in front, and that file is cut like any other."""
+        if params.encoding is not None:
+            raise InvalidParams(reason="an encoding applies to text files (csv, tsv, jsonl) only, not to a workbook")
+        with ctx.open_upload(upload_id) as stream:
+            records = sheet_records(stream, params.sheet)
+            header = next(records, None)
+            if header is None:
+                raise InvalidParams(reason="the sheet has no rows; its first row must be the header")
+            mapping = _checked_mapping(header[1], resource, params.mapping)
+            ctx.save_file(SPOOL, _spooled(header, records), "text/csv", kind="spool")
+        with ctx.open_file(SPOOL) as spool:
+            layout, pieces = scan(spool, format="csv", encoding="utf-8")
+            yield from _segments({"spool": SPOOL}, layout, header[1], mapping, pieces)
 
     # running ----------------------------------------------------------------------------------------------------
     def load(self, spec: dict[str, Any], ctx: Context) -> list[SourceRow]:
-        data = ctx.read_upload(int(spec["upload"]), int(spec["offset"]), int(spec["length"]))
-        layout = TextLayout(spec["format"], spec["encoding"], list(spec["header"]), 0, 0)
+        offset, length, line = int(spec["offset"]), int(spec["length"]), int(spec["line"])
         header = tuple(spec["header"])
         ctx.state = _ChunkState(
             resource=self._resource(ctx.params.resource),
             columns={int(k): v for k, v in spec["columns"].items()},
         )
-        return [
-            SourceRow(row.number, row.values, row.problem, header)
-            for row in read_piece(data, layout, int(spec["line"]))
-        ]
+        if "spool" in spec:  # a sheet's rows, each with its sheet row number in front
+            data = ctx.read_file(str(spec["spool"]), offset, length)
+            rows = read_piece(data, TextLayout("csv", "utf-8", ["", *header], 0, 0), line)
+            return [SourceRow(int(r.values[0]), r.values[1:], _sheet_problem(r, header), header) for r in rows]
+        data = ctx.read_upload(int(spec["upload"]), offset, length)
+        rows = read_piece(data, TextLayout(spec["format"], spec["encoding"], list(header), 0, 0), line)
+        return [SourceRow(r.number, r.values, r.problem, header) for r in rows]
 
     def stored_form(self, row: SourceRow) -> tuple[dict[str, str], int]:
         return row.as_record(), row.line
@@ -171,6 +193,41 @@ class _ChunkState:
     columns: dict[int, str]
 
 
+def _sheet_problem(row: Row, header: tuple[str, ...]) -> str | None:
+    """A spooled row's problem, counting the sheet's cells, not the row number put in front of them."""
+    if row.problem is None:
+        return None
+    return f"row has {len(row.values) - 1} cells; the header has {len(header)}"
+
+
+def _segments(
+    where: dict[str, Any], layout: TextLayout, header: list[str], mapping: ColumnMapping, pieces: Iterator[Piece]
+) -> Iterator[Segment]:
+    common = {
+        **where,
+        "format": layout.format,
+        "encoding": layout.encoding,
+        "header": header,
+        "columns": {str(k): v for k, v in mapping.columns.items()},
+    }
+    for piece in pieces:
+        yield Segment({**common, "offset": piece.offset, "length": piece.length, "line": piece.line}, piece.rows)
+
+
+def _spooled(header: tuple[int, list[str]], records: Iterator[tuple[int, list[str]]]) -> Iterator[bytes]:
+    """The sheet as CSV in pieces of about 1 MiB: the header, then each row with its sheet row number first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["", *header[1]])
+    for number, cells in records:
+        writer.writerow([number, *cells])
+        if buffer.tell() >= SPOOL_PIECE:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
 def _single_upload(params: ImportParams) -> int:
     if len(params.upload_ids) != 1:
         raise InvalidParams(reason=f"an import reads one uploaded file; {len(params.upload_ids)} were given")
@@ -223,5 +280,5 @@ def _shown(key: tuple[Any, ...]) -> str:
 
 def import_job_type(resources: Mapping[str, Resource], **overrides: Any) -> JobType:
     """The ``import`` job type over ``resources`` (the yard's, looked up when a job runs)."""
-    options: dict[str, Any] = {"max_attempts": 1, **overrides}
-    return define_job_type("import", Import(resources), title="Import a table", **options)
+    # A bad row fails at once (on_error="continue"); max_attempts is how often a chunk may lose its worker.
+    return define_job_type("import", Import(resources), title="Import a table", **overrides)

@@ -233,6 +233,12 @@ def json_row(number: int, values: dict[str, str] | None, header: list[str]) -> R
 # -- workbooks ----------------------------------------------------------------------------------------------------
 
 
+def sheet_records(source: BinaryIO, sheet: str | None) -> Iterator[Record]:
+    """A workbook sheet's non-blank rows (the header first) numbered as Excel numbers them."""
+    _check_options("xlsx", None, sheet)
+    return _workbook_records(source, sheet)
+
+
 def _workbook_records(source: BinaryIO, sheet: str | None) -> Iterator[Record]:
     """The sheet's non-blank rows numbered as Excel numbers them; calamine reads the whole sheet first."""
     rows = _sheet_rows(_seekable(source), sheet)

@@ -67,9 +67,9 @@ def missing_uploads(db: Database, job_id: int) -> list[int]:
 
 
 def put_artifact(db: Database, new: NewArtifact) -> tuple[Artifact, str | None]:
-    """Record an artifact; an item's output of the same name from an earlier run is replaced, and its blob key
-    returned so that its bytes can be deleted. Two saves of one output at once (a worker thought lost and the
-    one that took its chunk over) both succeed, the later one replacing the earlier."""
+    """Record an artifact; the job's file or an item's output of the same name from an earlier run is replaced,
+    and its blob key returned so that its bytes can be deleted. Two saves of one output at once (a worker thought
+    lost and the one that took its chunk over) both succeed, the later one replacing the earlier."""
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             return _put_artifact(db, new)
@@ -82,11 +82,10 @@ def put_artifact(db: Database, new: NewArtifact) -> tuple[Artifact, str | None]:
 def _put_artifact(db: Database, new: NewArtifact) -> tuple[Artifact, str | None]:
     a = artifacts.c
     with db.write() as conn:
-        old = None
-        if new.item_index is not None:
-            same = and_(a.job_id == new.job_id, a.item_index == new.item_index, a.name == new.name)
-            # locked: a second save of it at once waits, then replaces this one's bytes, not the first's
-            old = conn.execute(select(a.id, a.blob_key).where(same).with_for_update()).one_or_none()
+        item = a.item_index.is_(None) if new.item_index is None else a.item_index == new.item_index
+        same = and_(a.job_id == new.job_id, item, a.name == new.name)
+        # locked: a second save of it at once waits, then replaces this one's bytes, not the first's
+        old = conn.execute(select(a.id, a.blob_key).where(same).with_for_update()).first()
         values = {**_fields(new), "created_at": utcnow()}
         if old is None:
             row = conn.execute(insert(artifacts).values(**values).returning(artifacts)).mappings().one()
