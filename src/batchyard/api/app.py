@@ -65,7 +65,7 @@ def create_app(
     app = FastAPI(title="batchyard", version=version("batchyard"), lifespan=lifespan)
     app.state.store = store
     app.state.files = files
-    app.state.resources = dict(resources or {})
+    app.state.resources = resources if resources is not None else {}  # the yard's: later declarations show
     app.state.registry = registry or Registry()
     app.state.auth = auth_service or AuthService(store)
     app.state.events = hub

@@ -127,6 +127,7 @@ class NewJob:
     # their expiry pushed to ``uploads_until``.
     upload_ids: tuple[int, ...] = ()
     uploads_until: datetime | None = None
+    resource: str | None = None  # the resource the job works on (its params' ``resource``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,8 @@ class JobService:
         job_type = self.registry.get(type_name)
         parsed = job_type.parse_params(params)
         raw_params = job_type.params_dict(parsed)
-        self._prepare_resource(getattr(parsed, "resource", None))
+        resource = getattr(parsed, "resource", None)
+        self._prepare_resource(resource)
         if items is None and job_type.source is None:
             raise NoItems()
         counted = len(items) if isinstance(items, Sized) else None  # known now: charged when the job is created
@@ -123,6 +124,7 @@ class JobService:
             limits=SubmitLimits(policies.jobs_per_hour, policies.jobs_per_day, policies.max_active_jobs),
             upload_ids=upload_ids,
             uploads_until=self.files.kept_until() if upload_ids and self.files is not None else None,
+            resource=resource if isinstance(resource, str) else None,
         )
         planned = None
         if inline and stream is not None:

@@ -137,8 +137,10 @@ class Store(Protocol):
         type: str | None = None,
         before: int | None = None,
         limit: int = 50,
+        resource: str | None = None,
     ) -> list[Job]:
-        """Newest first; ``before``: only jobs with a smaller id (the next page)."""
+        """Newest first; ``before``: only jobs with a smaller id (the next page); ``resource``: imports and
+        exports of that resource."""
 
     def items(self, job_id: int, status: str | None = None, start: int = 0) -> Iterator[ItemRecord]: ...
     def failures(self, job_id: int) -> Iterator[Failure]:

@@ -77,6 +77,7 @@ def list_jobs(
     status: Annotated[list[JobStatus] | None, Query(description="one or more statuses")] = None,
     group: Annotated[StatusGroup | None, Query(description="active, finished or failed")] = None,
     type: Annotated[str | None, Query(max_length=200)] = None,
+    resource: Annotated[str | None, Query(max_length=200, description="imports and exports of this resource")] = None,
     owner: Annotated[str | None, Query(max_length=200, description="admins only; others see their own")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -87,6 +88,7 @@ def list_jobs(
         owner=owner if user.is_admin else user.name,
         statuses=sorted(statuses) or None,
         type=type,
+        resource=resource,
         before=int(cursor) if cursor else None,
         limit=limit + 1,
     )

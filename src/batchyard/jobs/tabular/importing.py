@@ -20,6 +20,7 @@ from batchyard.core.context import Context, Skip
 from batchyard.core.jobtype import JobType, define_job_type
 from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource
+from batchyard.core.sniff import TEXT, XLSX
 from batchyard.errors import DuplicateRow, InvalidParams, RowRejected
 from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
@@ -279,6 +280,10 @@ def _shown(key: tuple[Any, ...]) -> str:
 
 
 def import_job_type(resources: Mapping[str, Resource], **overrides: Any) -> JobType:
-    """The ``import`` job type over ``resources`` (the yard's, looked up when a job runs)."""
-    # A bad row fails at once (on_error="continue"); max_attempts is how often a chunk may lose its worker.
-    return define_job_type("import", Import(resources), title="Import a table", **overrides)
+    """The ``import`` job type over ``resources`` (the yard's, looked up when a job runs).
+
+    A bad row fails at once (on_error="continue"); max_attempts is how often a chunk may lose its worker. Text
+    files (CSV, TSV, JSONL: their encoding and format are judged later, from their bytes) and workbooks are
+    accepted."""
+    options = {"accepts": (TEXT.content_type, XLSX.content_type), **overrides}
+    return define_job_type("import", Import(resources), title="Import a table", **options)

@@ -12,6 +12,7 @@ import datetime
 import io
 import json
 import math
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, TypeVar
@@ -28,6 +29,9 @@ still shows its Chinese before we choose."""
 
 _TEXT_FORMATS = frozenset({"csv", "tsv", "jsonl"})
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
+MAX_UNPACKED_BYTES = 600_000_000
+"""The most a workbook may unpack to: its sheet is held whole while it is read (about a million rows of ten
+columns); a CSV of any size is read as a stream instead."""
 _EXACT_FLOAT_INTS = 2**53  # past this a whole float is not the integer the user typed, so it is shown as it is
 
 _T = TypeVar("_T")
@@ -257,11 +261,29 @@ def _seekable(source: BinaryIO) -> IO[bytes]:
 
 def _sheet_rows(source: IO[bytes], sheet: str | None) -> Iterator[list[Any]]:
     """The sheet's rows from its first (calamine starts them at row 1 and columns at the first one used)."""
+    _check_unpacked_size(source)
     try:
         workbook = CalamineWorkbook.from_filelike(source)
         return workbook.get_sheet_by_name(_sheet_name(workbook.sheet_names, sheet)).iter_rows()
     except CalamineError as error:
         raise InvalidParams(reason=f"the workbook cannot be read: {error}") from None
+
+
+def _check_unpacked_size(source: IO[bytes]) -> None:
+    """A workbook is a ZIP, read whole: one whose parts unpack past ``MAX_UNPACKED_BYTES`` (a decompression bomb,
+    or a sheet too big to hold) is refused before anything is unpacked."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise InvalidParams(reason="the workbook cannot be read: it is not a valid xlsx file") from None
+    finally:
+        source.seek(0)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise InvalidParams(
+            reason=f"the workbook unpacks to {unpacked / 1e6:,.0f} MB, more than the "
+            f"{MAX_UNPACKED_BYTES / 1e6:,.0f} MB a workbook may; save the sheet as CSV, which is read as a stream"
+        )
 
 
 def _sheet_name(names: list[str], wanted: str | None) -> str:

@@ -137,6 +137,7 @@ def _insert_job(conn: Connection, new: NewJob, *, lease: float) -> int:
             rounds=codec.dumps([{"number": 1, "started_at": now.isoformat(), "items": total}]),
             exclusive_key=new.exclusive_key,
             idempotency_key=new.idempotency_key,
+            resource=new.resource,
             unit_cost=new.unit_cost,
             prepaid=new.prepaid_items is not None,
             created_at=now,

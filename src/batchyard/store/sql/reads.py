@@ -36,6 +36,7 @@ def list_jobs(
     type: str | None,
     before: int | None,
     limit: int,
+    resource: str | None = None,
 ) -> list[Job]:
     query = select(jobs.c.id).order_by(jobs.c.id.desc()).limit(limit)
     if owner is not None:
@@ -44,6 +45,8 @@ def list_jobs(
         query = query.where(jobs.c.status.in_(statuses))
     if type is not None:
         query = query.where(jobs.c.type == type)
+    if resource is not None:
+        query = query.where(jobs.c.resource == resource)
     if before is not None:
         query = query.where(jobs.c.id < before)
     with db.read() as conn:

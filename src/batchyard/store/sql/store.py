@@ -161,9 +161,12 @@ class SqlStore:
         type: str | None = None,
         before: int | None = None,
         limit: int = 50,
+        resource: str | None = None,
     ) -> list[Job]:
         wanted = [*(statuses or ()), *([status] if status else [])] or None
-        return reads.list_jobs(self.db, owner=owner, statuses=wanted, type=type, before=before, limit=limit)
+        return reads.list_jobs(
+            self.db, owner=owner, statuses=wanted, type=type, before=before, limit=limit, resource=resource
+        )
 
     def items(self, job_id: int, status: str | None = None, start: int = 0) -> Iterator[ItemRecord]:
         return reads.items(self.db, job_id, status, start)

@@ -66,9 +66,11 @@ jobs = Table(
     Column("created_at", UtcTime, nullable=False),
     Column("started_at", UtcTime),
     Column("finished_at", UtcTime),
+    Column("resource", String(200)),  # the resource an import or export works on, to list them by it
     UniqueConstraint("owner", "idempotency_key"),
     Index(None, "status"),
     Index(None, "owner", "id"),
+    Index(None, "resource", "id"),
 )
 
 # Counters are split into shards so that many workers committing chunks of one job do not queue on one row;

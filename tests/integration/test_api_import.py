@@ -1,0 +1,84 @@
+"""An import over HTTP, as the dashboard and the CLI run it, on SQLite and PostgreSQL: a spreadsheet uploaded,
+the job submitted with it, the task list filtered by resource, the error report downloaded and re-uploaded."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from batchyard.core.users import Role
+from tests.integration.api_helpers import service
+from tests.support.shop import csv_bytes, declare, product_rows
+
+
+def test_an_import_over_http_from_upload_to_fixed_error_report(database_url: str) -> None:
+    with service(database_url) as svc:
+        declare(svc.yard)
+        svc.add_user("alice", Role.OPERATOR)
+        svc.add_user("bob", Role.OPERATOR)
+        http, alice = svc.client, svc.headers("alice")
+        rows = list(product_rows(50))
+        rows[5][3] = "-2"
+        body = csv_bytes(rows, encoding="gbk")
+        sent = http.post(
+            "/api/v1/uploads?job_type=import", files=[("files", ("商品.csv", body, "text/csv"))], headers=alice
+        )
+        assert sent.status_code == 201, sent.text
+        [upload] = sent.json()["uploads"]
+        job = http.post(
+            "/api/v1/jobs",
+            json={"type": "import", "params": {"resource": "products", "mode": "upsert"}, "upload_ids": [upload["id"]]},
+            headers=alice,
+        )
+        assert job.status_code == 202, job.text
+        job_id = job.json()["id"]
+        assert job.json()["params"]["upload_ids"] == [upload["id"]]
+        done = svc.yard.run_until_done(job_id, timeout=60)
+        assert (done.succeeded, done.failed) == (49, 1)
+
+        listed = http.get("/api/v1/jobs?resource=products", headers=alice).json()["jobs"]
+        assert [j["id"] for j in listed] == [job_id]
+        assert http.get("/api/v1/jobs?resource=customers", headers=alice).json()["jobs"] == []
+        assert http.get(f"/api/v1/jobs/{job_id}/errors.csv", headers=svc.headers("bob")).status_code == 403
+
+        report = http.get(f"/api/v1/jobs/{job_id}/errors.csv", headers=alice)
+        assert report.status_code == 200
+        lines = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+        assert [line[0] for line in lines[1:]] == ["SKU0000005"]
+        assert lines[1][6] == "7"  # its line in the uploaded file
+        lines[1][3] = "2"
+        fixed = io.StringIO()
+        csv.writer(fixed).writerows(lines)
+        again = http.post(
+            "/api/v1/uploads?job_type=import",
+            files=[("files", ("errors.csv", fixed.getvalue().encode("utf-8-sig"), "text/csv"))],
+            headers=alice,
+        ).json()["uploads"][0]
+        second = http.post(
+            "/api/v1/jobs",
+            json={"type": "import", "params": {"resource": "products"}, "upload_ids": [again["id"]]},
+            headers=alice,
+        ).json()
+        assert svc.yard.run_until_done(second["id"], timeout=60).succeeded == 1
+
+
+def test_an_import_of_an_unknown_resource_or_a_picture_is_refused(database_url: str) -> None:
+    with service(database_url) as svc:
+        declare(svc.yard)
+        svc.add_user("alice", Role.OPERATOR)
+        http, alice = svc.client, svc.headers("alice")
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+        refused = http.post(
+            "/api/v1/uploads?job_type=import", files=[("files", ("a.csv", png, "text/csv"))], headers=alice
+        )
+        assert refused.status_code == 422
+        upload = http.post(
+            "/api/v1/uploads", files=[("files", ("a.csv", b"sku\nA\n", "text/csv"))], headers=alice
+        ).json()["uploads"][0]
+        job = http.post(
+            "/api/v1/jobs",
+            json={"type": "import", "params": {"resource": "nope"}, "upload_ids": [upload["id"]]},
+            headers={**alice, "Accept-Language": "zh-CN"},
+        )
+        assert job.status_code == 422
+        assert "nope" in job.json()["error"]["message"]
