@@ -23,6 +23,7 @@ from batchyard.service.files import FileService
 from batchyard.service.jobs import JobService
 from batchyard.settings import Settings, load_settings
 from batchyard.store.base import Store
+from batchyard.store.sql.resource_reads import ResourceDatabases
 
 T = TypeVar("T")
 
@@ -42,7 +43,8 @@ class Yard:
         self.settings = load_settings(settings, **overrides)
         self.registry = Registry()
         self.resources: dict[str, Resource] = {}
-        for job_type in builtin_job_types(self.resources):
+        self._resource_databases = ResourceDatabases(lambda: self.store.db)  # type: ignore[attr-defined]
+        for job_type in builtin_job_types(self.resources, self._resource_databases):
             self.registry.add(job_type, replaceable=True)
         self._store: Store | None = None
         self._blobs: BlobStore | None = None
@@ -97,6 +99,7 @@ class Yard:
         return JobService(self.store, self.registry, self.files, self.resources)
 
     def close(self) -> None:
+        self._resource_databases.close()
         if self._store is not None:
             self._store.close()
             self._store = None

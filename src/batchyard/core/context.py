@@ -72,6 +72,12 @@ class Context:
     def read_file(self, name: str, offset: int, length: int) -> bytes:
         return self._files().read_file(self.job_id, name, offset, length)
 
+    def list_files(self) -> list[Artifact]:
+        return self._files().list_files(self.job_id)
+
+    def delete_files(self, names: Iterable[str]) -> None:
+        self._files().delete_files(self.job_id, names)
+
     def save_output(self, name: str, data: bytes | BinaryIO, content_type: str) -> Artifact:
         """Keep this item's output file: downloadable alone, in the job's ZIP, and listed in its artifacts."""
         return self._files().save_output(self.job_id, self.index, name, data, content_type)

@@ -96,5 +96,11 @@ class JobFiles(Protocol):
     def read_file(self, job_id: int, name: str, offset: int, length: int) -> bytes:
         """``length`` bytes of the job's own file ``name`` from ``offset``."""
 
+    def list_files(self, job_id: int) -> list[Artifact]:
+        """The job's own files (not its items' outputs)."""
+
+    def delete_files(self, job_id: int, names: Iterable[str]) -> None:
+        """Delete the job's own files of these names, rows and bytes."""
+
     def sweep(self) -> int:
         """Delete a batch of expired uploads and artifacts, bytes and rows; how many rows went."""

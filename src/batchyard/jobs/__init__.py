@@ -8,9 +8,12 @@ from collections.abc import Mapping
 from batchyard.core.jobtype import JobType
 from batchyard.core.resources import Resource
 from batchyard.jobs.images.job import images_job_type
+from batchyard.jobs.tabular.exporting import export_job_type
 from batchyard.jobs.tabular.importing import import_job_type
+from batchyard.store.sql.resource_reads import ResourceDatabases
 
 
-def builtin_job_types(resources: Mapping[str, Resource]) -> list[JobType]:
-    """``resources``: the yard's, read when a job runs, so those declared later are found too."""
-    return [images_job_type(), import_job_type(resources)]
+def builtin_job_types(resources: Mapping[str, Resource], databases: ResourceDatabases) -> list[JobType]:
+    """``resources``: the yard's, read when a job runs, so those declared later are found too; ``databases``:
+    where an export reads them."""
+    return [images_job_type(), import_job_type(resources), export_job_type(resources, databases)]

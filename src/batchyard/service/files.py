@@ -178,6 +178,16 @@ class FileService:
     def read_file(self, job_id: int, name: str, offset: int, length: int) -> bytes:
         return self.blobs.read_range(self._job_file(job_id, name).blob_key, offset, length)
 
+    def list_files(self, job_id: int) -> list[Artifact]:
+        return [a for a in self.store.artifacts(job_id) if a.item_index is None]
+
+    def delete_files(self, job_id: int, names: Iterable[str]) -> None:
+        wanted = {safe_name(n) for n in names}
+        ids = [a.id for a in self.list_files(job_id) if a.name in wanted]
+        if ids:
+            for key in self.store.delete_artifacts(ids, datetime.max.replace(tzinfo=UTC)):
+                self._delete_blob(key)
+
     def _job_file(self, job_id: int, name: str) -> Artifact:
         wanted = safe_name(name)
         for artifact in self.store.artifacts(job_id):

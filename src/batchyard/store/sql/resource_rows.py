@@ -38,9 +38,10 @@ class Written:
     updated: set[KeyValues]
 
 
-def resource_table(conn: Connection, resource: Resource) -> Table:
+def resource_table(conn: Connection, resource: Resource, *, create: bool = True) -> Table:
     """The resource's table as it is in this database (reflected once per process), its columns typed by the
-    model; created from the model when missing (``Store.ensure_resource`` normally did so at submit)."""
+    model; created from the model when missing (``Store.ensure_resource`` normally did so at submit) unless
+    ``create`` is false (a reader's: then its absence is an error)."""
     cache_key = (str(conn.engine.url), resource.name, resource.table)
     with _tables_lock:
         found = _tables.get(cache_key)
@@ -51,9 +52,11 @@ def resource_table(conn: Connection, resource: Resource) -> Table:
         for f in resource.fields:
             if f.name in table.c:
                 table.c[f.name].type = column_type(f)
-    else:
+    elif create:
         table = model_table(resource, MetaData())
         table.create(conn)
+    else:
+        raise InvalidParams(reason=f"the resource {resource.name!r} has no table {resource.table!r} yet")
     missing = [f.name for f in resource.fields if f.name not in table.c]
     if missing:
         raise InvalidParams(reason=f"the table {resource.table!r} has no column {', '.join(missing)}")
@@ -104,11 +107,12 @@ def write_rows(
 def _converted(
     conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> list[tuple[Any, ...]]:
-    """Values as the driver should get them: each column's SQLAlchemy bind processing (a date as ISO text and a
-    decimal as its text on SQLite), applied only to the columns that have one."""
+    """Values as the driver should get them: each column's SQLAlchemy bind processing for this database (a date
+    as ISO text and a decimal as its exact text on SQLite), applied only to the columns that have one. The
+    dialect's own type must be asked: the generic Numeric's processor would pass decimals through a float."""
     processors: list[tuple[int, Callable[[Any], Any]]] = []
     for position, name in enumerate(columns):
-        found = table.c[name].type.bind_processor(conn.dialect)
+        found = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         if found is not None:
             processors.append((position, found))
     if not processors:

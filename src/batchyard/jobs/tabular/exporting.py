@@ -1,0 +1,385 @@
+"""The ``export`` job type: a resource's rows, filtered and ordered, as a CSV, XLSX or JSON Lines file.
+
+Its items are the rows; its chunks are keyset pages (the rows after one position and up to another, positions
+found while planning by reading only the sort columns). A worker reads its page, turns the rows into the
+format's text and keeps it as a part file of the job's, named by the page's first row, when it loads the chunk
+(a page run again writes the same part again). The last item of every export assembles the parts, in order,
+into the one file users download — so progress is counted in rows, a worker killed midway costs one page, and
+the file is written from start to end once. Text that a spreadsheet
+would run as a formula is neutralised in CSV (a leading ``'``, taken off again by an import) and written as
+text in XLSX.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+import orjson
+import xlsxwriter  # type: ignore[import-untyped]  # ships annotations but no py.typed marker
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from batchyard.core.cells import neutralise_formula
+from batchyard.core.context import Context
+from batchyard.core.files import Artifact
+from batchyard.core.jobtype import JobType, define_job_type
+from batchyard.core.planning import Segment
+from batchyard.core.resources import Resource, ResourceField
+from batchyard.errors import InvalidParams
+from batchyard.store.sql.resource_reads import Condition, Order, ResourceDatabases, page_bounds, read_page
+
+Format = Literal["csv", "xlsx", "jsonl"]
+Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "startswith", "is_null", "not_null"]
+PAGE_ROWS = 5_000
+PART_PREFIX = "part-"
+SHEET_ROWS = 1_048_576  # Excel's limit, the header included: a new sheet past it
+PIECE_BYTES = 1 << 20
+_TEXT_OPS = frozenset({"contains", "startswith"})
+_NULL_OPS = frozenset({"is_null", "not_null"})
+_CONTENT_TYPES = {
+    "csv": "text/csv",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class ExportFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str = Field(min_length=1)
+    op: Op = "eq"
+    value: Any = None
+
+
+class ExportParams(BaseModel):
+    """What to export: the resource, which rows (a structured filter, never SQL), which columns, in what order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resource: str = Field(min_length=1)
+    format: Format = "csv"
+    columns: list[str] | None = Field(None, description="The fields to export, in order; all when not given.")
+    filter: list[ExportFilter] = Field(default_factory=list, description="Terms that must all hold.")
+    order_by: str | None = Field(None, description='A field, "-field" for descending; the key when not given.')
+    language: str = Field("en", description="The language of the column titles: en or zh-CN.")
+    bom: bool = Field(False, description="CSV: start with a UTF-8 BOM, so Excel reads Chinese correctly.")
+    gzip: bool = Field(False, description="Compress the file with gzip.")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a worker needs to read and write a page, worked out once from the params."""
+
+    resource: Resource
+    columns: list[ResourceField]
+    conditions: list[Condition]
+    order: Order
+
+
+class Export:
+    """导出 — export a resource's rows as CSV, XLSX or JSON Lines."""
+
+    Params = ExportParams
+
+    def __init__(self, resources: Mapping[str, Resource], databases: ResourceDatabases) -> None:
+        self._resources = resources
+        self._databases = databases
+
+    # planning ---------------------------------------------------------------------------------------------------
+    def source(self, params: ExportParams, ctx: Context) -> Iterator[Segment]:
+        plan = self._plan(params)
+        first = 0
+        with self._databases.reading(plan.resource) as conn:
+            for after, last, rows in page_bounds(conn, plan.resource, plan.conditions, plan.order, PAGE_ROWS):
+                yield Segment({"after": after, "last": last, "first": first, "rows": rows}, rows)
+                first += rows
+        yield Segment({"assemble": True}, 1)
+
+    # running ----------------------------------------------------------------------------------------------------
+    def load(self, spec: dict[str, Any], ctx: Context) -> list[Any]:
+        """The page's rows, kept as its part file; its items are then only counted."""
+        plan = self._plan(ctx.params)
+        ctx.state = plan
+        if spec.get("assemble"):
+            return [{"assemble": True}]
+        first, size = int(spec["first"]), int(spec["rows"])
+        ctx.current = f"rows {first + 1:,}–{first + size:,}"
+        names = _sort_fields(plan)
+        after = None if spec["after"] is None else _positions(plan.resource, names, spec["after"])
+        last = _positions(plan.resource, names, spec["last"])
+        with self._databases.reading(plan.resource) as conn:
+            rows = read_page(
+                conn,
+                plan.resource,
+                columns=[f.name for f in plan.columns],
+                conditions=plan.conditions,
+                order=plan.order,
+                after=after,
+                last=last,
+            )
+        text = _encoded(rows, plan, ctx.params.format)
+        ctx.save_file(f"{PART_PREFIX}{first:012d}-{size}", [text.encode()], "application/octet-stream", kind="part")
+        return [None] * size  # a row's item has nothing left to do: counted, it shows the progress
+
+    def process(self, item: Any, ctx: Context) -> Any:
+        if isinstance(item, dict):
+            return self._assemble(ctx, ctx.state)
+        return None
+
+    # assembling -------------------------------------------------------------------------------------------------
+    def _assemble(self, ctx: Context, plan: Plan) -> dict[str, Any]:
+        params: ExportParams = ctx.params
+        parts = _ordered_parts(ctx.list_files(), expected=ctx.index)
+        name = _file_name(plan.resource.name, params)
+        header = [_title(f, params.language) for f in plan.columns]
+        if params.format == "xlsx":
+            body: Iterable[bytes] = _workbook(ctx, parts, plan, header)
+        else:
+            body = _text_file(ctx, parts, params, header)
+        if params.gzip:
+            body = _gzipped(body)
+        artifact = ctx.save_file(name, body, _content_type(params), kind="export")
+        ctx.delete_files(p.name for p in parts)
+        return {"artifact_id": artifact.id, "name": artifact.name, "size": artifact.size, "rows": ctx.index}
+
+    def _plan(self, params: ExportParams) -> Plan:
+        resource = self._resources.get(params.resource)
+        if resource is None:
+            known = ", ".join(sorted(self._resources)) or "none"
+            raise InvalidParams(reason=f"there is no resource {params.resource!r} (resources: {known})")
+        fields = {f.name: f for f in resource.fields}
+        wanted = params.columns or [f.name for f in resource.fields]
+        unknown = [c for c in wanted if c not in fields]
+        if unknown:
+            raise InvalidParams(reason=f"{', '.join(unknown)} is not a field of {resource.name}")
+        conditions = [_condition(resource, term) for term in params.filter]
+        return Plan(resource, [fields[c] for c in wanted], conditions, _order(resource, params.order_by))
+
+
+# -- params -------------------------------------------------------------------------------------------------------
+
+
+def _condition(resource: Resource, term: ExportFilter) -> Condition:
+    """A filter term with its value checked and converted to the field's type (a date from "2024-01-31")."""
+    found = next((f for f in resource.fields if f.name == term.field), None)
+    if found is None:
+        raise InvalidParams(reason=f"filter: {term.field!r} is not a field of {resource.name}")
+    if term.op in _NULL_OPS:
+        return Condition(term.field, term.op, None)
+    if term.op in _TEXT_OPS:
+        if found.kind != "text" or not isinstance(term.value, str):
+            raise InvalidParams(reason=f"filter: {term.op} needs a text field and a text value ({term.field})")
+        return Condition(term.field, term.op, term.value)
+    if term.op == "in":
+        if not isinstance(term.value, list) or not term.value:
+            raise InvalidParams(reason=f"filter: in needs a non-empty list of values ({term.field})")
+        return Condition(term.field, term.op, [_typed(resource, found, v) for v in term.value])
+    return Condition(term.field, term.op, _typed(resource, found, term.value))
+
+
+def _typed(resource: Resource, found: ResourceField, value: Any) -> Any:
+    annotation: Any = resource.model.model_fields[found.name].annotation
+    try:
+        return TypeAdapter(annotation).validate_python(value)
+    except ValidationError:
+        raise InvalidParams(reason=f"filter: {value!r} is not a valid {found.kind} for {found.name}") from None
+
+
+def _order(resource: Resource, order_by: str | None) -> Order:
+    if order_by is None:
+        return Order(None)
+    descending = order_by.startswith("-")
+    name = order_by.removeprefix("-")
+    found = next((f for f in resource.fields if f.name == name), None)
+    if found is None:
+        raise InvalidParams(reason=f"order_by: {name!r} is not a field of {resource.name}")
+    if found.nullable and name not in resource.key:
+        raise InvalidParams(reason=f"order_by: {name!r} may be empty; order by a field that is always filled")
+    return Order(name, descending)
+
+
+def _sort_fields(plan: Plan) -> list[ResourceField]:
+    names = ([plan.order.field] if plan.order.field and plan.order.field not in plan.resource.key else []) + list(
+        plan.resource.key
+    )
+    return [plan.resource.field(n) for n in names]
+
+
+def _positions(resource: Resource, fields: list[ResourceField], values: list[Any]) -> list[Any]:
+    """A page position as stored in its spec (JSON) back in the columns' types."""
+    return [_from_json(f, v) for f, v in zip(fields, values, strict=True)]
+
+
+def _from_json(f: ResourceField, value: Any) -> Any:
+    if value is None:
+        return None
+    if f.kind == "date":
+        return datetime.date.fromisoformat(value)
+    if f.kind == "datetime":
+        return datetime.datetime.fromisoformat(value)
+    if f.kind == "decimal":
+        return Decimal(str(value))
+    return value
+
+
+# -- encoding -----------------------------------------------------------------------------------------------------
+
+
+def _encoded(rows: list[tuple[Any, ...]], plan: Plan, format: str) -> str:
+    if format == "jsonl":
+        names = [f.name for f in plan.columns]
+        return "".join(
+            orjson.dumps(dict(zip(names, map(_json_value, row), strict=True))).decode() + "\n" for row in rows
+        )
+    if format == "xlsx":  # typed values, as JSON, for the workbook the last item writes
+        return "".join(orjson.dumps([_json_value(v) for v in row]).decode() + "\n" for row in rows)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows([_csv_value(v) for v in row] for row in rows)
+    return out.getvalue()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise_formula(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _title(f: ResourceField, language: str) -> str:
+    if language.lower().startswith("zh"):
+        return f.titles.get("zh-CN") or f.titles.get("zh") or f.name
+    return f.titles.get("en") or f.name
+
+
+def _file_name(resource: str, params: ExportParams) -> str:
+    return f"{resource}.{params.format}" + (".gz" if params.gzip else "")
+
+
+def _content_type(params: ExportParams) -> str:
+    return "application/gzip" if params.gzip else _CONTENT_TYPES[params.format]
+
+
+# -- assembling ---------------------------------------------------------------------------------------------------
+
+
+def _ordered_parts(files: list[Artifact], *, expected: int) -> list[Artifact]:
+    """The part files in row order, checked to hold every row before the last item exactly once."""
+    parts = sorted((a for a in files if a.name.startswith(PART_PREFIX)), key=_part_first)
+    position = 0
+    for part in parts:
+        first, count = _part_first(part), int(part.name.rsplit("-", 1)[1])
+        if first != position:
+            raise InvalidParams(reason=f"the export's rows from {position} are missing; retry the failed items")
+        position += count
+    if position != expected:
+        raise InvalidParams(reason=f"the export holds {position} rows of {expected}; retry the failed items")
+    return parts
+
+
+def _part_first(part: Artifact) -> int:
+    return int(part.name.removeprefix(PART_PREFIX).split("-", 1)[0])
+
+
+def _text_file(ctx: Context, parts: list[Artifact], params: ExportParams, header: list[str]) -> Iterator[bytes]:
+    if params.format == "csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerow([neutralise_formula(h) for h in header])
+        yield ("\ufeff" if params.bom else "").encode() + out.getvalue().encode()
+    for part in parts:
+        with ctx.open_file(part.name) as stream:
+            while piece := stream.read(PIECE_BYTES):
+                yield piece
+
+
+def _workbook(ctx: Context, parts: list[Artifact], plan: Plan, header: list[str]) -> Iterator[bytes]:
+    """XlsxWriter in constant-memory mode, rows streamed from the parts; a new sheet every 1,048,576 rows."""
+    kinds = [f.kind for f in plan.columns]
+    with tempfile.TemporaryFile() as spool:
+        workbook = xlsxwriter.Workbook(spool, {"constant_memory": True})
+        try:
+            _fill_workbook(ctx, workbook, parts, kinds, header)
+        finally:
+            workbook.close()
+        spool.seek(0)
+        while piece := spool.read(PIECE_BYTES):
+            yield piece
+
+
+def _fill_workbook(ctx: Context, workbook: Any, parts: list[Artifact], kinds: list[str], header: list[str]) -> None:
+    bold = workbook.add_format({"bold": True})
+    dates = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    times = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    text = workbook.add_format({"quote_prefix": True})
+    sheet, row_number = None, SHEET_ROWS
+    for values in _part_rows(ctx, parts):
+        if row_number == SHEET_ROWS:
+            sheet = workbook.add_worksheet()
+            for column, title in enumerate(header):
+                sheet.write_string(0, column, title, bold)
+            row_number = 1
+        for column, (kind, value) in enumerate(zip(kinds, values, strict=True)):
+            _write_cell(sheet, row_number, column, kind, value, formats=(dates, times, text))
+        row_number += 1
+    if sheet is None:
+        sheet = workbook.add_worksheet()
+        for column, title in enumerate(header):
+            sheet.write_string(0, column, title, bold)
+
+
+def _write_cell(sheet: Any, row: int, column: int, kind: str, value: Any, *, formats: tuple[Any, Any, Any]) -> None:
+    if value is None:
+        return
+    dates, times, text = formats
+    if kind in ("integer", "float") or (kind == "decimal"):
+        sheet.write_number(row, column, float(value))
+    elif kind == "boolean":
+        sheet.write_boolean(row, column, bool(value))
+    elif kind == "date":
+        sheet.write_datetime(row, column, datetime.datetime.fromisoformat(value), dates)
+    elif kind == "datetime":
+        sheet.write_datetime(row, column, datetime.datetime.fromisoformat(value).replace(tzinfo=None), times)
+    else:
+        string = str(value)
+        sheet.write_string(row, column, string, text if neutralise_formula(string) != string else None)
+
+
+def _part_rows(ctx: Context, parts: list[Artifact]) -> Iterator[list[Any]]:
+    for part in parts:
+        with ctx.open_file(part.name) as stream:
+            for line in stream:
+                if line.strip():
+                    yield orjson.loads(line)
+
+
+def _gzipped(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # the gzip container
+    for piece in pieces:
+        if out := compressor.compress(piece):
+            yield out
+    yield compressor.flush()
+
+
+def export_job_type(resources: Mapping[str, Resource], databases: ResourceDatabases, **overrides: Any) -> JobType:
+    """The ``export`` job type over ``resources``; one page at a time (``max_concurrency=1``), so the pages
+    are done in order and the last item, which assembles the file, runs after them."""
+    options: dict[str, Any] = {"max_concurrency": 1, **overrides}
+    return define_job_type("export", Export(resources, databases), title="Export a table", **options)
