@@ -144,6 +144,13 @@ class DuplicateRow(BatchyardError):
     bare = True
 
 
+class ValueRefused(BatchyardError):
+    """the database refused a value: {reason}"""
+
+    code = "value_refused"
+    bare = True
+
+
 class ChunkChanged(BatchyardError):
     """The chunk's items could not be read as planned: {expected} expected, {found} found (its file changed)."""
 
@@ -408,6 +415,7 @@ _ZH: dict[str, str] = {
     "item_timed_out": "该项目的处理时间超过了 {seconds:g} 秒（任务类型的超时设置）。",
     "row_rejected": "{reason_zh}",
     "duplicate_row": "键 {key} 已存在于表中，或在文件中重复出现",
+    "value_refused": "数据库拒绝了某个值：{reason}",
     "chunk_changed": "无法按计划读取该批次：应有 {expected} 项，实际 {found} 项（文件已变化）。",
     "storage_error": "数据库出错：{reason}",
     "database_unavailable": "数据库暂时不可用（{reason}）；工作将等待并重试。",

@@ -14,9 +14,10 @@ LABEL_LIMIT = 200
 class Skip(Exception):
     """Raised by ``ctx.skip(reason)``: the item is counted as skipped, not failed."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, reason_zh: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.reason_zh = reason_zh  # the reason in Chinese, for reports read in Chinese
 
 
 class Context:

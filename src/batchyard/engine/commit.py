@@ -20,7 +20,7 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.planning import bisect_failures
 from batchyard.core.policies import OnError, Policies
 from batchyard.core.status import ItemState
-from batchyard.engine.runner import describe, stored_form
+from batchyard.engine.runner import describe, describe_zh, stored_form
 from batchyard.store.base import CommitSession, NextClaim, Store
 
 log = logging.getLogger("batchyard.worker")
@@ -132,9 +132,9 @@ def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx
     outcome = _apply_said(outcome, said, job_type)
     if not failures:
         return outcome
-    return _fail_items(
-        outcome, {i: describe(exc) for i, exc in failures.items()}, policies=job_type.policies, job_type=job_type
-    )
+    reasons = {i: describe(exc) for i, exc in failures.items()}
+    reasons_zh = {i: describe_zh(exc) for i, exc in failures.items()}
+    return _fail_items(outcome, reasons, policies=job_type.policies, job_type=job_type, zh=reasons_zh)
 
 
 def _apply_said(outcome: ChunkOutcome, said: Mapping[int, Any], job_type: JobType) -> ChunkOutcome:
@@ -144,22 +144,23 @@ def _apply_said(outcome: ChunkOutcome, said: Mapping[int, Any], job_type: JobTyp
         return outcome
     outputs, states, errors = list(outcome.outputs), list(outcome.states), list(outcome.errors)
     failed: dict[int, str] = {}
+    failed_zh: dict[int, str | None] = {}
     for i, value in said.items():
         if isinstance(value, Skip):
             states[i], outputs[i] = ItemState.SKIPPED, None
             if value.reason:
                 kept, ref = stored_form(job_type, outcome.chunk.items[i])
-                errors.append(
-                    ItemError(outcome.chunk.first_index + i, value.reason, outcome.attempts.get(i, 1), None, kept, ref)
-                )
+                index, tried = outcome.chunk.first_index + i, outcome.attempts.get(i, 1)
+                errors.append(ItemError(index, value.reason, tried, value.reason_zh, kept, ref))
         elif isinstance(value, BaseException):
             failed[i] = describe(value)
+            failed_zh[i] = describe_zh(value)
         else:
             outputs[i] = value
     changed = dataclasses.replace(outcome, outputs=outputs, states="".join(states), errors=tuple(errors))
     if not failed:
         return changed
-    return _fail_items(changed, failed, policies=job_type.policies, retry=False, job_type=job_type)
+    return _fail_items(changed, failed, policies=job_type.policies, retry=False, job_type=job_type, zh=failed_zh)
 
 
 def _fail_items(
@@ -169,6 +170,7 @@ def _fail_items(
     policies: Policies,
     retry: bool = True,
     job_type: JobType | None = None,
+    zh: Mapping[int, str | None] | None = None,
 ) -> ChunkOutcome:
     """Fail the items at ``reasons`` (chunk positions), or put them back for a later attempt while
     ``policies`` say retry (and ``retry`` allows); with ``on_error="stop"`` the first failure stops the job."""
@@ -185,7 +187,7 @@ def _fail_items(
             continue
         states[i] = ItemState.FAILED
         kept, ref = stored_form(job_type, outcome.chunk.items[i]) if job_type is not None else (None, None)
-        errors.append(ItemError(first + i, reason, tried, None, kept, ref))
+        errors.append(ItemError(first + i, reason, tried, (zh or {}).get(i), kept, ref))
     stop_reason = outcome.stop_reason
     failed_now = sorted(i for i in reasons if states[i] == ItemState.FAILED)
     if policies.on_error == OnError.STOP and stop_reason is None and failed_now:

@@ -15,10 +15,11 @@ from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.policies import OnError
 from batchyard.core.status import ItemState
 from batchyard.engine.guard import Interruption, ItemGuard, ItemOverdue
-from batchyard.errors import BatchyardError, BlobStorageError, ChunkChanged, ItemTimedOut
+from batchyard.errors import BatchyardError, BlobStorageError, ChunkChanged, DatabaseUnavailable, ItemTimedOut
 
 log = logging.getLogger("batchyard.worker")
 
+LOAD_RETRY_SECONDS = 10.0  # a chunk whose items could not be read (the file storage away) waits this long
 PENDING, SUCCEEDED, FAILED, SKIPPED = ItemState.PENDING, ItemState.SUCCEEDED, ItemState.FAILED, ItemState.SKIPPED
 
 
@@ -45,7 +46,10 @@ def run_chunk(
     """
     progress = _Progress(chunk.first_index, list(chunk.states), list(chunk.outputs), dict(chunk.attempts))
     loaded = _loaded(job_type, chunk, ctx)
-    if isinstance(loaded, Exception):
+    if isinstance(loaded, BlobStorageError | DatabaseUnavailable):  # a fault, not the items': a pause
+        log.warning("chunk %s of job %s could not be loaded, retried later: %s", chunk.seq, chunk.job_id, loaded)
+        progress.retry_at = time.time() + LOAD_RETRY_SECONDS
+    elif isinstance(loaded, Exception):
         _fail_pending(job_type, chunk, ctx, loaded, progress)
     elif guard is None:
         chunk = loaded

@@ -52,7 +52,7 @@ class FailedRow:
 def report_columns(rows_sample: Iterable[FailedRow]) -> list[str]:
     """The item's columns: the keys of record items in the order first seen (in up to 1,000 rows, since the
     header is written before the rows stream), else the single ``item`` column."""
-    items = [row.item for row in islice(rows_sample, COLUMN_SAMPLE)]
+    items = [row.item for row in islice(rows_sample, COLUMN_SAMPLE) if row.item is not None]
     if not items or not all(isinstance(item, dict) for item in items):
         return [ITEM_COLUMN]
     return list(dict.fromkeys(str(key) for item in items for key in item))

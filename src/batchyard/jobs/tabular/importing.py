@@ -66,10 +66,16 @@ class SourceRow:
         return f"line {self.line}"
 
     def as_record(self) -> dict[str, str]:
-        """The cells by the file's own column names, as the error report gives them back."""
-        named = dict(zip(self.header, self.cells, strict=False))
-        for extra, value in enumerate(self.cells[len(self.header) :], start=len(self.header) + 1):
-            named[f"column {extra}"] = value
+        """The cells by the file's own column names, as the error report gives them back (a name the header
+        repeats, numbered from its second time; cells past the header as "column N")."""
+        named: dict[str, str] = {}
+        for position, value in enumerate(self.cells):
+            title = self.header[position] if position < len(self.header) else f"column {position + 1}"
+            numbered, n = title, 1
+            while numbered in named:
+                n += 1
+                numbered = f"{title} ({n})"
+            named[numbered] = value
         return named
 
 
@@ -115,7 +121,8 @@ class Import:
             if header is None:
                 raise InvalidParams(reason="the sheet has no rows; its first row must be the header")
             mapping = _checked_mapping(header[1], resource, params.mapping)
-            ctx.save_file(SPOOL, _spooled(header, records), "text/csv", kind="spool")
+            if not any(f.name == SPOOL for f in ctx.list_files()):  # a planner taking over keeps the first's
+                ctx.save_file(SPOOL, _spooled(header, records), "text/csv", kind="spool")
         with ctx.open_file(SPOOL) as spool:
             layout, pieces = scan(spool, format="csv", encoding="utf-8")
             yield from _segments({"spool": SPOOL}, layout, header[1], mapping, pieces)
@@ -204,15 +211,17 @@ def _sheet_problem(row: Row, header: tuple[str, ...]) -> str | None:
 def _segments(
     where: dict[str, Any], layout: TextLayout, header: list[str], mapping: ColumnMapping, pieces: Iterator[Piece]
 ) -> Iterator[Segment]:
+    """The file's segments, once the whole file was read: a file that turns out to be unreadable at its end (a
+    quote never closed, bytes of no encoding) fails its job before any of its rows is written."""
     common = {
         **where,
         "format": layout.format,
-        "encoding": layout.encoding,
         "header": header,
         "columns": {str(k): v for k, v in mapping.columns.items()},
     }
-    for piece in pieces:
-        yield Segment({**common, "offset": piece.offset, "length": piece.length, "line": piece.line}, piece.rows)
+    for piece in list(pieces):
+        spec = {**common, "encoding": piece.encoding, "offset": piece.offset, "length": piece.length}
+        yield Segment({**spec, "line": piece.line}, piece.rows)
 
 
 def _spooled(header: tuple[int, list[str]], records: Iterator[tuple[int, list[str]]]) -> Iterator[bytes]:
@@ -240,6 +249,12 @@ def _checked_mapping(header: list[str], resource: Resource, explicit: dict[str, 
     mapping = map_columns(header, fields, explicit)
     if mapping.missing:
         raise InvalidParams(reason=f"the file has no column for {', '.join(mapping.missing)}")
+    if mapping.repeated:
+        taken = ", ".join(repr(title) for title in mapping.repeated)
+        raise InvalidParams(
+            reason=f"more than one column feeds the same field ({taken}); remove or rename the extra ones, or "
+            "give a mapping"
+        )
     return mapping
 
 
@@ -257,7 +272,9 @@ def _first_of_each_key(keys: list[tuple[Any, ...]], mode: str) -> tuple[dict[int
         elif mode == "insert":
             said[i] = DuplicateRow(key=_shown(key))
         else:
-            said[i] = Skip(f"the key {_shown(key)} appears earlier in the file")
+            said[i] = Skip(
+                f"the key {_shown(key)} appears earlier in the file", reason_zh=f"键 {_shown(key)} 在文件中已出现过"
+            )
     return said, sorted(seen.values())
 
 
@@ -271,7 +288,9 @@ def _judged(chosen: list[int], keys: list[tuple[Any, ...]], exist: set[tuple[Any
         elif mode == "insert":
             judged[i] = DuplicateRow(key=_shown(keys[i]))
         else:
-            judged[i] = Skip(f"the key {_shown(keys[i])} is in the table already")
+            judged[i] = Skip(
+                f"the key {_shown(keys[i])} is in the table already", reason_zh=f"键 {_shown(keys[i])} 已存在于表中"
+            )
     return judged
 
 

@@ -45,6 +45,7 @@ class Piece:
     length: int
     line: int
     rows: int
+    encoding: str  # the file's: it may turn out to be GB18030 after an ASCII head taken for UTF-8
 
 
 def scan(
@@ -63,7 +64,11 @@ def scan(
     skip = len(codecs.BOM_UTF8) if chosen == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) else 0
     plain = "utf-8" if chosen == "utf-8-sig" else chosen
     _check_splittable(plain)
-    lines = _Lines(io.BufferedReader(Rejoined(head[skip:], source)), plain, offset=skip)
+    _check_line_ends(head)
+    # A head of plain ASCII says nothing of the encoding: Chinese text further on may be GB18030 (what Excel in
+    # China writes). ASCII reads the same in both, so the choice can still change when it first shows.
+    fallback = "gb18030" if encoding is None and plain == "utf-8" and head.isascii() else None
+    lines = _Lines(io.BufferedReader(Rejoined(head[skip:], source)), plain, offset=skip, fallback=fallback)
     records = _records(lines, format)
     header = _header(records, format)
     if format == "jsonl":  # the first object names the columns and is the first row too
@@ -77,11 +82,20 @@ def scan(
 
 def read_piece(data: bytes, layout: TextLayout, line: int) -> list[Row]:
     """The rows of a segment's bytes (``line``: the line number of its first byte), shaped to the header."""
-    lines = _Lines(io.BytesIO(data), layout.encoding, offset=0, first_line=line)
+    lines = _Lines(io.BytesIO(data), layout.encoding, offset=0, first_line=line)  # a piece's own encoding
     width = len(layout.header)
     if layout.format == "jsonl":
         return [json_row(number, json_object(text), layout.header) for number, text in _json_records(lines)]
     return [shaped_row(number, cells, width) for number, cells in _csv_records(lines, DELIMITERS[layout.format])]
+
+
+def _check_line_ends(head: bytes) -> None:
+    """Lines ended by CR alone (old Mac "CSV (Macintosh)") cannot be cut by ``\n``: said plainly, not as the
+    csv module's complaint."""
+    if b"\r" in head and b"\n" not in head:
+        raise InvalidParams(
+            reason="the file's lines end with CR only (an old Mac format); save it as CSV UTF-8 and upload it again"
+        )
 
 
 def _check_splittable(encoding: str) -> None:
@@ -94,9 +108,12 @@ def _check_splittable(encoding: str) -> None:
 class _Lines:
     """A binary stream's lines (split on ``\\n`` only), decoded, counting lines and bytes as they are taken."""
 
-    def __init__(self, stream: BinaryIO, encoding: str, *, offset: int, first_line: int = 1) -> None:
+    def __init__(
+        self, stream: BinaryIO, encoding: str, *, offset: int, first_line: int = 1, fallback: str | None = None
+    ) -> None:
         self._stream = stream
-        self._encoding = encoding
+        self.encoding = encoding
+        self._fallback = fallback  # tried once, while every line so far was ASCII
         self.offset = offset  # bytes taken so far
         self.line_start = offset  # where the last line taken starts
         self.count = first_line - 1  # lines taken so far
@@ -107,12 +124,24 @@ class _Lines:
             self.offset += len(raw)
             self.count += 1
             try:
-                yield raw.decode(self._encoding)
+                text = raw.decode(self.encoding)
             except UnicodeDecodeError:
-                advice = "name the file's encoding or save it as UTF-8"
-                raise InvalidParams(
-                    reason=f"the file is not valid {self._encoding} on line {self.count}; {advice}"
-                ) from None
+                text = self._decode_otherwise(raw)
+            if self._fallback is not None and not raw.isascii():
+                self._fallback = None  # the encoding has shown itself: it is kept
+            yield text
+
+    def _decode_otherwise(self, raw: bytes) -> str:
+        if self._fallback is not None:
+            try:
+                text = raw.decode(self._fallback)
+            except UnicodeDecodeError:
+                pass
+            else:
+                self.encoding, self._fallback = self._fallback, None
+                return text
+        advice = "name the file's encoding or save it as UTF-8"
+        raise InvalidParams(reason=f"the file is not valid {self.encoding} on line {self.count}; {advice}") from None
 
 
 def _records(lines: _Lines, format: str) -> Iterator[tuple[int, list[str] | str]]:
@@ -126,7 +155,7 @@ def _records(lines: _Lines, format: str) -> Iterator[tuple[int, list[str] | str]
 def _csv_records(lines: _Lines, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """Each non-blank record with the line it starts on; the csv module takes one line at a time from ``lines``,
     so after a record is yielded ``lines.offset`` is exactly where the next one starts."""
-    reader = csv.reader(lines, delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)  # a quote never closed is an error, not a cell
     start = lines.count + 1
     try:
         for cells in reader:
@@ -169,12 +198,12 @@ def _pieces(
     already in the first segment."""
     start, line = layout.start, layout.start_line
     if rows and (rows == rows_per_segment or lines.offset - start >= max_bytes):
-        yield Piece(start, lines.offset - start, line, rows)
+        yield Piece(start, lines.offset - start, line, rows, lines.encoding)
         start, line, rows = lines.offset, lines.count + 1, 0
     for _ in records:
         rows += 1
         if rows == rows_per_segment or lines.offset - start >= max_bytes:
-            yield Piece(start, lines.offset - start, line, rows)
+            yield Piece(start, lines.offset - start, line, rows, lines.encoding)
             start, line, rows = lines.offset, lines.count + 1, 0
     if rows:
-        yield Piece(start, lines.offset - start, line, rows)
+        yield Piece(start, lines.offset - start, line, rows, lines.encoding)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, MetaData, Table, inspect, tuple_
 from sqlalchemy import select as sa_select
 
 from batchyard.core.resources import Resource
-from batchyard.errors import DatabaseUnavailable, InvalidParams
+from batchyard.errors import DatabaseUnavailable, InvalidParams, ValueRefused
 from batchyard.store.sql.resource_tables import column_type, model_table
 
 KeyValues = tuple[Any, ...]
@@ -147,6 +147,12 @@ def _on_conflict(conn: Connection, columns: Sequence[str], key: Sequence[str], *
     return f" ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
 
 
+def _connection_fault(exc: psycopg.Error) -> bool:
+    """A lost connection or a server going down (SQLSTATE 08…, 57P0…), not a statement cancelled for its time."""
+    state = exc.sqlstate or ""
+    return state == "" or state.startswith("08") or state.startswith("57P0")
+
+
 def _qualified(conn: Connection, table: Table) -> str:
     quote = conn.dialect.identifier_preparer.quote
     return f"{quote(table.schema)}.{quote(table.name)}" if table.schema else quote(table.name)
@@ -177,10 +183,12 @@ def _copy_and_merge(
         with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-    except psycopg.OperationalError as exc:  # the connection, not the rows: the commit is retried
-        raise DatabaseUnavailable(
-            reason=str(exc).strip().splitlines()[0] if str(exc).strip() else "COPY failed"
-        ) from exc
+    except psycopg.errors.DataError as exc:  # a value the column cannot hold: said without the staging table
+        raise ValueRefused(reason=exc.diag.message_primary or "a value does not fit its column") from None
+    except psycopg.OperationalError as exc:
+        if _connection_fault(exc):  # the connection, not the rows: the commit is retried
+            raise DatabaseUnavailable(reason=(exc.diag.message_primary or "the COPY was interrupted")) from exc
+        raise
     conflict = _on_conflict(conn, columns, key, update=update)
     returning = ", ".join(quote(c) for c in key)
     result = conn.exec_driver_sql(

@@ -1,0 +1,144 @@
+"""Imports on SQLite and PostgreSQL against what a careful reader found: decimals kept exactly, a file whose
+encoding shows late, files that cannot be read failing before any row is written, repeated headers, old Mac
+line ends, reasons in Chinese, a column too narrow for a value, and a file storage that is away for a while."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import create_engine, text
+
+from batchyard import Yard
+from batchyard.core.model import Job
+from batchyard.errors import BlobStorageError
+from batchyard.service.downloads import Downloads
+from tests.support.shop import csv_bytes, declare, product_rows
+
+
+class Amount(BaseModel):
+    code: str
+    amount: Decimal
+
+
+@pytest.fixture
+def shop(yard: Yard) -> Yard:
+    return declare(yard)
+
+
+def run(yard: Yard, data: bytes, resource: str = "products", **params: Any) -> Job:
+    upload = yard.upload(io.BytesIO(data), filename="f.csv")
+    job = yard.submit("import", params={"resource": resource, **params}, upload_ids=[upload.id])
+    return yard.run_until_done(job.id, timeout=120)
+
+
+def raw(yard: Yard, sql: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(yard.settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def test_decimals_are_written_exactly_and_decimal_keys_are_found(yard: Yard) -> None:
+    yard.resource("amounts", Amount, key=["amount"])
+    job = run(yard, b"code,amount\nA,12345678901234567.89\nB,0.10\n", "amounts")
+    assert job.succeeded == 2
+    stored = sorted(str(Decimal(str(v))) for (v,) in raw(yard, "SELECT amount FROM amounts"))
+    assert stored == ["0.10", "12345678901234567.89"]
+    again = run(yard, b"code,amount\nC,0.10\n", "amounts")
+    assert (again.succeeded, again.failed) == (0, 1)  # the key exists: refused, not silently dropped
+
+
+def test_a_file_ascii_at_its_head_and_gbk_further_on_imports_whole(shop: Yard) -> None:
+    rows = list(product_rows(4_000))
+    rows[3_500][1] = "连衣裙 红色"
+    job = run(shop, csv_bytes(rows, encoding="gbk"))
+    assert (job.status, job.succeeded) == ("succeeded", 4_000), job.error
+    assert raw(shop, "SELECT name FROM products WHERE sku = 'SKU0003500'") == [("连衣裙 红色",)]
+
+
+def test_a_file_unreadable_at_its_end_fails_before_any_row_is_written(shop: Yard) -> None:
+    for tail in (b'SKUX,"never closed,1.00,1,\n', b"SKUY,\xff\xfe\xff,1.00,1,\n"):
+        job = run(shop, csv_bytes(list(product_rows(20_000))) + tail)
+        assert job.status == "failed"
+        assert "line 20002" in (job.error or "")
+        assert raw(shop, "SELECT count(*) FROM products") == [(0,)]
+
+
+def test_two_columns_for_one_field_are_refused_by_name(shop: Yard) -> None:
+    job = run(shop, b"sku,name,price,stock,launched,name\nA,first,1,1,,second\n")
+    assert job.status == "failed"
+    assert "'name'" in (job.error or "")
+
+
+def test_a_repeated_column_name_stays_in_the_error_report(shop: Yard) -> None:
+    job = run(shop, b"sku,name,price,stock,note,note\nA,x,-1,1,one,two\n")
+    [failed] = shop.items(job.id, "failed")
+    assert failed.input == {"sku": "A", "name": "x", "price": "-1", "stock": "1", "note": "one", "note (2)": "two"}
+
+
+def test_cr_only_line_ends_are_refused_with_what_to_do(shop: Yard) -> None:
+    job = run(shop, b"sku,name,price,stock\rA,x,1,1\r")
+    assert job.status == "failed"
+    assert "CR only" in (job.error or "")
+
+
+def test_duplicates_and_skips_have_their_reason_in_chinese(shop: Yard) -> None:
+    run(shop, csv_bytes([["K", "x", "1", 1, ""]]))
+    refused = run(shop, csv_bytes([["K", "y", "1", 1, ""]]))
+    [item] = shop.items(refused.id, "failed")
+    assert item.error_zh == "键 K 已存在于表中，或在文件中重复出现"
+    skipped = run(
+        shop, csv_bytes([["K", "y", "1", 1, ""], ["L", "y", "1", 1, ""], ["L", "z", "1", 1, ""]]), mode="skip_existing"
+    )
+    assert sorted(i.error_zh or "" for i in shop.items(skipped.id, "skipped")) == [
+        "键 K 已存在于表中",
+        "键 L 在文件中已出现过",
+    ]
+    report = b"".join(Downloads(shop.store, shop.files).errors(refused, format="csv", language="zh-CN")).decode(
+        "utf-8-sig"
+    )
+    assert "键 K 已存在于表中" in report
+
+
+def test_a_value_too_wide_for_an_existing_column_fails_its_row_alone(yard: Yard, database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE narrow (code VARCHAR(40) UNIQUE, amount NUMERIC(20, 2))"))
+    engine.dispose()
+    yard.resource("narrow", Amount, key=["code"], table="narrow")
+    long_code = "X" * 50
+    job = run(yard, f"code,amount\nA,1\n{long_code},2\nB,3\n".encode(), "narrow")
+    if database_url.startswith("sqlite"):  # SQLite keeps any length
+        assert job.succeeded == 3
+        return
+    assert (job.succeeded, job.failed) == (2, 1)
+    [failed] = yard.items(job.id, "failed")
+    assert failed.error == "the database refused a value: value too long for type character varying(40)"
+    assert failed.ref == 3
+
+
+def test_a_file_storage_away_while_a_chunk_loads_pauses_it_instead_of_failing_rows(
+    shop: Yard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchyard.service.files import FileService
+
+    real = FileService.read_upload
+    calls = {"n": 0}
+
+    def flaky(self: FileService, owner: str, upload_id: int, offset: int, length: int) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise BlobStorageError(reason="the storage is away")
+        return real(self, owner, upload_id, offset, length)
+
+    monkeypatch.setattr(FileService, "read_upload", flaky)
+    monkeypatch.setattr("batchyard.engine.runner.LOAD_RETRY_SECONDS", 0.2)
+    job = run(shop, csv_bytes(list(product_rows(10))))
+    assert (job.status, job.succeeded, job.failed) == ("succeeded", 10, 0)
+    assert calls["n"] == 2
