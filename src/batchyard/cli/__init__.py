@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from batchyard.cli import db, remote, serve, users, worker
+from batchyard.cli import db, remote, serve, tabular, users, worker
 
 app = typer.Typer(
     name="batchyard",
@@ -19,6 +19,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(remote.jobs, name="jobs")
 app.command("login")(remote.login)
+app.command("import")(tabular.import_file)
+app.command("export")(tabular.export)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,6 +56,37 @@ class Client:
     ) -> dict[str, Any]:
         return self._call("POST", "/jobs", json={"type": type_name, "items": items, "params": params or {}})
 
+    def submit_files(self, type_name: str, upload_ids: list[int], params: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/jobs", json={"type": type_name, "upload_ids": upload_ids, "params": params})
+
+    def upload(self, path: Path, *, job_type: str | None = None) -> dict[str, Any]:
+        """Send one file (streamed from disk); the upload, or ClientError with why it was refused."""
+        query = {"job_type": job_type} if job_type else {}
+        with path.open("rb") as handle:
+            answer = self._call("POST", "/uploads", params=query, files=[("files", (path.name, handle))], timeout=None)
+        if answer.get("rejected"):
+            refused = answer["rejected"][0]
+            raise ClientError(422, refused["code"], refused["message"])
+        upload: dict[str, Any] = answer["uploads"][0]
+        return upload
+
+    def artifacts(self, job_id: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call_list("GET", f"/jobs/{job_id}/artifacts")
+        return found
+
+    def download(self, path: str, target: Path) -> int:
+        """Save what ``path`` (under the API) serves to ``target``, streamed; the bytes written."""
+        written = 0
+        with self._http.stream("GET", path, timeout=None) as response:
+            if response.status_code != 200:
+                response.read()
+                raise _error(response)
+            with target.open("wb") as out:
+                for piece in response.iter_bytes(1 << 20):
+                    out.write(piece)
+                    written += len(piece)
+        return written
+
     def act(self, job_id: int, action: str) -> dict[str, Any]:
         """``action``: cancel, pause, resume or retry-failed."""
         return self._call("POST", f"/jobs/{job_id}/{action}")
@@ -78,14 +110,20 @@ class Client:
                     data = []
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body: dict[str, Any] = self._answer(method, path, **kwargs)
+        return body
+
+    def _call_list(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._answer(method, path, **kwargs)
+
+    def _answer(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ClientError(0, "unreachable", f"cannot reach {self._http.base_url}: {exc}") from exc
         if response.status_code >= 400:
             raise _error(response)
-        body: dict[str, Any] = response.json() if response.content else {}
-        return body
+        return response.json() if response.content else {}
 
 
 def _error(response: httpx.Response) -> ClientError:
