@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -93,3 +94,24 @@ def test_fields_carry_their_kind_limits_and_titles() -> None:
     assert (price.kind, price.decimal_places) == ("decimal", 2)
     assert (PRODUCTS.field("launched").kind, PRODUCTS.field("launched").nullable) == ("date", True)
     assert PRODUCTS.field("active").kind == "boolean"
+
+
+def test_a_choice_of_values_is_a_column_of_their_type() -> None:
+    class Order(BaseModel):
+        number: str
+        status: Literal["paid", "shipped"]
+        size: Literal[1, 2, 3] | None = None
+
+    order = define_resource("orders", Order, key=["number"])
+    assert (order.field("status").kind, order.field("size").kind, order.field("size").nullable) == (
+        "text",
+        "integer",
+        True,
+    )
+
+    class Mixed(BaseModel):
+        number: str
+        odd: Literal["a", 1]
+
+    with pytest.raises(InvalidResource, match="odd"):
+        define_resource("mixed", Mixed, key=["number"])

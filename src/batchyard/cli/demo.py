@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import typer
 
@@ -10,11 +11,23 @@ from batchyard.core.users import Role
 from batchyard.errors import UserExists
 from batchyard.service.auth import AuthService
 from batchyard.store.base import Store
+from batchyard.yard import Yard
 
 DEMO_USERS = (("admin", Role.ADMIN, 0), ("alice", Role.OPERATOR, 100), ("victor", Role.VIEWER, 0))
 
 
-def create_demo_users(store: Store, url: str) -> None:
+def prepare_shop(yard: Yard) -> Path:
+    """The demo shop's tables filled (once) and its sample files written; where the files are."""
+    from batchyard.demo import shop  # the demo's own code, loaded only for the demo
+
+    samples = Path(yard.settings.data_dir) / "samples"
+    shop.write_samples(samples)
+    if seeded := shop.seed(yard):
+        _say(f"demo shop: {seeded:,} generated rows in products, customers and orders")
+    return samples
+
+
+def create_demo_users(store: Store, url: str, samples: Path | None = None) -> None:
     auth = AuthService(store)
     created = []
     for name, role, quota in DEMO_USERS:
@@ -33,7 +46,7 @@ def create_demo_users(store: Store, url: str) -> None:
     alice = next((token for name, _, _, token in created if name == "alice"), None)
     if alice:
         body = '{"type": "demo_slow", "items": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}'
-        lines = (
+        lines: tuple[str, ...] = (
             "",
             "try:",
             f"  export BATCHYARD_URL={url} BATCHYARD_TOKEN={alice}",
@@ -41,6 +54,11 @@ def create_demo_users(store: Store, url: str) -> None:
             f"       -d '{body}' {url}/api/v1/jobs",
             "  batchyard jobs watch 1",
         )
+        if samples is not None:
+            lines += (
+                f"  batchyard import {samples / 'products-gbk.csv'} --resource products --mode upsert",
+                "  batchyard export orders --format xlsx -o orders.xlsx --language zh-CN",
+            )
         for line in lines:
             _say(line)
 

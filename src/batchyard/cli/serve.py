@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from batchyard.bootstrap import upgrade_database
-from batchyard.cli.demo import create_demo_users
+from batchyard.cli.demo import create_demo_users, prepare_shop
 from batchyard.cli.loading import load_yard, setup_logging
 from batchyard.cli.worker import AppOption, worker_command
 from batchyard.engine.supervisor import Supervisor
@@ -38,7 +38,7 @@ def serve(
     yard = load_yard(app)
     upgrade_database(yard.settings)
     if demo:
-        create_demo_users(yard.store, f"http://{host}:{port}")
+        create_demo_users(yard.store, f"http://{host}:{port}", samples=prepare_shop(yard))
     share_metrics(yard.settings.data_dir)  # before the workers start: they inherit where to write
     supervisor = Supervisor(worker_command(app), workers if workers is not None else (os.cpu_count() or 1))
     supervisor.start()

@@ -71,6 +71,8 @@ def define_resource(
 
 def _field(resource: str, name: str, info: Any, titles: Mapping[str, Mapping[str, str]]) -> ResourceField:
     python_type, nullable = _unwrapped(info.annotation)
+    if typing.get_origin(python_type) is typing.Literal:  # a choice of values: a column of their type
+        python_type = _literal_type(resource, name, typing.get_args(python_type))
     kind = next((k for t, k in KINDS.items() if isinstance(python_type, type) and issubclass(python_type, t)), None)
     if kind is None:
         raise InvalidResource(name=resource, reason=f"field {name!r} is a {python_type!r}, which no column can hold")
@@ -83,6 +85,13 @@ def _field(resource: str, name: str, info: Any, titles: Mapping[str, Mapping[str
         decimal_places=_constraint(info, "decimal_places"),
         titles={language: named[name] for language, named in titles.items() if name in named},
     )
+
+
+def _literal_type(resource: str, name: str, choices: tuple[Any, ...]) -> type:
+    kinds = {type(choice) for choice in choices}
+    if len(kinds) != 1 or next(iter(kinds)) not in (str, int, bool):
+        raise InvalidResource(name=resource, reason=f"field {name!r} mixes choices of several types")
+    return next(iter(kinds))
 
 
 def _unwrapped(annotation: Any) -> tuple[Any, bool]:

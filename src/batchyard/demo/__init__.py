@@ -1,5 +1,6 @@
-"""The demo ``batchyard serve --demo`` (and ``make run``) runs: two job types, enough to try every part of the
-service before writing a job type of one's own."""
+"""The demo ``batchyard serve --demo`` (and ``make run``) runs: two job types and a small shop (products,
+customers, orders) to import into and export from, enough to try every part of the service before writing a job
+type of one's own."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from pydantic import BaseModel, Field
 
 from batchyard.core.context import Context
+from batchyard.demo import shop
 from batchyard.yard import Yard
 
 
@@ -39,3 +41,4 @@ def slow_count(item: int, ctx: Context) -> int:
 yard = Yard()  # the app `batchyard serve --demo` runs: `--app batchyard.demo:yard`
 yard.job("demo_enhance", title="Enhance product photos (demo)", chunk_size=1, unit_cost=1, max_items=50)(DemoEnhance)
 yard.job("demo_slow", title="Count slowly (demo)", chunk_size=5)(slow_count)
+shop.declare(yard)
