@@ -151,6 +151,12 @@ class ValueRefused(BatchyardError):
     bare = True
 
 
+class CellTooLong(BatchyardError):
+    """Row {row} has text longer than the {limit:,} characters a spreadsheet cell holds; export it as CSV."""
+
+    code = "cell_too_long"
+
+
 class ChunkChanged(BatchyardError):
     """The chunk's items could not be read as planned: {expected} expected, {found} found (its file changed)."""
 
@@ -416,6 +422,7 @@ _ZH: dict[str, str] = {
     "row_rejected": "{reason_zh}",
     "duplicate_row": "键 {key} 已存在于表中，或在文件中重复出现",
     "value_refused": "数据库拒绝了某个值：{reason}",
+    "cell_too_long": "第 {row} 行有文本超过单元格可容纳的 {limit:,} 个字符；请导出为 CSV。",
     "chunk_changed": "无法按计划读取该批次：应有 {expected} 项，实际 {found} 项（文件已变化）。",
     "storage_error": "数据库出错：{reason}",
     "database_unavailable": "数据库暂时不可用（{reason}）；工作将等待并重试。",

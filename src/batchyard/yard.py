@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from batchyard.blobs import BlobStore
 from batchyard.bootstrap import file_service, open_blobs, open_store
-from batchyard.core.files import Artifact, Upload
+from batchyard.core.files import WORKING_KINDS, Artifact, Upload
 from batchyard.core.jobtype import define_job_type
 from batchyard.core.model import ItemRecord, Job
 from batchyard.core.registry import Registry
@@ -119,7 +119,7 @@ class Yard:
 
     def artifacts(self, job_id: int) -> list[Artifact]:
         """The files the job produced: its own first, then its items' outputs in item order."""
-        return self.store.artifacts(job_id)
+        return [a for a in self.store.artifacts(job_id) if a.kind not in WORKING_KINDS]
 
     def open_artifact(self, artifact_id: int) -> BinaryIO:
         """An artifact's bytes, to read (close it when done)."""

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from batchyard.core.cells import cell_text, neutralise_formula
+from batchyard.jobs.tabular.validation import strip_report_quote
 
 
 @pytest.mark.parametrize(
@@ -18,9 +19,15 @@ def test_text_a_spreadsheet_would_run_gets_a_leading_quote(formula: str) -> None
     assert neutralise_formula(formula) == f"'{formula}"
 
 
-@pytest.mark.parametrize("text", ["normal text", "1+1", "a=b", "", " =1", "'=already", "连衣裙", "12.5"])
+@pytest.mark.parametrize("text", ["normal text", "1+1", "a=b", "", " =1", "'plain", "连衣裙", "12.5"])
 def test_other_text_is_left_alone(text: str) -> None:
     assert neutralise_formula(text) == text
+
+
+@pytest.mark.parametrize("text", ["'=already", "'-5", "'@x"])
+def test_a_quote_before_a_formula_start_is_quoted_again_so_an_import_gives_it_back(text: str) -> None:
+    assert neutralise_formula(text) == f"'{text}"
+    assert strip_report_quote(neutralise_formula(text)) == text
 
 
 @pytest.mark.parametrize("value", [None, True, False, 0, -2, 12.5, -0.5, 10**20])

@@ -18,8 +18,12 @@ _FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
 
 
 def neutralise_formula(value: str) -> str:
-    """``value`` with a leading ``'`` when a spreadsheet would otherwise read it as a formula."""
-    return f"'{value}" if value[:1] in _FORMULA_STARTS else value
+    """``value`` with a leading ``'`` when a spreadsheet would otherwise read it as a formula — or when it
+    already starts with ``'`` before such a character, so that an import, which takes one such quote off, gives
+    back exactly the text (``'=1`` is written ``''=1``)."""
+    if value[:1] in _FORMULA_STARTS or (value[:1] == "'" and value[1:2] in _FORMULA_STARTS):
+        return f"'{value}"
+    return value
 
 
 def cell_text(value: Any) -> Cell:

@@ -20,6 +20,16 @@ class Skip(Exception):
         self.reason_zh = reason_zh  # the reason in Chinese, for reports read in Chinese
 
 
+class RetryLater(Exception):
+    """Raised by ``process`` when the item cannot run yet (what it needs is not ready): it stays pending and its
+    chunk is run again after ``seconds``, without counting as a failed attempt."""
+
+    def __init__(self, reason: str, seconds: float = 5.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.seconds = seconds
+
+
 class Context:
     """Per-chunk context handed to ``process`` and ``write``.
 

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
+# A job's working files (an export's pages before they are joined, a workbook's rows spooled for an import):
+# kept with its artifacts, swept with them, but not shown as what the job produced.
+WORKING_KINDS = frozenset({"part", "spool"})
+
 
 @dataclass(frozen=True, slots=True)
 class NewUpload:

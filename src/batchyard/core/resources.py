@@ -66,6 +66,11 @@ def define_resource(
     names = {f.name for f in fields}
     if not key or not set(key) <= names:
         raise InvalidResource(name=name, reason=f"the key {list(key)!r} must name fields of {model.__name__}")
+    empty = [f.name for f in fields if f.name in key and f.nullable]
+    if empty:  # a row is found, paged and compared by its key: one that may be missing finds nothing
+        raise InvalidResource(
+            name=name, reason=f"the key field {', '.join(empty)} may be empty; a key is always filled"
+        )
     return Resource(name, model, tuple(key), fields, table or name, database_url)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchyard.core.backoff import backoff_seconds
-from batchyard.core.context import Context, Skip
+from batchyard.core.context import Context, RetryLater, Skip
 from batchyard.core.jobtype import JobType, ProcessFn
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.policies import OnError
@@ -135,6 +135,10 @@ def _process_items(
             states[i] = SUCCEEDED
             if i in attempts:
                 attempts[i] = ctx.attempt
+        except RetryLater as later:  # not ready: left pending, the chunk given back until then
+            progress.retry_at = max(progress.retry_at or 0.0, time.time() + later.seconds)
+            log.info("item %s of job %s waits: %s", ctx.index, chunk.job_id, later.reason)
+            break
         except Skip as skip:
             states[i] = SKIPPED
             if skip.reason:

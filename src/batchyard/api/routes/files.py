@@ -18,7 +18,7 @@ from batchyard.api.errors import language, responses
 from batchyard.api.multipart import Caps, MultipartFiles, ReceivedFile
 from batchyard.api.schemas import Out
 from batchyard.core.filenames import content_disposition
-from batchyard.core.files import Upload
+from batchyard.core.files import WORKING_KINDS, Upload
 from batchyard.core.registry import Registry
 from batchyard.errors import (
     BatchyardError,
@@ -187,7 +187,7 @@ def _refuse_if_none_kept(kept: list[Upload], rejected: list[tuple[ReceivedFile, 
 def list_artifacts(job_id: JobId, user: CurrentUser, store: StoreDep) -> list[ArtifactOut]:
     """The files the job produced: its own first, then its items' outputs in item order."""
     owned(store.get_job(job_id), user)
-    return [ArtifactOut.of(a) for a in store.artifacts(job_id)]
+    return [ArtifactOut.of(a) for a in store.artifacts(job_id) if a.kind not in WORKING_KINDS]
 
 
 @router.get(

@@ -27,18 +27,22 @@ import xlsxwriter  # type: ignore[import-untyped]  # ships annotations but no py
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from batchyard.core.cells import neutralise_formula
-from batchyard.core.context import Context
+from batchyard.core.context import Context, RetryLater
 from batchyard.core.files import Artifact
 from batchyard.core.jobtype import JobType, define_job_type
 from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource, ResourceField
-from batchyard.errors import InvalidParams
+from batchyard.errors import CellTooLong, InvalidParams
 from batchyard.store.sql.resource_reads import Condition, Order, ResourceDatabases, page_bounds, read_page
 
 Format = Literal["csv", "xlsx", "jsonl"]
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "startswith", "is_null", "not_null"]
 PAGE_ROWS = 5_000
 PART_PREFIX = "part-"
+PARTS_WAIT_SECONDS = 5.0
+MAX_IN_VALUES = 1_000
+EXCEL_DIGITS = 15  # significant digits a spreadsheet number keeps
+EXCEL_CELL_CHARS = 32_767
 SHEET_ROWS = 1_048_576  # Excel's limit, the header included: a new sheet past it
 PIECE_BYTES = 1 << 20
 _TEXT_OPS = frozenset({"contains", "startswith"})
@@ -125,7 +129,8 @@ class Export:
                 last=last,
             )
         text = _encoded(rows, plan, ctx.params.format)
-        ctx.save_file(f"{PART_PREFIX}{first:012d}-{size}", [text.encode()], "application/octet-stream", kind="part")
+        name = f"{PART_PREFIX}{first:012d}-{size}-{len(rows)}"  # planned rows, and the rows it holds
+        ctx.save_file(name, [text.encode()], "application/octet-stream", kind="part")
         return [None] * size  # a row's item has nothing left to do: counted, it shows the progress
 
     def process(self, item: Any, ctx: Context) -> Any:
@@ -136,8 +141,13 @@ class Export:
     # assembling -------------------------------------------------------------------------------------------------
     def _assemble(self, ctx: Context, plan: Plan) -> dict[str, Any]:
         params: ExportParams = ctx.params
-        parts = _ordered_parts(ctx.list_files(), expected=ctx.index)
         name = _file_name(plan.resource.name, params)
+        files = ctx.list_files()
+        parts = [a for a in files if a.name.startswith(PART_PREFIX)]
+        made = next((a for a in files if a.kind == "export" and a.name == name), None)
+        if made is not None and not parts:  # assembled before, its commit lost: the file stands
+            return {"artifact_id": made.id, "name": made.name, "size": made.size}
+        parts = _ordered_parts(parts, expected=ctx.index)
         header = [_title(f, params.language) for f in plan.columns]
         if params.format == "xlsx":
             body: Iterable[bytes] = _workbook(ctx, parts, plan, header)
@@ -147,7 +157,8 @@ class Export:
             body = _gzipped(body)
         artifact = ctx.save_file(name, body, _content_type(params), kind="export")
         ctx.delete_files(p.name for p in parts)
-        return {"artifact_id": artifact.id, "name": artifact.name, "size": artifact.size, "rows": ctx.index}
+        rows = sum(_part_rows_written(p) for p in parts)
+        return {"artifact_id": artifact.id, "name": artifact.name, "size": artifact.size, "rows": rows}
 
     def _plan(self, params: ExportParams) -> Plan:
         resource = self._resources.get(params.resource)
@@ -173,6 +184,10 @@ def _condition(resource: Resource, term: ExportFilter) -> Condition:
         raise InvalidParams(reason=f"filter: {term.field!r} is not a field of {resource.name}")
     if term.op in _NULL_OPS:
         return Condition(term.field, term.op, None)
+    if term.value is None:
+        if term.op in ("eq", "ne"):  # "equals nothing" is "is empty"
+            return Condition(term.field, "is_null" if term.op == "eq" else "not_null", None)
+        raise InvalidParams(reason=f"filter: {term.op} needs a value ({term.field})")
     if term.op in _TEXT_OPS:
         if found.kind != "text" or not isinstance(term.value, str):
             raise InvalidParams(reason=f"filter: {term.op} needs a text field and a text value ({term.field})")
@@ -180,6 +195,8 @@ def _condition(resource: Resource, term: ExportFilter) -> Condition:
     if term.op == "in":
         if not isinstance(term.value, list) or not term.value:
             raise InvalidParams(reason=f"filter: in needs a non-empty list of values ({term.field})")
+        if len(term.value) > MAX_IN_VALUES or None in term.value:
+            raise InvalidParams(reason=f"filter: in takes 1 to {MAX_IN_VALUES:,} values, none empty ({term.field})")
         return Condition(term.field, term.op, [_typed(resource, found, v) for v in term.value])
     return Condition(term.field, term.op, _typed(resource, found, term.value))
 
@@ -282,21 +299,26 @@ def _content_type(params: ExportParams) -> str:
 
 
 def _ordered_parts(files: list[Artifact], *, expected: int) -> list[Artifact]:
-    """The part files in row order, checked to hold every row before the last item exactly once."""
-    parts = sorted((a for a in files if a.name.startswith(PART_PREFIX)), key=_part_first)
+    """The part files in row order; while a page is still to be done (retried after a fault), the assembly
+    waits for it rather than failing."""
+    parts = sorted(files, key=_part_first)
     position = 0
     for part in parts:
-        first, count = _part_first(part), int(part.name.rsplit("-", 1)[1])
+        first, planned = _part_first(part), int(part.name.removeprefix(PART_PREFIX).split("-")[1])
         if first != position:
-            raise InvalidParams(reason=f"the export's rows from {position} are missing; retry the failed items")
-        position += count
+            break
+        position += planned
     if position != expected:
-        raise InvalidParams(reason=f"the export holds {position} rows of {expected}; retry the failed items")
+        raise RetryLater(f"the export's rows from {position + 1} are not ready yet", seconds=PARTS_WAIT_SECONDS)
     return parts
 
 
 def _part_first(part: Artifact) -> int:
-    return int(part.name.removeprefix(PART_PREFIX).split("-", 1)[0])
+    return int(part.name.removeprefix(PART_PREFIX).split("-")[0])
+
+
+def _part_rows_written(part: Artifact) -> int:
+    return int(part.name.removeprefix(PART_PREFIX).split("-")[2])
 
 
 def _text_file(ctx: Context, parts: list[Artifact], params: ExportParams, header: list[str]) -> Iterator[bytes]:
@@ -349,7 +371,9 @@ def _write_cell(sheet: Any, row: int, column: int, kind: str, value: Any, *, for
     if value is None:
         return
     dates, times, text = formats
-    if kind in ("integer", "float") or (kind == "decimal"):
+    if kind in ("integer", "decimal") and not _exact_in_excel(value):
+        sheet.write_string(row, column, str(value))  # Excel keeps 15 digits: a longer number stays text, exact
+    elif kind in ("integer", "float", "decimal"):
         sheet.write_number(row, column, float(value))
     elif kind == "boolean":
         sheet.write_boolean(row, column, bool(value))
@@ -359,7 +383,14 @@ def _write_cell(sheet: Any, row: int, column: int, kind: str, value: Any, *, for
         sheet.write_datetime(row, column, datetime.datetime.fromisoformat(value).replace(tzinfo=None), times)
     else:
         string = str(value)
+        if len(string) > EXCEL_CELL_CHARS:
+            raise CellTooLong(row=row + 1, limit=EXCEL_CELL_CHARS)
         sheet.write_string(row, column, string, text if neutralise_formula(string) != string else None)
+
+
+def _exact_in_excel(value: Any) -> bool:
+    digits = len(str(value).lstrip("-").replace(".", "").lstrip("0"))
+    return digits <= EXCEL_DIGITS
 
 
 def _part_rows(ctx: Context, parts: list[Artifact]) -> Iterator[list[Any]]:

@@ -154,8 +154,9 @@ def _term(conn: Connection, table: Table, resource: Resource, condition: Conditi
         "gt": lambda: column > value,
         "ge": lambda: column >= value,
         "in": lambda: column.in_(list(value)),
-        "contains": lambda: column.contains(value, autoescape=True),
-        "startswith": lambda: column.startswith(value, autoescape=True),
+        # case does not matter, on either database (SQLite's LIKE ignores it, PostgreSQL's would not)
+        "contains": lambda: column.icontains(value, autoescape=True),
+        "startswith": lambda: column.istartswith(value, autoescape=True),
         "is_null": lambda: column.is_(None),
         "not_null": lambda: column.is_not(None),
     }

@@ -1,0 +1,166 @@
+"""Exports on SQLite and PostgreSQL against what a careful reader found: a page retried after a fault before
+the file is joined, a join that runs twice, filters with empty values and long lists, case in text filters,
+text that starts with a quote, numbers a spreadsheet would round, and working files kept out of sight."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from python_calamine import CalamineWorkbook
+from sqlalchemy import text
+
+from batchyard import Yard
+from batchyard.core.context import Context
+from batchyard.core.model import Job
+from batchyard.core.resources import define_resource
+from batchyard.errors import DatabaseUnavailable, InvalidResource
+from batchyard.jobs.tabular import exporting
+from tests.support.shop import csv_bytes, declare, product_rows
+
+
+class Big(BaseModel):
+    code: str
+    count: int
+    amount: Decimal
+    note: str | None = None
+
+
+@pytest.fixture
+def shop(yard: Yard) -> Yard:
+    return declare(yard)
+
+
+def load(yard: Yard, data: bytes, resource: str = "products") -> None:
+    upload = yard.upload(io.BytesIO(data), filename="seed.csv")
+    job = yard.submit("import", params={"resource": resource}, upload_ids=[upload.id])
+    assert yard.run_until_done(job.id, timeout=120).status == "succeeded"
+
+
+def export(yard: Yard, resource: str = "products", **params: Any) -> tuple[Job, bytes]:
+    job = yard.run_until_done(yard.submit("export", params={"resource": resource, **params}).id, timeout=120)
+    made = [a for a in yard.artifacts(job.id) if a.kind == "export"]
+    if not made:
+        return job, b""
+    with yard.open_artifact(made[0].id) as stream:
+        return job, stream.read()
+
+
+def test_a_key_that_may_be_empty_is_refused_at_declaration() -> None:
+    class Pair(BaseModel):
+        a: int
+        b: str | None
+
+    with pytest.raises(InvalidResource, match="may be empty"):
+        define_resource("pairs", Pair, key=["a", "b"])
+
+
+def test_a_page_retried_after_a_fault_is_waited_for_before_the_file_is_joined(
+    shop: Yard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(shop, csv_bytes(list(product_rows(10))))
+    monkeypatch.setattr(exporting, "PAGE_ROWS", 3)
+    monkeypatch.setattr(exporting, "PARTS_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr("batchyard.engine.runner.LOAD_RETRY_SECONDS", 0.5)
+    real, calls = exporting.read_page, {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise DatabaseUnavailable(reason="the database is away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(exporting, "read_page", flaky)
+    job, data = export(shop, format="jsonl")
+    assert (job.status, job.failed) == ("succeeded", 0)
+    assert [json.loads(line)["sku"] for line in data.decode().splitlines()] == [r[0] for r in product_rows(10)]
+
+
+def test_joining_the_file_again_gives_the_file_already_made(shop: Yard) -> None:
+    load(shop, csv_bytes(list(product_rows(5))))
+    job, data = export(shop)
+    ctx = Context(job_id=job.id, owner=job.owner, params=exporting.ExportParams(resource="products"), round=1)
+    ctx.files = shop.files
+    ctx.index = job.total - 1
+    again = exporting.Export(shop.resources, shop._resource_databases)._assemble(ctx, ctx_plan(shop))
+    [made] = [a for a in shop.artifacts(job.id) if a.kind == "export"]
+    assert again["artifact_id"] == made.id
+    assert len(data.decode().splitlines()) == 6
+
+
+def ctx_plan(yard: Yard) -> exporting.Plan:
+    return exporting.Export(yard.resources, yard._resource_databases)._plan(exporting.ExportParams(resource="products"))
+
+
+def test_empty_values_long_lists_and_case_in_filters(shop: Yard) -> None:
+    load(
+        shop,
+        csv_bytes(
+            [
+                ["A1", "Apple 50%", "1.00", 1, ""],
+                ["A2", "apple 50_x", "2.00", 2, "2024-01-01"],
+                ["A3", "APPLE", "3.00", 3, ""],
+            ]
+        ),
+    )
+    _, data = export(shop, format="jsonl", filter=[{"field": "launched", "op": "eq", "value": None}])
+    assert [json.loads(x)["sku"] for x in data.decode().splitlines()] == ["A1", "A3"]
+    _, data = export(shop, format="jsonl", filter=[{"field": "launched", "op": "ne", "value": None}])
+    assert [json.loads(x)["sku"] for x in data.decode().splitlines()] == ["A2"]
+    _, data = export(shop, format="jsonl", filter=[{"field": "name", "op": "contains", "value": "apple"}])
+    assert len(data.decode().splitlines()) == 3
+    _, data = export(shop, format="jsonl", filter=[{"field": "name", "op": "contains", "value": "50%"}])
+    assert [json.loads(x)["sku"] for x in data.decode().splitlines()] == ["A1"]
+    job, _ = export(shop, filter=[{"field": "sku", "op": "in", "value": [f"S{i}" for i in range(1_001)]}])
+    assert job.status == "failed"
+    assert "1,000" in (job.error or "")
+    job, _ = export(shop, filter=[{"field": "price", "op": "lt", "value": None}])
+    assert job.status == "failed"
+    assert "needs a value" in (job.error or "")
+
+
+def test_text_starting_with_a_quote_comes_back_the_same_through_csv(shop: Yard, tmp_path: Any) -> None:
+    load(shop, csv_bytes([["Q1", "x", "1.00", 1, ""], ["Q2", "x", "1.00", 1, ""], ["Q3", "x", "1.00", 1, ""]]))
+    stored = {"Q1": "'=1+1", "Q2": "'plain", "Q3": "=2"}  # written by other software, quotes and all
+    with shop.store.db.write() as conn:  # type: ignore[attr-defined]
+        for sku, name in stored.items():
+            conn.execute(text("UPDATE products SET name = :name WHERE sku = :sku"), {"name": name, "sku": sku})
+    _, data = export(shop)
+    other = declare(Yard(f"sqlite:///{tmp_path}/copy.db", data_dir=tmp_path / "copy"))
+    try:
+        load(other, data)
+        with other.store.db.read() as conn:  # type: ignore[attr-defined]
+            back = dict(conn.execute(text("SELECT sku, name FROM products")).all())
+    finally:
+        other.close()
+    assert back == stored
+
+
+def test_numbers_a_spreadsheet_would_round_are_kept_as_text(yard: Yard) -> None:
+    yard.resource("big", Big, key=["code"])
+    load(yard, b"code,count,amount,note\nB1,1234567890123456789,12345678901234567.89,\nB2,42,1.50,\n", "big")
+    _, book = export(yard, "big", format="xlsx")
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(book)).get_sheet_by_index(0).to_python()
+    assert rows[1][1:3] == ["1234567890123456789", "12345678901234567.89"]
+    assert rows[2][1:3] == [42.0, 1.5]
+
+
+def test_text_too_long_for_a_cell_fails_the_xlsx_export_with_what_to_do(yard: Yard) -> None:
+    yard.resource("big", Big, key=["code"])
+    load(yard, f"code,count,amount,note\nL1,1,1,{'x' * 40_000}\n".encode(), "big")
+    job, _ = export(yard, "big", format="xlsx")
+    assert job.status in ("failed", "partially_succeeded")
+    [failed] = yard.items(job.id, "failed")
+    assert "export it as CSV" in (failed.error or "")
+
+
+def test_working_files_are_not_listed_as_what_the_job_made(shop: Yard) -> None:
+    load(shop, csv_bytes(list(product_rows(3))))
+    job, _ = export(shop)
+    kinds = {a.kind for a in shop.store.artifacts(job.id)}
+    assert kinds == {"export"}
+    assert [a.kind for a in shop.artifacts(job.id)] == ["export"]
