@@ -105,7 +105,7 @@ def shaped_row(number: int, values: list[str], width: int) -> Row:
 
 def is_blank(values: list[str]) -> bool:
     """No cell with anything in it: an empty line, or the ",,," Excel writes for a row it once formatted."""
-    return not any(value.strip() for value in values)
+    return not "".join(values).strip()  # one join and strip in C: this runs for every row of every file
 
 
 # -- text: CSV, TSV, JSON Lines -----------------------------------------------------------------------------------

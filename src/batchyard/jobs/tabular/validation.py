@@ -133,8 +133,8 @@ def _row_data(model: type[BaseModel], values: Mapping[str, str]) -> dict[str, st
     "missing" applies, except for a required field that admits None, which gets None instead of "missing"."""
     nullable = _required_nullable_fields(model)
     data: dict[str, str | None] = {}
-    for name, raw in values.items():
-        value = strip_report_quote(raw)
+    for name, raw in values.items():  # kept flat: it runs for every cell of an import
+        value = strip_report_quote(raw) if raw[:1] == "'" else raw
         if value:
             data[name] = value
         elif name in nullable:

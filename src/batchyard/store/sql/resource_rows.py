@@ -15,7 +15,7 @@ from threading import Lock
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, MetaData, Table, inspect, tuple_
+from sqlalchemy import Connection, MetaData, Table, bindparam, inspect, tuple_
 from sqlalchemy import select as sa_select
 
 from batchyard.core.resources import Resource
@@ -69,10 +69,15 @@ def existing_keys(conn: Connection, table: Table, key: Sequence[str], keys: Sequ
     """Which of ``keys`` (values of the ``key`` columns) are in the table."""
     columns = [table.c[name] for name in key]
     found: set[KeyValues] = set()
+    if len(columns) == 1:  # one statement compiled once, its list expanded at execution
+        query = sa_select(*columns).where(columns[0].in_(bindparam("keys", expanding=True)))
+        for start in range(0, len(keys), _LOOKUP_BATCH):
+            part = [k[0] for k in keys[start : start + _LOOKUP_BATCH]]
+            found.update(tuple(row) for row in conn.execute(query, {"keys": part}))
+        return found
     for start in range(0, len(keys), _LOOKUP_BATCH):
-        part = keys[start : start + _LOOKUP_BATCH]
-        condition = columns[0].in_([k[0] for k in part]) if len(columns) == 1 else tuple_(*columns).in_(part)
-        found.update(tuple(row) for row in conn.execute(sa_select(*columns).where(condition)))
+        pairs = keys[start : start + _LOOKUP_BATCH]
+        found.update(tuple(row) for row in conn.execute(sa_select(*columns).where(tuple_(*columns).in_(pairs))))
     return found
 
 
