@@ -90,7 +90,7 @@ def yard_on(url: str, data_dir: Path) -> Iterator[object]:
     from batchyard import Yard
     from io_app import Item
 
-    yard = Yard(url, data_dir=data_dir)
+    yard = Yard(url, data_dir=data_dir, upload_max_file_mb=10_000)  # the benchmark's files are large
     yard.resource("items", Item, key=["sku"])
     try:
         yard.store.ensure_resource(yard.resources["items"])
@@ -289,9 +289,13 @@ def main() -> None:
     parser.add_argument("--xlsx-rows", type=int, default=200_000)
     parser.add_argument("--memory-rows", type=int, default=5_000_000, help="0: no memory comparison")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--memory-only", action="store_true", help="only the peak RSS at --rows and --memory-rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-io-") as scratch:
         work = Path(scratch)
+        if args.memory_only:
+            memory(work, [args.rows, args.memory_rows])
+            return
         path = work / "items.csv"
         size = generate(path, args.rows)
         print(f"{args.rows:,} rows, {size / 1e6:.0f} MB of CSV", flush=True)

@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import select, text
 
 from batchyard import Yard
@@ -53,6 +54,14 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
+
+
+def api_answers(http: httpx.Client) -> bool:
+    """Whether the service at ``http``'s base URL answers its health check yet."""
+    try:
+        return http.get("/health").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def pid_alive(pid: int) -> bool:

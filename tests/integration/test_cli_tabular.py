@@ -11,7 +11,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.acceptance.helpers import REPO, batchyard_process, free_port, stop_group, subprocess_env, wait_for
+from tests.acceptance.helpers import (
+    REPO,
+    api_answers,
+    batchyard_process,
+    free_port,
+    stop_group,
+    subprocess_env,
+    wait_for,
+)
 from tests.support.shop import csv_bytes, product_rows
 
 APP = "tests.support.shop:yard"
@@ -37,7 +45,7 @@ def test_import_then_export_from_the_command_line(tmp_path: Path) -> None:
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=10) as http:
-            wait_for(lambda: _answers(http), timeout=60, what="the API to answer")
+            wait_for(lambda: api_answers(http), timeout=60, what="the API to answer")
         rows = list(product_rows(2_000))
         rows[41][2] = "free"
         source = tmp_path / "商品.csv"
@@ -64,10 +72,3 @@ def test_import_then_export_from_the_command_line(tmp_path: Path) -> None:
         assert "nope" in missing.stderr
     finally:
         stop_group(serve)
-
-
-def _answers(http: httpx.Client) -> bool:
-    try:
-        return http.get("/health").status_code == 200
-    except httpx.TransportError:
-        return False

@@ -4,31 +4,19 @@ validated by the resource's model and written to its table, failed rows kept wit
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import xlsxwriter  # type: ignore[import-untyped]
-from pydantic import BaseModel, Field
 from sqlalchemy import create_engine, text
 
 from batchyard import Yard
 from batchyard.core.model import Job
 from batchyard.errors import InvalidParams
 from batchyard.service.downloads import Downloads
-
-
-class Product(BaseModel):
-    sku: str = Field(max_length=32)
-    name: str = Field(min_length=1)
-    price: Decimal = Field(ge=0, decimal_places=2)
-    stock: int = Field(ge=0)
-    launched: datetime.date | None = None
-
-
-TITLES = {"zh-CN": {"sku": "商品编码", "name": "名称", "price": "价格", "stock": "库存", "launched": "上架日期"}}
+from tests.support.shop import TITLES, Product
 
 
 @pytest.fixture
