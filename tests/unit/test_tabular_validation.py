@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from batchyard.jobs.tabular.validation import Checked, Reason, strip_report_quote, validate_row
+from batchyard.jobs.tabular.validation import Checked, Reason, RowValidator, strip_report_quote, validate_row
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -244,3 +244,37 @@ def test_unknown_error_type_falls_back_to_chinese_with_the_english_message() -> 
     assert CJK.search(reason.zh)
     assert "Value is weird beyond words" in reason.zh
     assert "Value is weird beyond words" in reason.en
+
+
+class Single(BaseModel):
+    code: str
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        _row(),
+        _row(launched=""),
+        _row(price="-1", stock="x"),
+        _row(name="'=1+1"),
+        _row(name="'plain"),
+        _row(sku=""),
+    ],
+)
+def test_the_row_validator_agrees_with_validate_row(cells: dict[str, str]) -> None:
+    order = list(cells)
+    validator = RowValidator(Product, dict(enumerate(order)))
+    record, reasons = validator.check([cells[name] for name in order])
+    checked = validate_row(Product, cells)
+    assert reasons == checked.reasons
+    if checked.record is None:
+        assert record is None
+    else:
+        assert record == tuple(getattr(checked.record, name) for name in Product.model_fields)
+
+
+def test_the_row_validator_reads_short_rows_and_single_field_models() -> None:
+    assert RowValidator(Product, {0: "sku", 1: "name", 2: "price", 3: "stock", 4: "launched"}).check(
+        ["A", "b", "1", "2"]
+    ) == (("A", "b", Decimal("1"), 2, None), ())
+    assert RowValidator(Single, {1: "code"}).check(["ignored", "C-1"]) == (("C-1",), ())

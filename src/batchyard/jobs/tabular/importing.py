@@ -26,7 +26,7 @@ from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
 from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, sheet_records
 from batchyard.jobs.tabular.segments import Piece, TextLayout, read_piece, scan
-from batchyard.jobs.tabular.validation import validate_row
+from batchyard.jobs.tabular.validation import RowValidator
 from batchyard.store.sql.resource_rows import existing_keys, resource_table, write_rows
 
 Mode = Literal["insert", "upsert", "skip_existing"]
@@ -131,10 +131,9 @@ class Import:
     def load(self, spec: dict[str, Any], ctx: Context) -> list[SourceRow]:
         offset, length, line = int(spec["offset"]), int(spec["length"]), int(spec["line"])
         header = tuple(spec["header"])
-        ctx.state = _ChunkState(
-            resource=self._resource(ctx.params.resource),
-            columns={int(k): v for k, v in spec["columns"].items()},
-        )
+        resource = self._resource(ctx.params.resource)
+        columns = {int(k): v for k, v in spec["columns"].items()}
+        ctx.state = _ChunkState(resource=resource, validator=RowValidator(resource.model, columns))
         if "spool" in spec:  # a sheet's rows, each with its sheet row number in front
             data = ctx.read_file(str(spec["spool"]), offset, length)
             rows = read_piece(data, TextLayout("csv", "utf-8", ["", *header], 0, 0), line)
@@ -150,15 +149,10 @@ class Import:
         state: _ChunkState = ctx.state
         if row.problem is not None:
             raise RowRejected(reason=row.problem, reason_zh=row.problem)
-        cells = row.cells
-        values = {name: cells[i] if i < len(cells) else "" for i, name in state.columns.items()}
-        checked = validate_row(state.resource.model, values)
-        if checked.record is None:
-            raise RowRejected(
-                reason="; ".join(r.en for r in checked.reasons), reason_zh="；".join(r.zh for r in checked.reasons)
-            )
-        record = checked.record
-        return tuple(getattr(record, f.name) for f in state.resource.fields)
+        record, reasons = state.validator.check(row.cells)
+        if record is None:
+            raise RowRejected(reason="; ".join(r.en for r in reasons), reason_zh="；".join(r.zh for r in reasons))
+        return record
 
     def write(self, records: list[tuple[Any, ...]], ctx: Context) -> dict[int, Any]:
         state: _ChunkState = ctx.state
@@ -198,7 +192,7 @@ class Import:
 @dataclass(frozen=True, slots=True)
 class _ChunkState:
     resource: Resource
-    columns: dict[int, str]
+    validator: RowValidator
 
 
 def _sheet_problem(row: Row, header: tuple[str, ...]) -> str | None:
