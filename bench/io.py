@@ -248,7 +248,9 @@ def report(what: str, rows: int, seconds: float, reference: float | None = None)
     print(f"  {what:<48} {seconds:7.2f} s  {rows / seconds:>10,.0f} rows/s{ratio}", flush=True)
 
 
-def run_database(name: str, url: str, work: Path, path: Path, *, rows: int, xlsx_rows: int) -> None:
+def run_database(
+    name: str, url: str, work: Path, path: Path, *, rows: int, xlsx_rows: int, exports: bool = True
+) -> None:
     print(f"{name}:", flush=True)
     if name == "SQLite":
         raw = raw_sqlite_import(path, work / "raw.db")
@@ -263,6 +265,8 @@ def run_database(name: str, url: str, work: Path, path: Path, *, rows: int, xlsx
     assert written == rows
     report("batchyard import (validated, 2 workers)", rows, seconds, raw)
     print(f"  {'':<48} workers' peak RSS {rss:.0f} MiB", flush=True)
+    if not exports:
+        return
     raw_export = raw_csv_export(url, work / "raw.csv")
     report("raw: cursor + csv.writer", rows, raw_export)
     report("batchyard export csv", rows, batchyard_export(url, work / f"data-{name}", "csv", None), raw_export)
@@ -290,6 +294,7 @@ def main() -> None:
     parser.add_argument("--memory-rows", type=int, default=5_000_000, help="0: no memory comparison")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--memory-only", action="store_true", help="only the peak RSS at --rows and --memory-rows")
+    parser.add_argument("--imports-only", action="store_true", help="no exports, no memory comparison")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-io-") as scratch:
         work = Path(scratch)
@@ -299,13 +304,12 @@ def main() -> None:
         path = work / "items.csv"
         size = generate(path, args.rows)
         print(f"{args.rows:,} rows, {size / 1e6:.0f} MB of CSV", flush=True)
-        run_database(
-            "SQLite", f"sqlite:///{work / 'batchyard.db'}", work, path, rows=args.rows, xlsx_rows=args.xlsx_rows
-        )
+        sizes = {"rows": args.rows, "xlsx_rows": args.xlsx_rows}
+        run_database("SQLite", f"sqlite:///{work / 'batchyard.db'}", work, path, **sizes, exports=not args.imports_only)
         if not args.no_postgres:
             with pg_schema() as url:
-                run_database("PostgreSQL", url, work, path, rows=args.rows, xlsx_rows=args.xlsx_rows)
-        if args.memory_rows:
+                run_database("PostgreSQL", url, work, path, **sizes, exports=not args.imports_only)
+        if args.memory_rows and not args.imports_only:
             memory(work, [args.rows, args.memory_rows])
 
 
