@@ -15,7 +15,7 @@ import math
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import IO, Any, BinaryIO, NamedTuple, TypeVar
 
 from python_calamine import CalamineError, CalamineWorkbook
 
@@ -37,10 +37,10 @@ _EXACT_FLOAT_INTS = 2**53  # past this a whole float is not the integer the user
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One record: the number of its first line (1-based, counting every physical line, blank ones too), its cells
-    in header order (padded with "" when short), and why it cannot be used as it is, when it cannot."""
+    in header order (padded with "" when short), and why it cannot be used as it is, when it cannot. (A tuple:
+    an import makes one for every row of its file.)"""
 
     number: int
     values: list[str]

@@ -13,8 +13,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from typing import BinaryIO
 
 from batchyard.errors import InvalidParams
@@ -23,6 +25,7 @@ from batchyard.jobs.tabular.reading import HEAD_BYTES, Rejoined, Row, is_blank, 
 
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 ROWS_PER_SEGMENT = 5_000
+_STRAY_CR = re.compile(rb"\r[^\n]")  # a CR the csv module takes for a line break inside a line: an error
 MAX_SEGMENT_BYTES = 8 * 1024 * 1024  # a segment of very wide rows is cut sooner, so a chunk stays small
 
 
@@ -58,35 +61,50 @@ def scan(
 ) -> tuple[TextLayout, Iterator[Piece]]:
     """The table's layout (its header read at once, so a bad file fails here) and its pieces, read lazily.
 
-    ``source`` is a binary stream at the file's start."""
+    ``source`` is a binary stream at the file's start. Pieces are cut by size — about ``rows_per_segment`` rows
+    at the head's bytes per line, never past ``max_segment_bytes`` unless one record is longer — and their rows
+    counted with the csv module's C parser over the whole piece, not line by line."""
     head = source.read(HEAD_BYTES)
     chosen = detect_encoding(head) if encoding is None else check_encoding(encoding, head)
     skip = len(codecs.BOM_UTF8) if chosen == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) else 0
     plain = "utf-8" if chosen == "utf-8-sig" else chosen
     _check_splittable(plain)
     _check_line_ends(head)
+    if format not in DELIMITERS and format != "jsonl":
+        raise InvalidParams(reason=f"{format} is not a text format")
     # A head of plain ASCII says nothing of the encoding: Chinese text further on may be GB18030 (what Excel in
     # China writes). ASCII reads the same in both, so the choice can still change when it first shows.
     fallback = "gb18030" if encoding is None and plain == "utf-8" and head.isascii() else None
-    lines = _Lines(io.BufferedReader(Rejoined(head[skip:], source)), plain, offset=skip, fallback=fallback)
-    records = _records(lines, format)
-    header = _header(records, format)
+    stream = io.BufferedReader(Rejoined(head[skip:], source))
+    lines = _Lines(stream, plain, offset=skip, fallback=fallback)
+    header = _header(_records(lines, format), format)
+    target = _piece_bytes(head, rows_per_segment, max_segment_bytes)
     if format == "jsonl":  # the first object names the columns and is the first row too
         layout = TextLayout(format, plain, header, start=lines.line_start, start_line=lines.count)
-        return layout, _pieces(
-            records, lines, layout, rows_per_segment=rows_per_segment, max_bytes=max_segment_bytes, rows=1
-        )
-    layout = TextLayout(format, plain, header, start=lines.offset, start_line=lines.count + 1)
-    return layout, _pieces(records, lines, layout, rows_per_segment=rows_per_segment, max_bytes=max_segment_bytes)
+        carry = lines.last
+    else:
+        layout = TextLayout(format, plain, header, start=lines.offset, start_line=lines.count + 1)
+        carry = b""
+    cutter = _Cutter(stream, layout, carry, encoding=lines.encoding, fallback=lines.fallback, target=target)
+    return layout, iter(cutter)
 
 
 def read_piece(data: bytes, layout: TextLayout, line: int) -> list[Row]:
-    """The rows of a segment's bytes (``line``: the line number of its first byte), shaped to the header."""
-    lines = _Lines(io.BytesIO(data), layout.encoding, offset=0, first_line=line)  # a piece's own encoding
-    width = len(layout.header)
+    """The rows of a segment's bytes (``line``: the line number of its first byte), shaped to the header.
+
+    The csv module parses the whole piece in C; the line each row starts on is followed one record at a time
+    only when the piece has a blank line or a record over several lines."""
+    text = data.decode(layout.encoding)  # a piece's own encoding
+    header, width = layout.header, len(layout.header)
     if layout.format == "jsonl":
-        return [json_row(number, json_object(text), layout.header) for number, text in _json_records(lines)]
-    return [shaped_row(number, cells, width) for number, cells in _csv_records(lines, DELIMITERS[layout.format])]
+        found = text.split("\n")
+        return [json_row(line + i, json_object(t), header) for i, t in enumerate(found) if t.strip()]
+    delimiter = DELIMITERS[layout.format]
+    records = list(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter, strict=True))
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if len(records) == lines and all(map(str.strip, map("".join, records))):
+        return [Row(n, c) if len(c) == width else shaped_row(n, c, width) for n, c in enumerate(records, line)]
+    return [shaped_row(n, c, width) for n, c in _numbered(text, delimiter, line)]
 
 
 def _check_line_ends(head: bytes) -> None:
@@ -113,8 +131,9 @@ class _Lines:
     ) -> None:
         self._stream = stream
         self.encoding = encoding
-        self._fallback = fallback  # tried once, while every line so far was ASCII
+        self.fallback = fallback  # tried once, while every line so far was ASCII
         self.offset = offset  # bytes taken so far
+        self.last = b""  # the last line taken, as it was in the file
         self.line_start = offset  # where the last line taken starts
         self.count = first_line - 1  # lines taken so far
 
@@ -123,22 +142,23 @@ class _Lines:
             self.line_start = self.offset
             self.offset += len(raw)
             self.count += 1
+            self.last = raw
             try:
                 text = raw.decode(self.encoding)
             except UnicodeDecodeError:
                 text = self._decode_otherwise(raw)
-            if self._fallback is not None and not raw.isascii():
-                self._fallback = None  # the encoding has shown itself: it is kept
+            if self.fallback is not None and not raw.isascii():
+                self.fallback = None  # the encoding has shown itself: it is kept
             yield text
 
     def _decode_otherwise(self, raw: bytes) -> str:
-        if self._fallback is not None:
+        if self.fallback is not None:
             try:
-                text = raw.decode(self._fallback)
+                text = raw.decode(self.fallback)
             except UnicodeDecodeError:
                 pass
             else:
-                self.encoding, self._fallback = self._fallback, None
+                self.encoding, self.fallback = self.fallback, None
                 return text
         advice = "name the file's encoding or save it as UTF-8"
         raise InvalidParams(reason=f"the file is not valid {self.encoding} on line {self.count}; {advice}") from None
@@ -185,25 +205,136 @@ def _header(records: Iterator[tuple[int, list[str] | str]], format: str) -> list
     return list(found_object)
 
 
-def _pieces(
-    records: Iterable[object],
-    lines: _Lines,
-    layout: TextLayout,
-    *,
-    rows_per_segment: int,
-    max_bytes: int,
-    rows: int = 0,
-) -> Iterator[Piece]:
-    """Cut after every ``rows_per_segment`` rows, or sooner once a segment has ``max_bytes``; ``rows``: rows
-    already in the first segment."""
-    start, line = layout.start, layout.start_line
-    if rows and (rows == rows_per_segment or lines.offset - start >= max_bytes):
-        yield Piece(start, lines.offset - start, line, rows, lines.encoding)
-        start, line, rows = lines.offset, lines.count + 1, 0
-    for _ in records:
-        rows += 1
-        if rows == rows_per_segment or lines.offset - start >= max_bytes:
-            yield Piece(start, lines.offset - start, line, rows, lines.encoding)
-            start, line, rows = lines.offset, lines.count + 1, 0
-    if rows:
-        yield Piece(start, lines.offset - start, line, rows, lines.encoding)
+def _numbered(text: str, delimiter: str, line: int) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank record of ``text`` with the line it starts on, counting blank lines and line breaks in
+    quoted cells."""
+    reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter, strict=True)
+    start = line
+    for cells in reader:
+        if not is_blank(cells):
+            yield start, cells
+        start = line + reader.line_num
+
+
+def _piece_bytes(head: bytes, rows: int, most: int) -> int:
+    """About ``rows`` rows' worth of bytes, judged by the head's lines."""
+    per_line = len(head) / max(1, head.count(b"\n"))
+    return max(1, min(most, int(rows * per_line)))
+
+
+class _Cutter:
+    """A text table after its header cut into pieces of whole records, each piece decoded and its rows counted.
+
+    A piece ends at a line break; the csv module then counts its records, and when the piece turns out to end
+    inside a quoted cell (a line break in a cell) it is taken longer, to a later line break, and counted again.
+    The whole piece is decoded, so bytes of no encoding fail the scan with the line they are on."""
+
+    def __init__(
+        self, stream: BinaryIO, layout: TextLayout, carry: bytes, *, encoding: str, fallback: str | None, target: int
+    ) -> None:
+        self._stream = stream
+        self._layout = layout
+        self._buffer = carry
+        self._eof = False
+        self.encoding = encoding
+        self._fallback = fallback  # tried once, while every byte so far was ASCII
+        self._target = target
+
+    def __iter__(self) -> Iterator[Piece]:
+        offset, line = self._layout.start, self._layout.start_line
+        while True:
+            cut, rows, breaks = self._next_piece(line)
+            if cut == 0:
+                return
+            if rows:
+                yield Piece(offset, cut, line, rows, self.encoding)
+            line += breaks
+            offset += cut
+            self._buffer = self._buffer[cut:]
+
+    def _next_piece(self, line: int) -> tuple[int, int, int]:
+        """Where the next piece ends in the buffer, how many rows it holds and how many line breaks (0 bytes at
+        the end)."""
+        want = self._target
+        while True:
+            cut = self._line_end(want)
+            if cut == 0:
+                return 0, 0, 0
+            block = self._buffer[:cut]
+            counted = self._count(block, self._decoded(block, line), line, last=self._eof and cut == len(self._buffer))
+            if counted is not None:
+                return cut, *counted
+            want = cut + max(cut // 2, 1 << 16)  # a quoted cell goes on past the cut: a longer piece
+
+    def _line_end(self, want: int) -> int:
+        """The end of the first line that reaches ``want`` bytes into the buffer (reading more as needed), or
+        the buffer's end at the end of the file."""
+        while True:
+            found = self._buffer.find(b"\n", max(0, want - 1))
+            if found >= 0:
+                return found + 1
+            if self._eof:
+                return len(self._buffer)
+            more = self._stream.read(max(want - len(self._buffer), 1 << 16))
+            if more:
+                self._buffer += more
+            else:
+                self._eof = True
+
+    def _decoded(self, block: bytes, line: int) -> str:
+        try:
+            text = block.decode(self.encoding)
+        except UnicodeDecodeError as error:
+            text = self._decoded_otherwise(block, error, line)
+        if self._fallback is not None and not block.isascii():
+            self._fallback = None  # the encoding has shown itself: it is kept
+        return text
+
+    def _decoded_otherwise(self, block: bytes, error: UnicodeDecodeError, line: int) -> str:
+        if self._fallback is not None and block[: error.start].isascii():
+            try:
+                text = block.decode(self._fallback)
+            except UnicodeDecodeError:
+                pass
+            else:
+                self.encoding, self._fallback = self._fallback, None
+                return text
+        at = line + block.count(b"\n", 0, error.start)
+        advice = "name the file's encoding or save it as UTF-8"
+        raise InvalidParams(reason=f"the file is not valid {self.encoding} on line {at}; {advice}") from None
+
+    def _count(self, block: bytes, text: str, line: int, *, last: bool) -> tuple[int, int] | None:
+        """The non-blank records in ``text`` (``block`` decoded) and its line breaks; None when it ends inside a
+        quoted cell and more of the file follows (at the file's end that is a quote never closed: an error).
+
+        The bytes are asked what the text holds: a quote, CR or NUL byte is that character in every encoding
+        a piece may be in (their multi-byte characters use no byte below 0x40)."""
+        if self._layout.format == "jsonl":
+            found = text.split("\n")
+            return sum(map(bool, map(str.strip, found))), len(found) - 1
+        delimiter = DELIMITERS[self._layout.format]
+        if b'"' not in block and b"\0" not in block and not _STRAY_CR.search(block):
+            found = text.split("\n")  # no quote, NUL or CR but before a line break: a record is a line
+            limit = csv.field_size_limit()
+            if len(text) <= limit or max(map(len, found)) <= limit:
+                return _filled_lines(found, delimiter), len(found) - 1
+        reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter, strict=True)
+        try:
+            return sum(map(bool, map(str.strip, map("".join, reader)))), block.count(b"\n")
+        except csv.Error as error:
+            if str(error) == "unexpected end of data" and not last:
+                return None
+            raise InvalidParams(
+                reason=f"the file cannot be read near line {line + reader.line_num - 1}: {error}"
+            ) from None
+
+
+def _filled_lines(lines: list[str], delimiter: str) -> int:
+    """How many of ``lines`` (no quotes in them) have a cell with something in it; a line of only delimiters
+    and spaces, as Excel writes for a row it once formatted, has none. Kept to C loops: only lines that start
+    with an empty cell need a second look."""
+    stripped = list(map(str.strip, lines))
+    filled = len(stripped) - stripped.count("")
+    if not any(map(str.startswith, stripped, repeat(delimiter))):
+        return filled
+    return filled - sum(1 for s in stripped if s[:1] == delimiter and not s.replace(delimiter, "").strip())
