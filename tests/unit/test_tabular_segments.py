@@ -16,8 +16,10 @@ from batchyard.jobs.tabular.reading import is_blank
 from batchyard.jobs.tabular.segments import TextLayout, read_piece, scan
 
 CELLS = st.one_of(
-    st.sampled_from(["", " ", "a", "价格", "12.50", '"', 'say "hi"', "a,b", "two\nlines", "crlf\r\nin cell", "\u3000", "nul\x00"]),
-    st.text(alphabet="ab,\" \n中", max_size=6),
+    st.sampled_from(
+        ["", " ", "a", "价格", "12.50", '"', 'say "hi"', "a,b", "two\nlines", "crlf\r\nin cell", "\u3000", "nul\x00"]
+    ),
+    st.text(alphabet='ab," \n中', max_size=6),
 )
 ROWS = st.lists(st.lists(CELLS, min_size=0, max_size=4), min_size=0, max_size=40)
 
@@ -88,10 +90,12 @@ def test_gb18030_after_an_ascii_head_switches_in_a_later_piece() -> None:
     data = ("sku,name\n" + head + "SKU-X,连衣裙\n").encode("gb18030")
     layout, pieces = scan(io.BytesIO(data), format="csv", rows_per_segment=1000)
     pieces = list(pieces)
-    assert pieces[0].encoding == "utf-8" and pieces[-1].encoding == "gb18030"
+    assert pieces[0].encoding == "utf-8"
+    assert pieces[-1].encoding == "gb18030"
     last = pieces[-1]
     rows = read_piece(data[last.offset :], TextLayout("csv", last.encoding, layout.header, 0, 0), last.line)
-    assert rows[-1].values == ["SKU-X", "连衣裙"] and rows[-1].number == 20_002
+    assert rows[-1].values == ["SKU-X", "连衣裙"]
+    assert rows[-1].number == 20_002
 
 
 @pytest.mark.parametrize(
@@ -104,7 +108,8 @@ def test_gb18030_after_an_ascii_head_switches_in_a_later_piece() -> None:
 def test_an_unreadable_file_fails_the_scan_with_its_line(text: str, words: str) -> None:
     with pytest.raises(InvalidParams) as caught:
         list(scan(io.BytesIO(text.encode()), format="csv", rows_per_segment=1)[1])
-    assert words in caught.value.message() and "line" in caught.value.message()
+    assert words in caught.value.message()
+    assert "line" in caught.value.message()
 
 
 def test_bytes_of_no_encoding_are_named_by_their_line() -> None:
@@ -115,7 +120,7 @@ def test_bytes_of_no_encoding_are_named_by_their_line() -> None:
 
 
 def test_json_lines_pieces_count_their_objects() -> None:
-    lines = ['{"sku": "A%d", "n": 1}' % i for i in range(50)]
+    lines = [f'{{"sku": "A{i}", "n": 1}}' for i in range(50)]
     data = ("\n".join(lines[:10]) + "\n\n  \n" + "\n".join(lines[10:]) + "\n").encode()
     layout, pieces = scan(io.BytesIO(data), format="jsonl", rows_per_segment=7)
     got = []

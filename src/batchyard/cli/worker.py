@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from batchyard.cli.loading import load_yard, setup_logging
-from batchyard.engine.allocator import keep_large_buffers
+from batchyard.engine.allocator import collect_less, keep_large_buffers
 from batchyard.engine.supervisor import Supervisor
 from batchyard.engine.worker import Worker
 from batchyard.observability import chunk_observer
@@ -31,6 +31,7 @@ def worker(
     signal.signal(signal.SIGTERM, shutdown.handle)  # before start-up, so a SIGTERM during it is graceful too
     signal.signal(signal.SIGINT, shutdown.handle)
     yard = load_yard(app)
+    collect_less()  # after loading: the app's own objects are frozen with batchyard's
     try:
         shutdown.worker = yard.worker()
         shutdown.worker.exit_when_hung = True  # this process is a worker: its supervisor replaces it

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from itertools import repeat
+from operator import add, itemgetter
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,9 +55,9 @@ class ImportParams(BaseModel):
     upload_ids: list[int] = Field(default_factory=list, description="The uploaded file (given at submit).")
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRow:
-    """A row of the file as a chunk loads it: its line, its cells in header order, and the file's header."""
+class SourceRow(NamedTuple):
+    """A row of the file as a chunk loads it: its line, its cells in header order, why it cannot be used as it
+    is (when it cannot), and the file's header. (A tuple: a chunk makes thousands at once.)"""
 
     line: int
     cells: list[str]
@@ -77,6 +79,9 @@ class SourceRow:
                 numbered = f"{title} ({n})"
             named[numbered] = value
         return named
+
+
+_new_source_row = partial(tuple.__new__, SourceRow)  # from a tuple of its fields, without a Python call
 
 
 class Import:
@@ -133,14 +138,15 @@ class Import:
         header = tuple(spec["header"])
         resource = self._resource(ctx.params.resource)
         columns = {int(k): v for k, v in spec["columns"].items()}
-        ctx.state = _ChunkState(resource=resource, validator=RowValidator(resource.model, columns))
+        ctx.state = _ChunkState(resource, RowValidator(resource.model, columns))
         if "spool" in spec:  # a sheet's rows, each with its sheet row number in front
             data = ctx.read_file(str(spec["spool"]), offset, length)
-            rows = read_piece(data, TextLayout("csv", "utf-8", ["", *header], 0, 0), line)
-            return [SourceRow(int(r.values[0]), r.values[1:], _sheet_problem(r, header), header) for r in rows]
-        data = ctx.read_upload(int(spec["upload"]), offset, length)
-        rows = read_piece(data, TextLayout(spec["format"], spec["encoding"], list(header), 0, 0), line)
-        return [SourceRow(r.number, r.values, r.problem, header) for r in rows]
+            spooled = read_piece(data, TextLayout("csv", "utf-8", ["", *header], 0, 0), line)
+            rows = [Row(int(r.values[0]), r.values[1:], _sheet_problem(r, header)) for r in spooled]
+        else:
+            data = ctx.read_upload(int(spec["upload"]), offset, length)
+            rows = read_piece(data, TextLayout(spec["format"], spec["encoding"], list(header), 0, 0), line)
+        return list(map(_new_source_row, map(add, rows, repeat((header,)))))
 
     def stored_form(self, row: SourceRow) -> tuple[dict[str, str], int]:
         return row.as_record(), row.line
@@ -158,9 +164,7 @@ class Import:
         state: _ChunkState = ctx.state
         params: ImportParams = ctx.params
         resource = state.resource
-        columns = [f.name for f in resource.fields]
-        positions = [columns.index(k) for k in resource.key]
-        keys = [tuple(r[p] for p in positions) for r in records]
+        keys = state.keys(records)
         said, chosen = _first_of_each_key(keys, params.mode)
         table = resource_table(ctx.connection, resource)
         if params.dry_run:
@@ -169,11 +173,13 @@ class Import:
         written = write_rows(
             ctx.connection,
             table,
-            columns=columns,
+            columns=state.columns,
             key=resource.key,
-            rows=[records[i] for i in chosen],
+            rows=records if len(chosen) == len(records) else [records[i] for i in chosen],
             update=params.mode == "upsert",
         )
+        if not written.updated and len(written.inserted) == len(chosen):
+            return said | dict.fromkeys(chosen, INSERTED)  # every row new: the usual chunk of an import
         exist = {keys[i] for i in chosen if keys[i] not in written.inserted and keys[i] not in written.updated}
         judged = _judged(chosen, keys, exist, params.mode)
         for i in chosen:
@@ -189,10 +195,22 @@ class Import:
         return found
 
 
-@dataclass(frozen=True, slots=True)
 class _ChunkState:
-    resource: Resource
-    validator: RowValidator
+    """What a chunk's rows share: the resource, its validator, and where a row's key is among its values."""
+
+    def __init__(self, resource: Resource, validator: RowValidator) -> None:
+        self.resource = resource
+        self.validator = validator
+        self.columns = [f.name for f in resource.fields]
+        positions = [self.columns.index(k) for k in resource.key]
+        if len(positions) == 1:
+            single = itemgetter(positions[0])
+            self.keys: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] = lambda rows: list(
+                zip(map(single, rows))
+            )
+        else:
+            several = itemgetter(*positions)
+            self.keys = lambda rows: list(map(several, rows))
 
 
 def _sheet_problem(row: Row, header: tuple[str, ...]) -> str | None:
@@ -255,6 +273,8 @@ def _checked_mapping(header: list[str], resource: Resource, explicit: dict[str, 
 def _first_of_each_key(keys: list[tuple[Any, ...]], mode: str) -> tuple[dict[int, Any], list[int]]:
     """Rows repeating a key earlier in the chunk: under upsert the later row wins (the earlier is counted as
     written), otherwise the first stays and a repeat is refused (insert) or skipped (skip_existing)."""
+    if len(set(keys)) == len(keys):
+        return {}, list(range(len(keys)))  # no key twice: the usual chunk
     said: dict[int, Any] = {}
     seen: dict[tuple[Any, ...], int] = {}
     for i, key in enumerate(keys):

@@ -6,9 +6,10 @@ so each pydantic error becomes a sentence naming the column and quoting the cell
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from operator import itemgetter
 from types import NoneType
 from typing import TYPE_CHECKING, Any, get_args
@@ -20,6 +21,7 @@ from batchyard.core.cells import neutralise_formula
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails  # pydantic's own error shape, for the type checker only
 
+_QUOTE = repeat("'")
 QUOTED_VALUE_LIMIT = 60
 """How much of a cell a reason quotes: enough to find it, not so much that a pasted paragraph floods the report."""
 
@@ -124,31 +126,56 @@ def validate_row(model: type[BaseModel], values: Mapping[str, str]) -> Checked:
 
 class RowValidator:
     """``validate_row`` for the many rows of one file: the model's validator, the column mapping and the fields
-    looked up once, so a row costs one dict and one validation call (twice as fast as row by row)."""
+    looked up once, so a row costs one dict and one validation call."""
 
     def __init__(self, model: type[BaseModel], columns: Mapping[int, str]) -> None:
         self._validator = model.__pydantic_validator__
         self._columns = list(columns.items())
+        self._names = tuple(columns.values())
+        self._width = max(columns, default=-1) + 1
+        self._cells = _picker(list(columns))
         self._nullable = _required_nullable_fields(model)
         names = list(model.model_fields)
-        picker = itemgetter(*names)
-        self._values = picker if len(names) > 1 else (lambda fields: (picker(fields),))
+        values = itemgetter(*names)
+        self._values = values if len(names) > 1 else (lambda fields: (values(fields),))
 
     def check(self, cells: list[str]) -> tuple[tuple[Any, ...] | None, tuple[Reason, ...]]:
         """The row's values in the model's field order, or None and every reason it is not valid."""
-        data: dict[str, str | None] = {}
-        width = len(cells)
-        for position, name in self._columns:  # kept flat: it runs for every cell of an import
-            raw = cells[position] if position < width else ""
-            if raw:
-                data[name] = strip_report_quote(raw) if raw[0] == "'" else raw
-            elif name in self._nullable:
-                data[name] = None
+        if len(cells) >= self._width:
+            picked = self._cells(cells)
+            # the common row — every cell filled, none quoted by a report — goes to the model as it is, in C
+            if "" in picked or any(map(str.startswith, picked, _QUOTE)):
+                data = self._data(cells)
+            else:
+                data = dict(zip(self._names, picked, strict=True))
+        else:
+            data = self._data(cells)
         try:
             record = self._validator.validate_python(data)
         except ValidationError as error:
             return None, tuple(_reason(detail) for detail in error.errors(include_url=False))
         return self._values(record.__dict__), ()
+
+    def _data(self, cells: list[str]) -> dict[str, str | None]:
+        """The cells as the model should see them: an empty cell is no value (so a default or "missing"
+        applies) but None for a required field that admits None, and a report's quote before formula-like text
+        taken off."""
+        data: dict[str, str | None] = {}
+        width = len(cells)
+        for position, name in self._columns:
+            raw = cells[position] if position < width else ""
+            if raw:
+                data[name] = strip_report_quote(raw) if raw[0] == "'" else raw
+            elif name in self._nullable:
+                data[name] = None
+        return data
+
+
+def _picker(positions: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The cells at ``positions`` as a tuple, taken in C (``itemgetter`` gives a bare value for one)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    return lambda cells: tuple(cells[p] for p in positions)
 
 
 def strip_report_quote(value: str) -> str:
