@@ -101,15 +101,15 @@ def write_rows(
     if not rows:
         return Written(set(), set())
     converted = _converted(conn, table, columns, rows)
-    if conn.dialect.name == "postgresql":
-        return _copy_and_merge(conn, table, columns, key, converted, update=update)
-    # SQLite: this transaction holds the database's only write lock, so what exists now is what the insert meets
     positions = [columns.index(name) for name in key]
     keys: list[KeyValues] = (
         list(map(itemgetter(*positions), rows))
         if len(positions) > 1
         else list(zip(map(itemgetter(positions[0]), rows)))
     )
+    if conn.dialect.name == "postgresql":
+        return _copy_and_merge(conn, table, columns, key, converted, update=update, keys=keys)
+    # SQLite: this transaction holds the database's only write lock, so what exists now is what the insert meets
     if _all_inserted(conn, _insert_sql(conn, table, columns, key, update=False, placeholder="?"), converted):
         return Written(set(keys), set())  # the usual batch of an import: every key new, no lookup needed
     exist = existing_keys(conn, table, key, keys)
@@ -209,9 +209,11 @@ def _copy_and_merge(
     rows: Sequence[tuple[Any, ...]],
     *,
     update: bool,
+    keys: list[KeyValues],
 ) -> Written:
     """COPY the rows into a staging table private to this session (emptied at each commit), then one
-    INSERT … SELECT into the table, whose RETURNING says which keys were new."""
+    INSERT … SELECT into the table; when not every row went in as new, again with a RETURNING that says which
+    keys were new (``keys``: the rows' keys, as the caller has them)."""
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
     target = _qualified(conn, table)
@@ -232,14 +234,31 @@ def _copy_and_merge(
         if _connection_fault(exc):  # the connection, not the rows: the commit is retried
             raise DatabaseUnavailable(reason=(exc.diag.message_primary or "the COPY was interrupted")) from exc
         raise
-    conflict = _on_conflict(conn, columns, key, update=update)
+    insert = f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging}"
+    if _all_merged(conn, insert + _on_conflict(conn, columns, key, update=False), len(rows)):
+        return Written(set(keys), set())
     returning = ", ".join(quote(c) for c in key)
-    result = conn.exec_driver_sql(
-        f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging}{conflict}"
-        f" RETURNING (xmax = 0) AS inserted, {returning}"
-    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            f"{insert}{_on_conflict(conn, columns, key, update=update)} RETURNING (xmax = 0) AS inserted, {returning}"
+        )
+        found = cursor.fetchall()
+    finally:
+        cursor.close()
     inserted: set[KeyValues] = set()
     updated: set[KeyValues] = set()
-    for new, *values in result:
+    for new, *values in found:
         (inserted if new else updated).add(tuple(values))
     return Written(inserted, updated)
+
+
+def _all_merged(conn: Connection, insert: str, count: int) -> bool:
+    """Move every staged row into the table, or none: under a savepoint, undone unless each went in — the usual
+    batch of an import, whose keys are all new, then needs no row back from the server."""
+    conn.exec_driver_sql("SAVEPOINT by_rows")
+    complete = conn.exec_driver_sql(insert).rowcount == count
+    if not complete:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT by_rows")
+    conn.exec_driver_sql("RELEASE SAVEPOINT by_rows")
+    return complete
