@@ -131,3 +131,24 @@ def test_json_lines_pieces_count_their_objects() -> None:
         got.extend(found)
     assert [r.values[0] for r in got] == [f"A{i}" for i in range(50)]
     assert got[10].number == 13  # two blank lines before it
+
+
+@pytest.mark.parametrize("first_chinese", ["一等品", "业务", "中文"])
+def test_gbk_whose_first_character_is_also_valid_utf8_bytes_is_still_found(first_chinese: str) -> None:
+    """一 in GBK is two bytes that are valid UTF-8 together: the piece fails as UTF-8 later, not at its first
+    non-ASCII byte, and must still fall back to GB18030 as a line-by-line reading would."""
+    ascii_rows = "".join(f"s{i},plain\n" for i in range(8000))  # past the 64 KiB head
+    data = ("sku,name\n" + ascii_rows).encode() + f"s9,{first_chinese}\ns10,连衣裙\n".encode("gbk")
+    for per_segment in (1, 5000):
+        layout, pieces = scan(io.BytesIO(data), format="csv", rows_per_segment=per_segment)
+        last = list(pieces)[-1]
+        rows = read_piece(data[last.offset :], TextLayout("csv", last.encoding, layout.header, 0, 0), last.line)
+        assert [r.values for r in rows[-2:]] == [["s9", first_chinese], ["s10", "连衣裙"]]
+
+
+def test_a_utf8_line_before_a_gbk_one_keeps_the_file_utf8_and_names_the_gbk_line() -> None:
+    ascii_rows = "".join(f"s{i},plain\n" for i in range(8000))
+    data = ("sku,name\n" + ascii_rows + "s9,中文\n").encode() + "s10,连衣裙\n".encode("gbk")
+    with pytest.raises(InvalidParams) as caught:
+        list(scan(io.BytesIO(data), format="csv")[1])
+    assert "utf-8 on line 8003" in caught.value.message()

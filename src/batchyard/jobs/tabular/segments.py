@@ -27,6 +27,7 @@ from batchyard.jobs.tabular.reading import HEAD_BYTES, Rejoined, Row, is_blank, 
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 _new_row = partial(tuple.__new__, Row)  # a Row from a (number, values, problem) tuple, without a Python call
 ROWS_PER_SEGMENT = 5_000
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 _STRAY_CR = re.compile(rb"\r[^\n]")  # a CR the csv module takes for a line break inside a line: an error
 MAX_SEGMENT_BYTES = 8 * 1024 * 1024  # a segment of very wide rows is cut sooner, so a chunk stays small
 
@@ -295,14 +296,23 @@ class _Cutter:
         return text
 
     def _decoded_otherwise(self, block: bytes, error: UnicodeDecodeError, line: int) -> str:
-        if self._fallback is not None and block[: error.start].isascii():
+        """The piece in the fallback encoding when the file's first non-ASCII line is not UTF-8 (as reading it
+        line by line would judge: GBK's 一 is valid UTF-8 bytes, so the error may come later on that line)."""
+        if self._fallback is not None:
+            first = _NON_ASCII.search(block)
+            start = block.rfind(b"\n", 0, first.start()) + 1 if first else 0
+            end = block.find(b"\n", start)
             try:
-                text = block.decode(self._fallback)
+                block[start : end if end >= 0 else len(block)].decode(self.encoding)
             except UnicodeDecodeError:
-                pass
-            else:
-                self.encoding, self._fallback = self._fallback, None
-                return text
+                try:
+                    text = block.decode(self._fallback)
+                except UnicodeDecodeError as fallback_error:
+                    self.encoding, self._fallback = self._fallback, None
+                    error = fallback_error
+                else:
+                    self.encoding, self._fallback = self._fallback, None
+                    return text
         at = line + block.count(b"\n", 0, error.start)
         advice = "name the file's encoding or save it as UTF-8"
         raise InvalidParams(reason=f"the file is not valid {self.encoding} on line {at}; {advice}") from None

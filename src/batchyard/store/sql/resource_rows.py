@@ -124,12 +124,7 @@ def _all_inserted(conn: Connection, insert: str, rows: list[tuple[Any, ...]]) ->
     """Insert every row, or none: under a savepoint, undone unless each row went in (the statement's own count
     of rows, which leaves out what triggers write)."""
     conn.exec_driver_sql("SAVEPOINT by_rows")
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(insert, rows)
-        complete = bool(cursor.rowcount == len(rows))
-    finally:
-        cursor.close()
+    complete = conn.exec_driver_sql(insert, rows).rowcount == len(rows)
     if not complete:
         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT by_rows")
     conn.exec_driver_sql("RELEASE SAVEPOINT by_rows")
@@ -238,14 +233,9 @@ def _copy_and_merge(
     if _all_merged(conn, insert + _on_conflict(conn, columns, key, update=False), len(rows)):
         return Written(set(keys), set())
     returning = ", ".join(quote(c) for c in key)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(
-            f"{insert}{_on_conflict(conn, columns, key, update=update)} RETURNING (xmax = 0) AS inserted, {returning}"
-        )
-        found = cursor.fetchall()
-    finally:
-        cursor.close()
+    found = conn.exec_driver_sql(
+        f"{insert}{_on_conflict(conn, columns, key, update=update)} RETURNING (xmax = 0) AS inserted, {returning}"
+    ).all()  # fetched at once: row by row costs microseconds each
     inserted: set[KeyValues] = set()
     updated: set[KeyValues] = set()
     for new, *values in found:
