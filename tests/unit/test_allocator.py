@@ -49,3 +49,37 @@ def test_settings_made_by_hand_are_left_alone(monkeypatch: pytest.MonkeyPatch, n
 
     monkeypatch.setenv(name, value)
     assert keep_large_buffers() is False
+
+
+COLLECTOR_PROBE = """
+import gc, json
+from batchyard.engine.allocator import collect_less
+before = gc.get_freeze_count()
+collect_less(12_345)
+print(json.dumps({"frozen": gc.get_freeze_count() - before, "threshold": gc.get_threshold()[0]}))
+"""
+
+
+def test_a_worker_collects_garbage_less_often_and_never_over_what_start_up_made() -> None:
+    out = subprocess.run([sys.executable, "-c", COLLECTOR_PROBE], capture_output=True, text=True, check=True)
+    found = json.loads(out.stdout)
+    assert found["threshold"] == 12_345
+    assert found["frozen"] > 10_000  # the modules' objects, out of the collector's sight
+
+
+START_UP_PROBE = """
+import json
+import batchyard.cli  # everything a worker process imports
+from batchyard.service import auth
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print(json.dumps({"hashed": auth._dummy_hash.cache_info().currsize, "peak_kib": peak}))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_starting_a_worker_hashes_no_password() -> None:
+    """An argon2 hash takes 64 MiB; made at import it raised every worker's peak memory by that much."""
+    out = subprocess.run([sys.executable, "-c", START_UP_PROBE], capture_output=True, text=True, check=True)
+    found = json.loads(out.stdout)
+    assert found["hashed"] == 0
+    assert found["peak_kib"] < 64 * 1024 + 60 * 1024, found  # well under what one hash alone would add

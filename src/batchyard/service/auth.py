@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,8 +29,13 @@ FAILURES_ALLOWED = 5  # failed sign-ins per user name, and per address, in FAILU
 FAILURE_WINDOW_MINUTES = 15
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
+    Made on first use, not on import: a hash takes argon2's 64 MiB, which every worker would otherwise reach."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -89,7 +95,7 @@ class AuthService:
         self._refuse_if_guessing(subjects, minute)
         found = self.store.password_hash(name)
         if found is None or found[1] is None:
-            _verify(_DUMMY_HASH, password)
+            _verify(_dummy_hash(), password)
             raise SignInFailed()
         user_id, hashed = found
         assert hashed is not None
