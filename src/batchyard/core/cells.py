@@ -14,14 +14,14 @@ from typing import Any
 Cell = str | int | float | bool | None
 
 # Tab and CR also start formulas in some spreadsheets; the full-width forms are read as ASCII by Excel's IME.
-_FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
+FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
 
 
 def neutralise_formula(value: str) -> str:
     """``value`` with a leading ``'`` when a spreadsheet would otherwise read it as a formula — or when it
     already starts with ``'`` before such a character, so that an import, which takes one such quote off, gives
     back exactly the text (``'=1`` is written ``''=1``)."""
-    if value[:1] in _FORMULA_STARTS or (value[:1] == "'" and value[1:2] in _FORMULA_STARTS):
+    if value[:1] in FORMULA_STARTS or (value[:1] == "'" and value[1:2] in FORMULA_STARTS):
         return f"'{value}"
     return value
 

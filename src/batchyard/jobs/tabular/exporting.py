@@ -17,16 +17,19 @@ import datetime
 import io
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import repeat
+from operator import methodcaller
+from types import NoneType
 from typing import Any, Literal
 
 import orjson
 import xlsxwriter  # type: ignore[import-untyped]  # ships annotations but no py.typed marker
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from batchyard.core.cells import neutralise_formula
+from batchyard.core.cells import FORMULA_STARTS, neutralise_formula
 from batchyard.core.context import Context, RetryLater
 from batchyard.core.files import Artifact
 from batchyard.core.jobtype import JobType, define_job_type
@@ -259,8 +262,41 @@ def _encoded(rows: list[tuple[Any, ...]], plan: Plan, format: str) -> str:
         return "".join(orjson.dumps([_json_value(v) for v in row]).decode() + "\n" for row in rows)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows([_csv_value(v) for v in row] for row in rows)
+    columns = [_csv_column(f.kind, values) for f, values in zip(plan.columns, zip(*rows, strict=True), strict=False)]
+    writer.writerows(zip(*columns, strict=True))
     return out.getvalue()
+
+
+_CSV_TYPES: dict[str, frozenset[type]] = {
+    "text": frozenset({str, NoneType}),
+    "integer": frozenset({int, NoneType}),
+    "float": frozenset({float, int, NoneType}),
+    "decimal": frozenset({Decimal, NoneType}),
+    "date": frozenset({datetime.date, NoneType}),
+    "datetime": frozenset({datetime.datetime, NoneType}),
+}
+_FORMULA_PREFIXES = tuple(FORMULA_STARTS) + tuple(f"'{c}" for c in FORMULA_STARTS)
+
+
+def _csv_column(kind: str, values: tuple[Any, ...]) -> Sequence[Any]:
+    """A page's column as CSV cells, a column at a time: ``_csv_value`` of each value, done in C where the
+    column holds the types its field says (the csv module writes None as an empty cell and a number as its
+    ``str``), and only the cells that need it neutralised."""
+    found = set(map(type, values))
+    if not found <= _CSV_TYPES.get(kind, frozenset()):
+        return [_csv_value(v) for v in values]
+    if kind in ("date", "datetime"):
+        return (
+            [None if v is None else v.isoformat() for v in values]
+            if NoneType in found
+            else list(map(methodcaller("isoformat"), values))
+        )
+    if kind != "text":
+        return values
+    filled = [v for v in values if v is not None] if NoneType in found else values
+    if any(map(str.startswith, filled, repeat(_FORMULA_PREFIXES))):
+        return [None if v is None else neutralise_formula(v) for v in values]
+    return values
 
 
 def _json_value(value: Any) -> Any:
