@@ -80,6 +80,27 @@ def test_a_page_retried_after_a_fault_is_waited_for_before_the_file_is_joined(
     assert [json.loads(line)["sku"] for line in data.decode().splitlines()] == [r[0] for r in product_rows(10)]
 
 
+def test_a_page_that_cannot_be_read_stops_the_export_instead_of_leaving_it_waiting(
+    shop: Yard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The joining item waits for every page; a page that failed for good would have kept it waiting for ever."""
+    load(shop, csv_bytes(list(product_rows(10))))
+    monkeypatch.setattr(exporting, "PAGE_ROWS", 3)
+    real, calls = exporting.read_page, {"n": 0}
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ValueError("a value the page cannot hold")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(exporting, "read_page", broken)
+    job, data = export(shop, format="csv")
+    assert job.status == "failed"
+    assert "a value the page cannot hold" in (job.error or "")
+    assert data == b""
+
+
 def test_joining_the_file_again_gives_the_file_already_made(shop: Yard) -> None:
     load(shop, csv_bytes(list(product_rows(5))))
     job, data = export(shop)

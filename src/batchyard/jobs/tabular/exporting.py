@@ -447,6 +447,8 @@ def _gzipped(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 def export_job_type(resources: Mapping[str, Resource], databases: ResourceDatabases, **overrides: Any) -> JobType:
     """The ``export`` job type over ``resources``; one page at a time (``max_concurrency=1``), so the pages
-    are done in order and the last item, which assembles the file, runs after them."""
-    options: dict[str, Any] = {"max_concurrency": 1, **overrides}
+    are done in order and the last item, which assembles the file, runs after them. A page that cannot be read
+    (not a fault of the database or storage, which are retried) stops the job: the file could never be whole,
+    and the assembly would otherwise wait for it for ever."""
+    options: dict[str, Any] = {"max_concurrency": 1, "on_error": "stop", **overrides}
     return define_job_type("export", Export(resources, databases), title="Export a table", **options)

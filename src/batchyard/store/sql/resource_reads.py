@@ -1,25 +1,46 @@
 """Reading a resource's rows for an export: a structured filter (never SQL from users) and keyset pages.
 
-An export is cut into pages while planning by reading only the sort columns of the matching rows, in order; a
-page is then read by the worker that runs it as the rows after one position and up to another — no OFFSET,
-so page 2,000 costs what page 1 costs. The order always ends with the resource's key, so positions are unique.
+An export is cut into pages while planning: the database numbers the matching rows in order and sends the sort
+columns of each page's last row. A page is then read by the worker that runs it as the rows after one position
+and up to another — no OFFSET, so page 2,000 costs what page 1 costs. The order always ends with the
+resource's key, so positions are unique.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from threading import Lock
+from types import NoneType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Float, Table, and_, cast, create_engine, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Float,
+    Table,
+    and_,
+    cast,
+    create_engine,
+    func,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
+from sqlalchemy.dialects.sqlite import DATE as SQLiteDate
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.sqltypes import NULLTYPE
+from sqlalchemy.types import TypeEngine
 
 from batchyard.core.resources import Resource
 from batchyard.store.sql.database import Database, translated
 from batchyard.store.sql.resource_rows import resource_table
-
-PLAN_FETCH = 10_000  # rows fetched at a time while planning
+from batchyard.store.sql.resource_tables import DecimalText
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,22 +100,29 @@ def page_bounds(
     conn: Connection, resource: Resource, conditions: Sequence[Condition], order: Order, page_rows: int
 ) -> Iterator[tuple[list[Any] | None, list[Any], int]]:
     """(after, last, rows) of each page of matching rows in order: a page is the rows after ``after`` (None:
-    from the start) up to and including ``last``."""
+    from the start) up to and including ``last``. The database numbers the rows and sends only each page's last
+    position (a window function), not every row's."""
     table = resource_table(conn, resource, create=False)
     columns = [_sortable(conn, table, resource, n) for n in sort_columns(resource, order)]
     ordering = [c.desc() if order.descending else c.asc() for c in columns]
-    query = select(*columns).where(*_where(conn, table, resource, conditions)).order_by(*ordering)
+    number = func.row_number().over(order_by=ordering).label("by_number")
+    total = func.count().over().label("by_total")
+    numbered = (
+        select(*[c.label(f"by_{i}") for i, c in enumerate(columns)], number, total)
+        .where(*_where(conn, table, resource, conditions))
+        .subquery()
+    )
+    place = numbered.c.by_number
+    query = (
+        select(*[numbered.c[f"by_{i}"] for i in range(len(columns))], place)
+        .where(or_(place % page_rows == 0, place == numbered.c.by_total))
+        .order_by(place)
+    )
     after: list[Any] | None = None
-    count, last = 0, None
-    result = conn.execution_options(yield_per=PLAN_FETCH).execute(query)
-    for row in result:
-        count, last = count + 1, list(row)
-        if count == page_rows:
-            yield after, last, count
-            after, count = last, 0
-    if count:
-        assert last is not None
-        yield after, last, count
+    reached = 0
+    for *last, at in conn.execute(query):
+        yield after, list(last), at - reached
+        after, reached = list(last), at
 
 
 def read_page(
@@ -117,8 +145,34 @@ def read_page(
         bounds = [key <= tuple(last)] + ([key > tuple(after)] if after is not None else [])
     ordering = [c.desc() if order.descending else c.asc() for c in sortable]
     where = _where(conn, table, resource, conditions)
-    query = select(*[table.c[c] for c in columns]).where(*where, *bounds).order_by(*ordering)
-    return list(map(tuple, conn.execute(query).all()))  # fetched at once: row by row costs more than the row
+    if conn.dialect.name != "sqlite":  # the driver gives typed values: SQLAlchemy has little left to do
+        typed = select(*[table.c[c] for c in columns]).where(*where, *bounds).order_by(*ordering)
+        return list(map(tuple, conn.execute(typed).all()))  # fetched at once: row by row costs more than the row
+    raw = [type_coerce(table.c[c], NULLTYPE).label(c) for c in columns]  # values as SQLite gives them
+    found = conn.execute(select(*raw).where(*where, *bounds).order_by(*ordering)).all()
+    if not found:
+        return []
+    by_column = [
+        _typed_column(table.c[c].type.dialect_impl(conn.dialect), conn.dialect, values)
+        for c, values in zip(columns, zip(*found, strict=True), strict=True)
+    ]
+    return list(zip(*by_column, strict=True))
+
+
+def _typed_column(impl: TypeEngine[Any], dialect: Dialect, values: tuple[Any, ...]) -> Sequence[Any]:
+    """A page's column (from SQLite) converted as SQLAlchemy would convert each value, a column at a time: in C
+    where a function does exactly that (our decimals kept as text, ISO dates), else value by value."""
+    if isinstance(impl, DecimalText) and set(map(type, values)) <= {str, NoneType}:
+        return [None if v is None else Decimal(v) for v in values] if None in values else list(map(Decimal, values))
+    process = impl.result_processor(dialect, None)
+    if process is None:
+        return values
+    if isinstance(impl, SQLiteDate) and set(map(type, values)) == {str}:
+        try:
+            return list(map(datetime.date.fromisoformat, values))
+        except ValueError:  # a date written some other way: SQLAlchemy's reading of it
+            pass
+    return list(map(process, values))
 
 
 def _sortable(conn: Connection, table: Table, resource: Resource, name: str) -> ColumnElement[Any]:
