@@ -9,12 +9,12 @@ them; past the limit a sign-in is refused before the password is even checked.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,11 +31,17 @@ FAILURE_WINDOW_MINUTES = 15
 _hasher = PasswordHasher()
 
 
-@cache
-def _dummy_hash() -> str:
-    """Verified against when the user does not exist, so that a wrong name costs as long as a wrong password.
-    Made on first use, not on import: a hash takes argon2's 64 MiB, which every worker would otherwise reach."""
-    return _hasher.hash(secrets.token_hex(16))
+def _unmatchable_hash() -> str:
+    """A hash in the hasher's own parameters with a random salt and digest, which no password matches. Verified
+    against when the user does not exist, so that a wrong name costs what a wrong password costs; made without
+    hashing (a real hash takes argon2's 64 MiB, which every worker importing this would reach)."""
+    salt = base64.b64encode(secrets.token_bytes(_hasher.salt_len)).decode().rstrip("=")
+    digest = base64.b64encode(secrets.token_bytes(_hasher.hash_len)).decode().rstrip("=")
+    cost = f"m={_hasher.memory_cost},t={_hasher.time_cost},p={_hasher.parallelism}"
+    return f"$argon2id$v=19${cost}${salt}${digest}"
+
+
+_DUMMY_HASH = _unmatchable_hash()
 
 
 def hash_password(password: str) -> str:
@@ -95,7 +101,7 @@ class AuthService:
         self._refuse_if_guessing(subjects, minute)
         found = self.store.password_hash(name)
         if found is None or found[1] is None:
-            _verify(_dummy_hash(), password)
+            _verify(_DUMMY_HASH, password)
             raise SignInFailed()
         user_id, hashed = found
         assert hashed is not None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import math
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -105,7 +106,8 @@ class Export:
         first = 0
         with self._databases.reading(plan.resource) as conn:
             for after, last, rows in page_bounds(conn, plan.resource, plan.conditions, plan.order, PAGE_ROWS):
-                yield Segment({"after": after, "last": last, "first": first, "rows": rows}, rows)
+                spec = {"after": _stored(after), "last": _stored(last), "first": first, "rows": rows}
+                yield Segment(spec, rows)
                 first += rows
         yield Segment({"assemble": True}, 1)
 
@@ -237,9 +239,19 @@ def _positions(resource: Resource, fields: list[ResourceField], values: list[Any
     return [_from_json(f, v) for f, v in zip(fields, values, strict=True)]
 
 
+def _stored(position: list[Any] | None) -> list[Any] | None:
+    """A page position as its spec keeps it: a float JSON cannot hold (infinity, NaN — a decimal past a float's
+    range ordered as a float on SQLite) as ``{"float": "inf"}``, not as the null that would match no row."""
+    if position is None:
+        return None
+    return [{"float": repr(v)} if isinstance(v, float) and not math.isfinite(v) else v for v in position]
+
+
 def _from_json(f: ResourceField, value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, dict):
+        return float(value["float"])
     if f.kind == "date":
         return datetime.date.fromisoformat(value)
     if f.kind == "datetime":
