@@ -148,6 +148,17 @@ class Yard:
             upload_ids=upload_ids,
         )
 
+    def preview(
+        self,
+        type: str,
+        *,
+        params: dict[str, Any] | None = None,
+        owner: str = "system",
+        upload_ids: Sequence[int] = (),
+    ) -> dict[str, Any]:
+        """What a job of ``type`` would do, without submitting it: an import's column mapping and first rows."""
+        return self.service.preview(type, owner=owner, params=params, upload_ids=upload_ids)
+
     def get(self, job_id: int) -> Job:
         return self.store.get_job(job_id)
 

@@ -82,3 +82,70 @@ def test_an_import_of_an_unknown_resource_or_a_picture_is_refused(database_url: 
         )
         assert job.status_code == 422
         assert "nope" in job.json()["error"]["message"]
+
+
+def test_a_preview_shows_the_mapping_and_first_rows_before_anything_is_submitted(database_url: str) -> None:
+    with service(database_url) as svc:
+        declare(svc.yard)
+        svc.add_user("alice", Role.OPERATOR)
+        svc.add_user("bob", Role.OPERATOR)
+        http, alice = svc.client, svc.headers("alice")
+        rows = [
+            ["SKU1", "连衣裙", "12.50", "3", "备用"],
+            ["SKU2", "衬衫", "-1", "x", ""],
+            ["SKU3", "T恤", "1", "2", "", "多"],
+        ]
+        body = csv_bytes(rows, header=["商品编码", "名称", "价格", "库存", "备注"], encoding="gbk")
+        upload = http.post(
+            "/api/v1/uploads?job_type=import", files=[("files", ("商品.csv", body, "text/csv"))], headers=alice
+        ).json()["uploads"][0]
+
+        answer = http.post(
+            "/api/v1/job-types/import/preview",
+            json={"params": {"resource": "products"}, "upload_ids": [upload["id"]]},
+            headers=alice,
+        )
+        assert answer.status_code == 200, answer.text
+        preview = answer.json()
+        assert (preview["format"], preview["encoding"]) == ("csv", "gb18030")
+        assert [(c["column"], c["field"]) for c in preview["columns"]] == [
+            ("商品编码", "sku"),
+            ("名称", "name"),
+            ("价格", "price"),
+            ("库存", "stock"),
+            ("备注", None),
+        ]
+        assert (preview["unmapped"], preview["missing"], preview["ready"]) == (["备注"], [], True)
+        first, second, third = preview["rows"]
+        assert (first["line"], first["valid"], first["cells"][1]) == (2, True, "连衣裙")
+        assert not second["valid"]
+        assert {r["field"] for r in second["reasons"]} == {"price", "stock"}
+        assert all(r["zh"] and r["en"] != r["zh"] for r in second["reasons"])
+        assert third["reasons"][0]["zh"] == "本行有 6 个单元格，表头只有 5 列"
+        assert http.get("/api/v1/jobs", headers=alice).json()["jobs"] == []  # nothing was submitted
+
+        others = http.post(
+            "/api/v1/job-types/import/preview",
+            json={"params": {"resource": "products"}, "upload_ids": [upload["id"]]},
+            headers=svc.headers("bob"),
+        )
+        assert others.status_code in (403, 404)
+        unknown = http.post(
+            "/api/v1/job-types/import/preview",
+            json={"params": {"resource": "nope"}, "upload_ids": [upload["id"]]},
+            headers={**alice, "Accept-Language": "zh-CN"},
+        )
+        assert unknown.status_code == 422
+        assert "nope" in unknown.json()["error"]["message"]
+        no_preview = http.post("/api/v1/job-types/greet/preview", json={"params": {}}, headers=alice)
+        assert no_preview.status_code == 422
+
+
+def test_a_preview_of_a_file_missing_a_required_column_says_so(database_url: str) -> None:
+    with service(database_url) as svc:
+        declare(svc.yard)
+        upload = svc.yard.upload(io.BytesIO("sku,名称\nA1,x\n".encode()), filename="p.csv")
+        preview = svc.yard.preview("import", params={"resource": "products"}, upload_ids=[upload.id])
+        assert preview["missing"] == ["price", "stock"]
+        assert preview["ready"] is False
+        assert preview["rows"][0]["valid"] is False

@@ -50,6 +50,7 @@ ROUTES: dict[str, Access] = {
     "ping_my_webhook": Access(ok=404),
     "list_job_types": Access(),
     "submit_job": Access(acts=True, ok=202),
+    "preview_job": Access(acts=True, ok=422),  # greet has no preview
     "bulk_action": Access(acts=True),
     "list_jobs": Access(),
     "get_job": Access(job=True),
@@ -80,6 +81,7 @@ BODIES: dict[str, Callable[[Service], object]] = {
     "change_me": lambda s: {},
     "create_my_webhook": lambda s: {"url": "https://93.184.215.14/hook"},  # a public address: no DNS needed
     "submit_job": lambda s: {"type": "greet", "items": ["a"]},
+    "preview_job": lambda s: {"params": {}},
     "bulk_action": lambda s: {"action": "pause", "filter": {"group": "active"}},
     "create_user": lambda s: {"name": f"new{len(s.tokens)}{datetime.now(UTC).timestamp():.0f}"},
     "change_user": lambda s: {"quota": 5},
@@ -166,4 +168,5 @@ def _url(svc: Service, path: str, caller: str) -> str:
     path = path.replace("{webhook_id}", "999999999")
     path = path.replace("{artifact_id}", "999999999")
     path = path.replace("{index}", "0")
+    path = path.replace("{type_name}", "greet")
     return path.replace("{token_id}", "999999999")

@@ -65,6 +65,8 @@ CONFIG: dict[str, Any] = {
         # JSON Schema (GET /job-types), `items` its max_items and whether it has a source; an unknown type,
         # items over the limit or none at all are 422 for a body the document calls valid.
         {"include-operation-id": "submit_job", "checks": {"positive_data_acceptance": {"enabled": False}}},
+        # The same for a preview: its params are the type's, and a type may have none (422).
+        {"include-operation-id": "preview_job", "checks": {"positive_data_acceptance": {"enabled": False}}},
         # A webhook URL must be http(s), with a host, no credentials, ASCII: more than the document says of it.
         {"include-operation-id": "create_my_webhook", "checks": {"positive_data_acceptance": {"enabled": False}}},
         # A file is kept or refused by its bytes (empty, its sniffed type, its size), which the document cannot

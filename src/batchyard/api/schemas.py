@@ -117,6 +117,13 @@ class SubmitIn(BaseModel):
     )
 
 
+class PreviewIn(BaseModel):
+    params: Annotated[dict[str, Any], JSON_FINITE] = Field(default_factory=dict)
+    upload_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1), JSON_INTEGER]] = Field(
+        default_factory=list, max_length=10_000, description="files from `POST /uploads` (the caller's own)"
+    )
+
+
 class ItemOut(Out):
     index: int
     key: str | None

@@ -25,6 +25,8 @@ KeyFn = Callable[[Any], str]
 # in the source (a line number), since its chunk keeps only the spec.
 LoadFn = Callable[[dict[str, Any], Context], list[Any]]
 StoredFormFn = Callable[[Any], tuple[Any, "int | None"]]
+# What a job would do, before it is submitted (an import's column mapping and first rows): (params, ctx) -> JSON.
+PreviewFn = Callable[[Any, Context], "Mapping[str, Any]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class JobType:
     title: str = ""
     load: LoadFn | None = None
     stored_form: StoredFormFn | None = None
+    preview: PreviewFn | None = None
 
     @property
     def source_takes_context(self) -> bool:
@@ -139,4 +142,5 @@ def _from_instance(name: str, instance: Any, policies: Policies, title: str) -> 
         title=getattr(cls, "title", title),
         load=getattr(instance, "load", None),
         stored_form=getattr(instance, "stored_form", None),
+        preview=getattr(instance, "preview", None),
     )

@@ -9,6 +9,7 @@ from functools import partial
 from itertools import chain, islice
 from typing import Any
 
+from batchyard.core.context import Context
 from batchyard.core.files import Upload
 from batchyard.core.jobtype import JobType
 from batchyard.core.model import Job, NewJob, PlannedChunk, SubmitLimits
@@ -82,6 +83,23 @@ class JobService:
             idempotency_key=idempotency_key,
             upload_ids=tuple(upload_ids or ()),
         )
+
+    def preview(
+        self, type_name: str, *, owner: str, params: dict[str, Any] | None = None, upload_ids: Sequence[int] = ()
+    ) -> dict[str, Any]:
+        """What a job of this type would do with these params and uploads, without submitting it (an import's
+        column mapping and first rows): the job type's own ``preview``, reading the owner's uploads as a job
+        of theirs would."""
+        job_type = self.registry.get(type_name)
+        if job_type.preview is None:
+            raise InvalidParams(reason=f"the job type {type_name!r} has no preview")
+        if upload_ids:
+            uploads = self._uploads(job_type, owner, None, upload_ids)
+            params = {**(params or {}), "upload_ids": [u.id for u in uploads]}
+        parsed = job_type.parse_params(params)
+        ctx = Context(job_id=0, owner=owner, params=parsed, round=0)
+        ctx.files = self.files
+        return dict(job_type.preview(parsed, ctx))
 
     def _submit(
         self,

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
 from itertools import islice
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 
 from batchyard.api.deps import ActingUser, CurrentUser, JobId, Jobs, StoreDep, owned
 from batchyard.api.errors import language, responses
-from batchyard.api.schemas import CauseOut, FailuresOut, ItemOut, ItemPage, JobOut, JobPage, SubmitIn
+from batchyard.api.schemas import CauseOut, FailuresOut, ItemOut, ItemPage, JobOut, JobPage, PreviewIn, SubmitIn
 from batchyard.core.causes import group_failures
 from batchyard.core.model import Job
 from batchyard.core.status import JobStatus
@@ -41,6 +41,21 @@ GROUPS: dict[StatusGroup, tuple[JobStatus, ...]] = {
     ),
     StatusGroup.FAILED: (JobStatus.FAILED, JobStatus.PARTIALLY_SUCCEEDED),
 }
+
+
+@router.post(
+    "/job-types/{type_name}/preview",
+    operation_id="preview_job",
+    response_model=dict[str, Any],
+    responses=responses(401, 403, 404, 422),
+)
+def preview_job(
+    type_name: Annotated[str, Path(max_length=200)], body: PreviewIn, user: ActingUser, jobs: Jobs
+) -> dict[str, Any]:
+    """What a job of this type would do with these params and files, without submitting it — for an import:
+    the format and encoding found, each column and the field it feeds, fields no column feeds, and the first
+    rows with every reason they would fail, in English and Chinese."""
+    return jobs.preview(type_name, owner=user.name, params=body.params, upload_ids=body.upload_ids)
 
 
 @router.post(

@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
-from itertools import repeat
+from itertools import islice, repeat
 from operator import add, itemgetter
 from typing import Any, Literal, NamedTuple
 
@@ -24,9 +24,10 @@ from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource
 from batchyard.core.sniff import TEXT, XLSX
 from batchyard.errors import DuplicateRow, InvalidParams, RowRejected
+from batchyard.jobs.tabular.encoding import check_encoding, detect_encoding
 from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
-from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, sheet_records
+from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, read_table, sheet_records
 from batchyard.jobs.tabular.segments import Piece, TextLayout, read_piece, scan
 from batchyard.jobs.tabular.validation import RowValidator
 from batchyard.store.sql.resource_rows import existing_keys, resource_table, write_rows
@@ -34,6 +35,7 @@ from batchyard.store.sql.resource_rows import existing_keys, resource_table, wri
 Mode = Literal["insert", "upsert", "skip_existing"]
 SPOOL = "sheet.csv"  # a workbook's rows, as the job's own file
 SPOOL_PIECE = 1 << 20
+PREVIEW_ROWS = 20  # the rows a preview shows with their verdicts
 INSERTED, UPDATED = "inserted", "updated"
 
 
@@ -154,7 +156,7 @@ class Import:
     def process(self, row: SourceRow, ctx: Context) -> tuple[Any, ...]:
         state: _ChunkState = ctx.state
         if row.problem is not None:
-            raise RowRejected(reason=row.problem, reason_zh=row.problem)
+            raise RowRejected(reason=row.problem, reason_zh=problem_zh(row.problem))
         record, reasons = state.validator.check(row.cells)
         if record is None:
             raise RowRejected(reason="; ".join(r.en for r in reasons), reason_zh="；".join(r.zh for r in reasons))
@@ -187,6 +189,37 @@ class Import:
                 judged[i] = UPDATED
         return said | judged
 
+    # previewing -------------------------------------------------------------------------------------------------
+    def preview(self, params: ImportParams, ctx: Context) -> dict[str, Any]:
+        """What an import of this file would do, before it is submitted: the format and encoding found, each
+        column and the field it feeds (or none), the fields no column feeds, and the first rows with their
+        verdicts — so a user fixes the mapping or the file before a thousand rows fail."""
+        resource = self._resource(params.resource)
+        upload_id = _single_upload(params)
+        with ctx.open_upload(upload_id) as stream:
+            head = stream.read(HEAD_BYTES)
+        format = detect_format(head)
+        encoding = None if format == "xlsx" else _encoding_of(head, params.encoding)
+        with ctx.open_upload(upload_id) as stream:
+            table = read_table(stream, format=format, encoding=params.encoding, sheet=params.sheet)
+            rows = list(islice(table.rows, PREVIEW_ROWS))
+        fields = [FieldNames(f.name, f.titles, f.required) for f in resource.fields]
+        mapping = map_columns(table.header, fields, params.mapping)
+        validator = RowValidator(resource.model, mapping.columns)
+        return {
+            "format": format,
+            "encoding": encoding,
+            "header": table.header,
+            "columns": [
+                {"column": title, "field": mapping.columns.get(position)} for position, title in enumerate(table.header)
+            ],
+            "unmapped": mapping.unmapped,
+            "missing": mapping.missing,
+            "repeated": mapping.repeated,
+            "ready": not mapping.missing and not mapping.repeated,
+            "rows": [_previewed(row, validator) for row in rows],
+        }
+
     def _resource(self, name: str) -> Resource:
         found = self._resources.get(name)
         if found is None:
@@ -211,6 +244,21 @@ class _ChunkState:
         else:
             several = itemgetter(*positions)
             self.keys = lambda rows: list(map(several, rows))
+
+
+def _encoding_of(head: bytes, given: str | None) -> str:
+    """The text encoding an import would read the file in, as its head shows it (a BOM is "utf-8-sig")."""
+    return check_encoding(given, head) if given is not None else detect_encoding(head)
+
+
+def _previewed(row: Row, validator: RowValidator) -> dict[str, Any]:
+    """A row as a preview shows it: its line, its cells, and every reason it would fail, in both languages."""
+    if row.problem is not None:
+        reasons = [{"field": None, "en": row.problem, "zh": problem_zh(row.problem)}]
+    else:
+        _, found = validator.check(row.values)
+        reasons = [{"field": r.field, "en": r.en, "zh": r.zh} for r in found]
+    return {"line": row.number, "cells": row.values, "valid": not reasons, "reasons": reasons}
 
 
 def _sheet_problem(row: Row, header: tuple[str, ...]) -> str | None:

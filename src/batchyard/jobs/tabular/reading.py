@@ -12,6 +12,7 @@ import datetime
 import io
 import json
 import math
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -94,6 +95,21 @@ def _first_record(records: Iterator[Record]) -> list[str]:
     if first is None:
         raise InvalidParams(reason="the file has no rows; its first row must be the header")
     return first[1]
+
+
+_PROBLEMS_ZH = (
+    (re.compile(r"row has (\d+) cells; the header has (\d+)"), "本行有 {0} 个单元格，表头只有 {1} 列"),
+    (re.compile(r"the line is not a JSON object"), "该行不是 JSON 对象"),
+    (re.compile(r"unknown keys: (.*)"), "有表头之外的键：{0}"),
+)
+
+
+def problem_zh(problem: str) -> str:
+    """A row's problem (as ``Row.problem`` says it) in Chinese; one we have no words for stays as it is."""
+    for pattern, words in _PROBLEMS_ZH:
+        if found := pattern.fullmatch(problem):
+            return words.format(*found.groups())
+    return problem
 
 
 def shaped_row(number: int, values: list[str], width: int) -> Row:
