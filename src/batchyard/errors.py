@@ -205,6 +205,12 @@ class Forbidden(BatchyardError):
     code = "forbidden"
 
 
+class UploadForbidden(Forbidden):
+    """Upload {upload_id} belongs to another user."""
+
+    code = "upload_forbidden"
+
+
 class ReadOnlyRole(BatchyardError):
     """A viewer can read jobs but not submit or change them."""
 
@@ -431,6 +437,7 @@ _ZH: dict[str, str] = {
     "sign_in_failed": "用户名或密码错误。",
     "too_many_sign_ins": "登录失败次数过多，请在 {retry_after} 秒后重试。",
     "forbidden": "任务 {job_id} 属于其他用户。",
+    "upload_forbidden": "上传的文件 {upload_id} 属于其他用户。",
     "read_only_role": "查看者只能查看任务，不能提交或更改任务。",
     "admin_only": "只有管理员可以执行此操作。",
     "user_exists": "名为 {name!r} 的用户已存在。",

@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from batchyard.core.users import Role
+from batchyard.errors import InvalidParams
 from tests.integration.api_helpers import service
 from tests.support.shop import csv_bytes, declare, product_rows
 
@@ -149,3 +152,59 @@ def test_a_preview_of_a_file_missing_a_required_column_says_so(database_url: str
         assert preview["missing"] == ["price", "stock"]
         assert preview["ready"] is False
         assert preview["rows"][0]["valid"] is False
+
+
+BAD_FILES = {
+    "utf-16": "sku,name,price,stock\nA1,x,1,1\n".encode("utf-16"),
+    "cr-only": b"sku,name,price,stock\rA1,x,1,1\rA2,y,1,1\r",
+    "stray-cr": b"sku,name,price,stock\nA1,x\ry,1,1\n",
+    "unclosed-quote": b'sku,name,price,stock\nA1,"x,1,1\n',
+    "bad-quote": b'sku,name,price,stock\nA1,"x"y,1,1\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_a_preview_refuses_what_the_import_would_refuse(database_url: str, name: str) -> None:
+    with service(database_url) as svc:
+        declare(svc.yard)
+        upload = svc.yard.upload(io.BytesIO(BAD_FILES[name]), filename="p.csv")
+        params = {"resource": "products"}
+        with pytest.raises(InvalidParams) as previewed:
+            svc.yard.preview("import", params=params, upload_ids=[upload.id])
+        job = svc.yard.run_until_done(svc.yard.submit("import", params=params, upload_ids=[upload.id]).id, timeout=60)
+        assert job.status == "failed"
+        assert previewed.value.message().split(": ", 1)[-1][:40] in (job.error or "")
+
+
+def test_a_preview_refuses_codecs_that_are_not_text_and_files_given_inside_the_params(database_url: str) -> None:
+    with service(database_url) as svc:
+        declare(svc.yard)
+        svc.add_user("alice", Role.OPERATOR)
+        svc.add_user("bob", Role.OPERATOR)
+        http, alice = svc.client, svc.headers("alice")
+        upload = http.post(
+            "/api/v1/uploads?job_type=import",
+            files=[("files", ("p.csv", f"sku,name,price,stock\nA1,{'长' * 900},1,1\n".encode(), "text/csv"))],
+            headers=alice,
+        ).json()["uploads"][0]
+        url = "/api/v1/job-types/import/preview"
+        rot13 = http.post(
+            url,
+            json={"params": {"resource": "products", "encoding": "rot13"}, "upload_ids": [upload["id"]]},
+            headers=alice,
+        )
+        assert rot13.status_code == 422
+        assert "not a text encoding" in rot13.json()["error"]["message"]
+        smuggled = {"resource": "products", "upload_ids": [upload["id"]]}
+        assert http.post(url, json={"params": smuggled}, headers=alice).status_code == 422
+        submitted = http.post("/api/v1/jobs", json={"type": "import", "params": smuggled}, headers=alice)
+        assert submitted.status_code == 422
+        cut = http.post(url, json={"params": {"resource": "products"}, "upload_ids": [upload["id"]]}, headers=alice)
+        assert len(cut.json()["rows"][0]["cells"][1]) == 500
+        theirs = http.post(
+            url,
+            json={"params": {"resource": "products"}, "upload_ids": [upload["id"]]},
+            headers={**svc.headers("bob"), "Accept-Language": "zh-CN"},
+        )
+        assert theirs.status_code == 403
+        assert f"上传的文件 {upload['id']} 属于其他用户" in theirs.json()["error"]["message"]

@@ -19,6 +19,7 @@ STATUS: dict[str, int] = {
     "not_signed_in": 401,
     "sign_in_failed": 401,
     "forbidden": 403,
+    "upload_forbidden": 403,
     "read_only_role": 403,
     "admin_only": 403,
     "job_not_found": 404,

@@ -19,8 +19,8 @@ from batchyard.errors import (
     ArtifactNotFound,
     EmptyFile,
     FileTooLarge,
-    Forbidden,
     UnsupportedFileType,
+    UploadForbidden,
     UploadNotFound,
 )
 from batchyard.store.base import Store
@@ -124,7 +124,7 @@ class FileService:
         if not found:
             raise UploadNotFound(upload_id=upload_id)
         if found[0].owner != owner:
-            raise Forbidden()
+            raise UploadForbidden(upload_id=upload_id)
         return found[0]
 
     # artifacts
@@ -235,7 +235,7 @@ def _check_usable(upload: Upload | None, upload_id: int, owner: str, now: dateti
     if upload is None or upload.expires_at <= now:  # expired: the sweep may be deleting it now
         raise UploadNotFound(upload_id=upload_id)
     if upload.owner != owner:
-        raise Forbidden()
+        raise UploadForbidden(upload_id=upload_id)
 
 
 def _outputs(job_id: int) -> str:

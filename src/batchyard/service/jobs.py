@@ -67,6 +67,7 @@ class JobService:
 
         A job type with a source (an import) reads the uploads itself: they are given to it as the param
         ``upload_ids`` instead of becoming items."""
+        _no_files_in_params(self.registry.get(type_name), params)
         if upload_ids is not None:
             job_type = self.registry.get(type_name)
             uploads = self._uploads(job_type, owner, items, upload_ids)
@@ -93,7 +94,8 @@ class JobService:
         job_type = self.registry.get(type_name)
         if job_type.preview is None:
             raise InvalidParams(reason=f"the job type {type_name!r} has no preview")
-        if upload_ids:
+        _no_files_in_params(job_type, params)
+        if upload_ids and job_type.source is not None:
             uploads = self._uploads(job_type, owner, None, upload_ids)
             params = {**(params or {}), "upload_ids": [u.id for u in uploads]}
         parsed = job_type.parse_params(params)
@@ -278,3 +280,10 @@ def _checked_items(job_type: JobType, items: Iterable[Any]) -> Iterable[Any]:
         count = len(head) + extra
         raise TooManyItems(type=job_type.name, limit=limit, count=count if extra < COUNT_BOUND else f"{count}+")
     return chain(head, iterator)
+
+
+def _no_files_in_params(job_type: JobType, params: dict[str, Any] | None) -> None:
+    """A job type that reads uploads gets them as ``upload_ids`` from the request's own field, where each is
+    checked (the owner's, not expired, of a type and size the job takes) — never from the params as given."""
+    if job_type.source is not None and params and "upload_ids" in params:
+        raise InvalidParams(reason="give the files as upload_ids beside the params, not inside them")

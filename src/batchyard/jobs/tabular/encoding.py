@@ -37,6 +37,8 @@ def check_encoding(name: str, head: bytes = b"") -> str:
         codec = codecs.lookup(name)
     except LookupError:
         raise InvalidParams(reason=f"unknown encoding {name!r}") from None
+    if not getattr(codec, "_is_text_encoding", True):  # rot13, hex, zlib: codecs, but not of text
+        raise InvalidParams(reason=f"{name!r} is not a text encoding")
     if codec.name == "utf-8" and head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"  # a BOM left in the first header name would make it match no field
     return name

@@ -24,7 +24,6 @@ from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource
 from batchyard.core.sniff import TEXT, XLSX
 from batchyard.errors import DuplicateRow, InvalidParams, RowRejected
-from batchyard.jobs.tabular.encoding import check_encoding, detect_encoding
 from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
 from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, read_table, sheet_records
@@ -36,6 +35,8 @@ Mode = Literal["insert", "upsert", "skip_existing"]
 SPOOL = "sheet.csv"  # a workbook's rows, as the job's own file
 SPOOL_PIECE = 1 << 20
 PREVIEW_ROWS = 20  # the rows a preview shows with their verdicts
+PREVIEW_COLUMNS = 1_000  # a wider file is refused by the preview rather than answered as megabytes of JSON
+PREVIEW_CELL_CHARS = 500  # a cell's text, as far as a preview shows it
 INSERTED, UPDATED = "inserted", "updated"
 
 
@@ -97,11 +98,7 @@ class Import:
     # planning ---------------------------------------------------------------------------------------------------
     def source(self, params: ImportParams, ctx: Context) -> Iterator[Segment]:
         resource = self._resource(params.resource)
-        if resource.database_url is not None:
-            raise InvalidParams(
-                reason=f"the resource {resource.name!r} is in another database; imports write only to resources "
-                "in batchyard's own database, where each row is written exactly once with its chunk"
-            )
+        _check_writable(resource)
         upload_id = _single_upload(params)
         with ctx.open_upload(upload_id) as head_stream:
             format = detect_format(head_stream.read(HEAD_BYTES))
@@ -193,26 +190,39 @@ class Import:
     def preview(self, params: ImportParams, ctx: Context) -> dict[str, Any]:
         """What an import of this file would do, before it is submitted: the format and encoding found, each
         column and the field it feeds (or none), the fields no column feeds, and the first rows with their
-        verdicts — so a user fixes the mapping or the file before a thousand rows fail."""
+        verdicts — so a user fixes the mapping or the file before a thousand rows fail. The file is read as the
+        import reads it (the same refusals), but only its head: a fault further on shows when it runs."""
         resource = self._resource(params.resource)
+        _check_writable(resource)
         upload_id = _single_upload(params)
         with ctx.open_upload(upload_id) as stream:
             head = stream.read(HEAD_BYTES)
         format = detect_format(head)
-        encoding = None if format == "xlsx" else _encoding_of(head, params.encoding)
-        with ctx.open_upload(upload_id) as stream:
-            table = read_table(stream, format=format, encoding=params.encoding, sheet=params.sheet)
-            rows = list(islice(table.rows, PREVIEW_ROWS))
+        if format == "xlsx":
+            with ctx.open_upload(upload_id) as stream:
+                table = read_table(stream, format=format, sheet=params.sheet)
+                header, rows, encoding = table.header, list(islice(table.rows, PREVIEW_ROWS)), None
+        else:
+            if params.sheet is not None:
+                raise InvalidParams(reason=f"a sheet applies to workbooks (xlsx) only, not to {format}")
+            with ctx.open_upload(upload_id) as stream:
+                layout, pieces = scan(stream, format=format, encoding=params.encoding)
+                first = next(pieces, None)
+            header, encoding, rows = layout.header, layout.encoding, []
+            if first is not None:
+                data = ctx.read_upload(upload_id, first.offset, first.length)
+                part = TextLayout(format, first.encoding, header, 0, 0)
+                rows, encoding = read_piece(data, part, first.line)[:PREVIEW_ROWS], first.encoding
+        if len(header) > PREVIEW_COLUMNS:
+            raise InvalidParams(reason=f"the file has {len(header):,} columns; a preview shows {PREVIEW_COLUMNS:,}")
         fields = [FieldNames(f.name, f.titles, f.required) for f in resource.fields]
-        mapping = map_columns(table.header, fields, params.mapping)
+        mapping = map_columns(header, fields, params.mapping)
         validator = RowValidator(resource.model, mapping.columns)
         return {
             "format": format,
             "encoding": encoding,
-            "header": table.header,
-            "columns": [
-                {"column": title, "field": mapping.columns.get(position)} for position, title in enumerate(table.header)
-            ],
+            "header": header,
+            "columns": [{"column": title, "field": mapping.columns.get(i)} for i, title in enumerate(header)],
             "unmapped": mapping.unmapped,
             "missing": mapping.missing,
             "repeated": mapping.repeated,
@@ -246,9 +256,12 @@ class _ChunkState:
             self.keys = lambda rows: list(map(several, rows))
 
 
-def _encoding_of(head: bytes, given: str | None) -> str:
-    """The text encoding an import would read the file in, as its head shows it (a BOM is "utf-8-sig")."""
-    return check_encoding(given, head) if given is not None else detect_encoding(head)
+def _check_writable(resource: Resource) -> None:
+    if resource.database_url is not None:
+        raise InvalidParams(
+            reason=f"the resource {resource.name!r} is in another database; imports write only to resources "
+            "in batchyard's own database, where each row is written exactly once with its chunk"
+        )
 
 
 def _previewed(row: Row, validator: RowValidator) -> dict[str, Any]:
@@ -258,7 +271,8 @@ def _previewed(row: Row, validator: RowValidator) -> dict[str, Any]:
     else:
         _, found = validator.check(row.values)
         reasons = [{"field": r.field, "en": r.en, "zh": r.zh} for r in found]
-    return {"line": row.number, "cells": row.values, "valid": not reasons, "reasons": reasons}
+    cells = [c if len(c) <= PREVIEW_CELL_CHARS else c[: PREVIEW_CELL_CHARS - 1] + "…" for c in row.values]
+    return {"line": row.number, "cells": cells, "valid": not reasons, "reasons": reasons}
 
 
 def _sheet_problem(row: Row, header: tuple[str, ...]) -> str | None:
