@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
 import pytest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from batchyard.jobs.tabular.validation import Checked, Reason, RowValidator, strip_report_quote, validate_row
+from batchyard.jobs.tabular.validation import (
+    Reason,
+    RowValidator,
+    _reason,
+    _required_nullable_fields,
+    strip_report_quote,
+)
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -55,6 +62,31 @@ class Odd(BaseModel):
         if value == "weird":
             raise PydanticCustomError("weird_thing", "Value is weird beyond words")
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A row's verdict as the reference check gives it: the model instance when valid, else every reason."""
+
+    record: BaseModel | None
+    reasons: tuple[Reason, ...]
+
+
+def validate_row(model: type[BaseModel], values: dict[str, str]) -> Checked:
+    """The reference check, row by row and field by name, written plainly: RowValidator must agree with it."""
+    nullable = _required_nullable_fields(model)
+    data: dict[str, str | None] = {}
+    for name, raw in values.items():
+        value = strip_report_quote(raw) if raw[:1] == "'" else raw
+        if value:
+            data[name] = value
+        elif name in nullable:
+            data[name] = None
+    try:
+        record = model.model_validate(data)
+    except ValidationError as error:
+        return Checked(record=None, reasons=tuple(_reason(detail) for detail in error.errors(include_url=False)))
+    return Checked(record=record, reasons=())
 
 
 def _row(**cells: str) -> dict[str, str]:

@@ -35,14 +35,6 @@ class Reason:
     zh: str
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """A row's verdict: the model instance when it is valid, else every reason it is not."""
-
-    record: BaseModel | None
-    reasons: tuple[Reason, ...]
-
-
 _NOT_A_NUMBER = ("{field}: {value} is not a number", "{field}：{value} 不是数字")
 _NOT_A_DATE = (
     "{field}: {value} is not a date (write it as YYYY-MM-DD)",
@@ -114,19 +106,10 @@ _FALLBACK = ("{field}: {value}: {msg}", "{field}：{value} 无效（{msg}）")
 _ROW_LABEL = ("row", "本行")
 
 
-def validate_row(model: type[BaseModel], values: Mapping[str, str]) -> Checked:
-    """Check one row of raw cells against ``model``, in lax mode so "12.50" becomes a Decimal and "2024-01-31" a
-    date, and report every error rather than the first, so a user fixes a row once."""
-    try:
-        record = model.model_validate(_row_data(model, values))
-    except ValidationError as error:
-        return Checked(record=None, reasons=tuple(_reason(detail) for detail in error.errors(include_url=False)))
-    return Checked(record=record, reasons=())
-
-
 class RowValidator:
-    """``validate_row`` for the many rows of one file: the model's validator, the column mapping and the fields
-    looked up once, so a row costs one dict and one validation call."""
+    """One file's rows checked against ``model``, in lax mode so "12.50" becomes a Decimal and "2024-01-31" a
+    date, every error reported rather than the first, so a user fixes a row once. The model's validator, the
+    column mapping and the fields are looked up once, so a row costs one dict and one validation call."""
 
     def __init__(self, model: type[BaseModel], columns: Mapping[int, str]) -> None:
         self._validator = model.__pydantic_validator__
@@ -183,20 +166,6 @@ def strip_report_quote(value: str) -> str:
     imports as the user sees it; any other leading ``'`` is the user's own and stays."""
     rest = value[1:]
     return rest if value.startswith("'") and neutralise_formula(rest) != rest else value
-
-
-def _row_data(model: type[BaseModel], values: Mapping[str, str]) -> dict[str, str | None]:
-    """The cells as the model should see them: an empty cell is no value, so it is left out and a default or
-    "missing" applies, except for a required field that admits None, which gets None instead of "missing"."""
-    nullable = _required_nullable_fields(model)
-    data: dict[str, str | None] = {}
-    for name, raw in values.items():  # kept flat: it runs for every cell of an import
-        value = strip_report_quote(raw) if raw[:1] == "'" else raw
-        if value:
-            data[name] = value
-        elif name in nullable:
-            data[name] = None
-    return data
 
 
 @lru_cache(maxsize=256)
