@@ -5,29 +5,47 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import xlsxwriter
 
 from batchyard.core.users import Role
 from batchyard.errors import InvalidParams
-from tests.integration.api_helpers import service
+from tests.integration.api_helpers import Service, service
 from tests.support.shop import csv_bytes, declare, product_rows
 
+PREVIEW = "/api/v1/job-types/import/preview"
 
-def test_an_import_over_http_from_upload_to_fixed_error_report(database_url: str) -> None:
+
+@contextmanager
+def _shop(database_url: str) -> Iterator[Service]:
+    """A service with the shop's resources and two operators, alice and bob."""
     with service(database_url) as svc:
         declare(svc.yard)
         svc.add_user("alice", Role.OPERATOR)
         svc.add_user("bob", Role.OPERATOR)
+        yield svc
+
+
+def _uploaded(svc: Service, name: str, body: bytes, *, user: str = "alice") -> dict[str, Any]:
+    """``body`` uploaded for an import by ``user``; the upload as the API answers it."""
+    sent = svc.client.post(
+        "/api/v1/uploads?job_type=import", files=[("files", (name, body, "text/csv"))], headers=svc.headers(user)
+    )
+    assert sent.status_code == 201, sent.text
+    upload: dict[str, Any] = sent.json()["uploads"][0]
+    return upload
+
+
+def test_an_import_over_http_from_upload_to_fixed_error_report(database_url: str) -> None:
+    with _shop(database_url) as svc:
         http, alice = svc.client, svc.headers("alice")
         rows = list(product_rows(50))
         rows[5][3] = "-2"
-        body = csv_bytes(rows, encoding="gbk")
-        sent = http.post(
-            "/api/v1/uploads?job_type=import", files=[("files", ("商品.csv", body, "text/csv"))], headers=alice
-        )
-        assert sent.status_code == 201, sent.text
-        [upload] = sent.json()["uploads"]
+        upload = _uploaded(svc, "商品.csv", csv_bytes(rows, encoding="gbk"))
         job = http.post(
             "/api/v1/jobs",
             json={"type": "import", "params": {"resource": "products", "mode": "upsert"}, "upload_ids": [upload["id"]]},
@@ -52,11 +70,7 @@ def test_an_import_over_http_from_upload_to_fixed_error_report(database_url: str
         lines[1][3] = "2"
         fixed = io.StringIO()
         csv.writer(fixed).writerows(lines)
-        again = http.post(
-            "/api/v1/uploads?job_type=import",
-            files=[("files", ("errors.csv", fixed.getvalue().encode("utf-8-sig"), "text/csv"))],
-            headers=alice,
-        ).json()["uploads"][0]
+        again = _uploaded(svc, "errors.csv", fixed.getvalue().encode("utf-8-sig"))
         second = http.post(
             "/api/v1/jobs",
             json={"type": "import", "params": {"resource": "products"}, "upload_ids": [again["id"]]},
@@ -88,10 +102,7 @@ def test_an_import_of_an_unknown_resource_or_a_picture_is_refused(database_url: 
 
 
 def test_a_preview_shows_the_mapping_and_first_rows_before_anything_is_submitted(database_url: str) -> None:
-    with service(database_url) as svc:
-        declare(svc.yard)
-        svc.add_user("alice", Role.OPERATOR)
-        svc.add_user("bob", Role.OPERATOR)
+    with _shop(database_url) as svc:
         http, alice = svc.client, svc.headers("alice")
         rows = [
             ["SKU1", "连衣裙", "12.50", "3", "备用"],
@@ -99,12 +110,10 @@ def test_a_preview_shows_the_mapping_and_first_rows_before_anything_is_submitted
             ["SKU3", "T恤", "1", "2", "", "多"],
         ]
         body = csv_bytes(rows, header=["商品编码", "名称", "价格", "库存", "备注"], encoding="gbk")
-        upload = http.post(
-            "/api/v1/uploads?job_type=import", files=[("files", ("商品.csv", body, "text/csv"))], headers=alice
-        ).json()["uploads"][0]
+        upload = _uploaded(svc, "商品.csv", body)
 
         answer = http.post(
-            "/api/v1/job-types/import/preview",
+            PREVIEW,
             json={"params": {"resource": "products"}, "upload_ids": [upload["id"]]},
             headers=alice,
         )
@@ -128,13 +137,13 @@ def test_a_preview_shows_the_mapping_and_first_rows_before_anything_is_submitted
         assert http.get("/api/v1/jobs", headers=alice).json()["jobs"] == []  # nothing was submitted
 
         others = http.post(
-            "/api/v1/job-types/import/preview",
+            PREVIEW,
             json={"params": {"resource": "products"}, "upload_ids": [upload["id"]]},
             headers=svc.headers("bob"),
         )
         assert others.status_code in (403, 404)
         unknown = http.post(
-            "/api/v1/job-types/import/preview",
+            PREVIEW,
             json={"params": {"resource": "nope"}, "upload_ids": [upload["id"]]},
             headers={**alice, "Accept-Language": "zh-CN"},
         )
@@ -177,17 +186,10 @@ def test_a_preview_refuses_what_the_import_would_refuse(database_url: str, name:
 
 
 def test_a_preview_refuses_codecs_that_are_not_text_and_files_given_inside_the_params(database_url: str) -> None:
-    with service(database_url) as svc:
-        declare(svc.yard)
-        svc.add_user("alice", Role.OPERATOR)
-        svc.add_user("bob", Role.OPERATOR)
+    with _shop(database_url) as svc:
         http, alice = svc.client, svc.headers("alice")
-        upload = http.post(
-            "/api/v1/uploads?job_type=import",
-            files=[("files", ("p.csv", f"sku,name,price,stock\nA1,{'长' * 900},1,1\n".encode(), "text/csv"))],
-            headers=alice,
-        ).json()["uploads"][0]
-        url = "/api/v1/job-types/import/preview"
+        upload = _uploaded(svc, "p.csv", f"sku,name,price,stock\nA1,{'长' * 900},1,1\n".encode())
+        url = PREVIEW
         rot13 = http.post(
             url,
             json={"params": {"resource": "products", "encoding": "rot13"}, "upload_ids": [upload["id"]]},
@@ -208,3 +210,39 @@ def test_a_preview_refuses_codecs_that_are_not_text_and_files_given_inside_the_p
         )
         assert theirs.status_code == 403
         assert f"上传的文件 {upload['id']} 属于其他用户" in theirs.json()["error"]["message"]
+
+
+def _workbook(rows: list[list[str]]) -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("商品")
+    for r, row in enumerate(rows):
+        sheet.write_row(r, 0, row)
+    book.close()
+    return buffer.getvalue()
+
+
+OPTIONS_THAT_DO_NOT_FIT = {
+    "sheet-of-a-csv": ("p.csv", b"sku,name,price,stock\nA1,x,1,1\n", {"sheet": "商品"}, "sheet applies to workbooks"),
+    "encoding-of-a-workbook": (
+        "p.xlsx",
+        _workbook([["sku", "name", "price", "stock"], ["A1", "x", "1", "1"]]),
+        {"encoding": "gbk"},
+        "encoding applies to text files",
+    ),
+    "empty-sheet": ("p.xlsx", _workbook([]), {}, "the sheet has no rows"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS_THAT_DO_NOT_FIT))
+def test_options_that_do_not_fit_the_file_are_refused_by_preview_and_import_alike(database_url: str, name: str) -> None:
+    filename, body, options, says = OPTIONS_THAT_DO_NOT_FIT[name]
+    with service(database_url) as svc:
+        declare(svc.yard)
+        upload = svc.yard.upload(io.BytesIO(body), filename=filename)
+        params = {"resource": "products", **options}
+        with pytest.raises(InvalidParams, match=says):
+            svc.yard.preview("import", params=params, upload_ids=[upload.id])
+        job = svc.yard.run_until_done(svc.yard.submit("import", params=params, upload_ids=[upload.id]).id, timeout=60)
+        assert job.status == "failed"
+        assert says in (job.error or "")

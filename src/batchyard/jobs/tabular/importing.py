@@ -26,7 +26,7 @@ from batchyard.core.sniff import TEXT, XLSX
 from batchyard.errors import DuplicateRow, InvalidParams, RowRejected
 from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
-from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, read_table, sheet_records
+from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, shaped_row, sheet_records
 from batchyard.jobs.tabular.segments import Piece, TextLayout, read_piece, scan
 from batchyard.jobs.tabular.validation import RowValidator
 from batchyard.store.sql.resource_rows import existing_keys, resource_table, write_rows
@@ -105,8 +105,7 @@ class Import:
         if format == "xlsx":
             yield from self._sheet_segments(params, resource, upload_id, ctx)
             return
-        if params.sheet is not None:
-            raise InvalidParams(reason=f"a sheet applies to workbooks (xlsx) only, not to {format}")
+        _check_no_sheet(params, format)
         with ctx.open_upload(upload_id) as stream:
             layout, pieces = scan(stream, format=format, encoding=params.encoding)
             mapping = _checked_mapping(layout.header, resource, params.mapping)
@@ -117,13 +116,10 @@ class Import:
     ) -> Iterator[Segment]:
         """A workbook's sheet is read whole (its zip directory is at its end), once: its rows are spooled as a
         CSV of the job's own, each with its sheet row number in front, and that file is cut like any other."""
-        if params.encoding is not None:
-            raise InvalidParams(reason="an encoding applies to text files (csv, tsv, jsonl) only, not to a workbook")
+        _check_no_encoding(params)
         with ctx.open_upload(upload_id) as stream:
             records = sheet_records(stream, params.sheet)
-            header = next(records, None)
-            if header is None:
-                raise InvalidParams(reason="the sheet has no rows; its first row must be the header")
+            header = _sheet_header(records)
             mapping = _checked_mapping(header[1], resource, params.mapping)
             if not any(f.name == SPOOL for f in ctx.list_files()):  # a planner taking over keeps the first's
                 ctx.save_file(SPOOL, _spooled(header, records), "text/csv", kind="spool")
@@ -169,13 +165,15 @@ class Import:
         if params.dry_run:
             exist = existing_keys(ctx.connection, table, resource.key, [keys[i] for i in chosen])
             return said | _judged(chosen, keys, exist, params.mode)
+        every = len(chosen) == len(records)
         written = write_rows(
             ctx.connection,
             table,
             columns=state.columns,
             key=resource.key,
-            rows=records if len(chosen) == len(records) else [records[i] for i in chosen],
+            rows=records if every else [records[i] for i in chosen],
             update=params.mode == "upsert",
+            keys=keys if every else [keys[i] for i in chosen],
         )
         if not written.updated and len(written.inserted) == len(chosen):
             return said | dict.fromkeys(chosen, INSERTED)  # every row new: the usual chunk of an import
@@ -199,12 +197,14 @@ class Import:
             head = stream.read(HEAD_BYTES)
         format = detect_format(head)
         if format == "xlsx":
+            _check_no_encoding(params)
             with ctx.open_upload(upload_id) as stream:
-                table = read_table(stream, format=format, sheet=params.sheet)
-                header, rows, encoding = table.header, list(islice(table.rows, PREVIEW_ROWS)), None
+                records = sheet_records(stream, params.sheet)
+                header = _sheet_header(records)[1]
+                rows = [shaped_row(n, cells, len(header)) for n, cells in islice(records, PREVIEW_ROWS)]
+            encoding = None
         else:
-            if params.sheet is not None:
-                raise InvalidParams(reason=f"a sheet applies to workbooks (xlsx) only, not to {format}")
+            _check_no_sheet(params, format)
             with ctx.open_upload(upload_id) as stream:
                 layout, pieces = scan(stream, format=format, encoding=params.encoding)
                 first = next(pieces, None)
@@ -215,8 +215,7 @@ class Import:
                 rows, encoding = read_piece(data, part, first.line)[:PREVIEW_ROWS], first.encoding
         if len(header) > PREVIEW_COLUMNS:
             raise InvalidParams(reason=f"the file has {len(header):,} columns; a preview shows {PREVIEW_COLUMNS:,}")
-        fields = [FieldNames(f.name, f.titles, f.required) for f in resource.fields]
-        mapping = map_columns(header, fields, params.mapping)
+        mapping = map_columns(header, _field_names(resource), params.mapping)
         validator = RowValidator(resource.model, mapping.columns)
         return {
             "format": format,
@@ -318,9 +317,30 @@ def _single_upload(params: ImportParams) -> int:
     return params.upload_ids[0]
 
 
+def _check_no_encoding(params: ImportParams) -> None:
+    if params.encoding is not None:
+        raise InvalidParams(reason="an encoding applies to text files (csv, tsv, jsonl) only, not to a workbook")
+
+
+def _sheet_header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]]:
+    header = next(records, None)
+    if header is None:
+        raise InvalidParams(reason="the sheet has no rows; its first row must be the header")
+    return header
+
+
+def _check_no_sheet(params: ImportParams, format: str) -> None:
+    if params.sheet is not None:
+        raise InvalidParams(reason=f"a sheet applies to workbooks (xlsx) only, not to {format}")
+
+
+def _field_names(resource: Resource) -> list[FieldNames]:
+    """The names a column may go by for each field: its own and its titles."""
+    return [FieldNames(f.name, f.titles, f.required) for f in resource.fields]
+
+
 def _checked_mapping(header: list[str], resource: Resource, explicit: dict[str, str] | None) -> ColumnMapping:
-    fields = [FieldNames(f.name, f.titles, f.required) for f in resource.fields]
-    mapping = map_columns(header, fields, explicit)
+    mapping = map_columns(header, _field_names(resource), explicit)
     if mapping.missing:
         raise InvalidParams(reason=f"the file has no column for {', '.join(mapping.missing)}")
     if mapping.repeated:

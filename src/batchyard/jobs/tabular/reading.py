@@ -1,41 +1,34 @@
-"""An uploaded table read as a header and a stream of numbered rows of raw strings, whatever its format.
+"""An uploaded table's rows as numbered rows of raw strings: the row shapes every format shares, JSON Lines'
+objects as cells, and a workbook's sheet read as the user typed it.
 
-Text formats are decoded and parsed as a stream, so a file of millions of rows costs the memory of one row; only a
-workbook is read whole, because its zip directory sits at the end of the file. Every row keeps the number of the
-line (or sheet row) where it starts, so a later error can say "line 1,204" and the user finds it in their editor.
+Text files are cut and read by ``segments``; a workbook is read whole here, because its zip directory sits at the
+end of the file. Every row keeps the number of the line (or sheet row) where it starts, so a later error can say
+"line 1,204" and the user finds it in their editor.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 import json
 import math
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, NamedTuple, TypeVar
+from collections.abc import Iterator
+from typing import IO, Any, BinaryIO, NamedTuple
 
 from python_calamine import CalamineError, CalamineWorkbook
 
 from batchyard.errors import InvalidParams
-from batchyard.jobs.tabular.encoding import check_encoding, detect_encoding
-from batchyard.jobs.tabular.formats import FORMATS
 
 HEAD_BYTES = 64 * 1024
 """How much of a text file its encoding is judged from: more than a sniff, so a file whose first rows are ASCII
 still shows its Chinese before we choose."""
 
-_TEXT_FORMATS = frozenset({"csv", "tsv", "jsonl"})
-_DELIMITERS = {"csv": ",", "tsv": "\t"}
 MAX_UNPACKED_BYTES = 600_000_000
 """The most a workbook may unpack to: its sheet is held whole while it is read (about a million rows of ten
 columns); a CSV of any size is read as a stream instead."""
 _EXACT_FLOAT_INTS = 2**53  # past this a whole float is not the integer the user typed, so it is shown as it is
-
-_T = TypeVar("_T")
 
 
 class Row(NamedTuple):
@@ -48,54 +41,8 @@ class Row(NamedTuple):
     problem: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A table's header (its first non-blank record) and the rows after it, read as they are iterated."""
-
-    header: list[str]
-    rows: Iterator[Row]
-
-
-def read_table(source: BinaryIO, *, format: str, encoding: str | None = None, sheet: str | None = None) -> Table:
-    """The table in ``source``, a binary stream positioned at the file's start (it is not closed here).
-
-    ``encoding`` (text formats) is detected when not given; ``sheet`` (workbooks) defaults to the first sheet.
-    """
-    _check_options(format, encoding, sheet)
-    if format == "xlsx":
-        return _with_header(_workbook_records(source, sheet))
-    text = _text_stream(source, encoding)
-    if format == "jsonl":
-        return _jsonl_table(text)
-    return _with_header(_delimited_records(text, _DELIMITERS[format]))
-
-
-def _check_options(format: str, encoding: str | None, sheet: str | None) -> None:
-    if format not in FORMATS:
-        raise InvalidParams(reason=f"unknown format {format!r}; use {', '.join(FORMATS)}")
-    if encoding is not None and format not in _TEXT_FORMATS:
-        raise InvalidParams(reason="an encoding applies to text files (csv, tsv, jsonl) only, not to a workbook")
-    if sheet is not None and format != "xlsx":
-        raise InvalidParams(reason=f"a sheet applies to workbooks (xlsx) only, not to {format}")
-
-
-# -- records and rows ---------------------------------------------------------------------------------------------
-
 Record = tuple[int, list[str]]
 """A non-blank record as a format yields it: the number of its first line and its cells."""
-
-
-def _with_header(records: Iterator[Record]) -> Table:
-    header = _first_record(records)
-    return Table(header=header, rows=(shaped_row(number, values, len(header)) for number, values in records))
-
-
-def _first_record(records: Iterator[Record]) -> list[str]:
-    first = next(records, None)
-    if first is None:
-        raise InvalidParams(reason="the file has no rows; its first row must be the header")
-    return first[1]
-
 
 _PROBLEMS_ZH = (
     (re.compile(r"row has (\d+) cells; the header has (\d+)"), "本行有 {0} 个单元格，表头只有 {1} 列"),
@@ -127,14 +74,6 @@ def is_blank(values: list[str]) -> bool:
 # -- text: CSV, TSV, JSON Lines -----------------------------------------------------------------------------------
 
 
-def _text_stream(source: BinaryIO, encoding: str | None) -> io.TextIOWrapper:
-    """``source`` decoded; ``newline=""`` leaves line ends to the csv module, which needs them inside quotes."""
-    head = source.read(HEAD_BYTES)
-    chosen = detect_encoding(head) if encoding is None else check_encoding(encoding, head)
-    rejoined = io.BufferedReader(Rejoined(head, source))
-    return io.TextIOWrapper(rejoined, encoding=chosen, newline="")
-
-
 class Rejoined(io.RawIOBase):
     """The head already read for detection, then the rest of the source — which need not seek, and which closing
     this wrapper (as a text wrapper does when it is collected) leaves open for its owner."""
@@ -156,69 +95,6 @@ class Rejoined(io.RawIOBase):
         data = self._rest.read(len(target))
         target[: len(data)] = data
         return len(data)
-
-
-def _delimited_records(text: io.TextIOWrapper, delimiter: str) -> Iterator[Record]:
-    reader = csv.reader(text, delimiter=delimiter)
-    return _translating_errors(text, lambda: reader.line_num + 1, _csv_records(reader))
-
-
-def _csv_records(reader: Any) -> Iterator[Record]:
-    """Each non-blank record numbered by its first physical line (``line_num`` counts the lines read so far)."""
-    start = 1
-    for values in reader:
-        if not is_blank(values):
-            yield start, values
-        start = reader.line_num + 1
-
-
-def _translating_errors(text: io.TextIOWrapper, line: Callable[[], int], records: Iterator[_T]) -> Iterator[_T]:
-    """Decoding and parsing failures as the user's error, naming the line (a later part of the file may be in
-    another encoding than its head, or hold a quote that never closes)."""
-    try:
-        yield from records
-    except UnicodeDecodeError:
-        advice = "name the file's encoding or save it as UTF-8"
-        raise InvalidParams(reason=f"the file is not valid {text.encoding} near line {line()}; {advice}") from None
-    except csv.Error as error:
-        raise InvalidParams(reason=f"the file cannot be read near line {line()}: {error}") from None
-
-
-def _jsonl_table(text: io.TextIOWrapper) -> Table:
-    """JSON Lines: the first object's keys are the header; later objects give their values in that order."""
-    counter = _LineCounter(text)
-    objects = _translating_errors(text, counter.next_line, _json_lines(counter))
-    first = next(objects, None)
-    if first is None:
-        raise InvalidParams(reason="the file has no rows; its first line must be a JSON object")
-    number, values = first
-    if values is None:
-        raise InvalidParams(reason=f"line {number} is not a JSON object; each line must be one")
-    header = list(values)
-    return Table(header=header, rows=(json_row(number, obj, header) for number, obj in objects))
-
-
-class _LineCounter:
-    """The lines of a text stream, non-blank ones numbered, counting the blank ones too."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = lines
-        self.count = 0
-
-    def next_line(self) -> int:
-        return self.count + 1
-
-    def __iter__(self) -> Iterator[tuple[int, str]]:
-        for line in self._lines:
-            self.count += 1
-            if line.strip():
-                yield self.count, line
-
-
-def _json_lines(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, str] | None]]:
-    """Each line's object, or ``None`` for a line that is not one (the row will say so, the file goes on)."""
-    for number, line in lines:
-        yield number, json_object(line)
 
 
 def json_object(line: str) -> dict[str, str] | None:
@@ -254,13 +130,8 @@ def json_row(number: int, values: dict[str, str] | None, header: list[str]) -> R
 
 
 def sheet_records(source: BinaryIO, sheet: str | None) -> Iterator[Record]:
-    """A workbook sheet's non-blank rows (the header first) numbered as Excel numbers them."""
-    _check_options("xlsx", None, sheet)
-    return _workbook_records(source, sheet)
-
-
-def _workbook_records(source: BinaryIO, sheet: str | None) -> Iterator[Record]:
-    """The sheet's non-blank rows numbered as Excel numbers them; calamine reads the whole sheet first."""
+    """A workbook sheet's non-blank rows (the header first) numbered as Excel numbers them; calamine reads the
+    whole sheet first."""
     rows = _sheet_rows(_seekable(source), sheet)
     return (
         (number, cells)

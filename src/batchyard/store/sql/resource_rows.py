@@ -94,19 +94,22 @@ def write_rows(
     key: Sequence[str],
     rows: Sequence[Sequence[Any]],
     update: bool,
+    keys: Sequence[KeyValues] | None = None,
 ) -> Written:
     """Insert ``rows`` (values in ``columns`` order, keys unique among them); with ``update``, a row whose key
     exists replaces that row's other columns, else it is left out. Which keys were inserted and which updated
-    is exact even with other transactions writing the same keys at once (the rest were refused)."""
+    is exact even with other transactions writing the same keys at once (the rest were refused). ``keys`` are
+    the rows' key values when the caller has them already (an import judged duplicates by them)."""
     if not rows:
         return Written(set(), set())
     converted = _converted(conn, table, columns, rows)
-    positions = [columns.index(name) for name in key]
-    keys: list[KeyValues] = (
-        list(map(itemgetter(*positions), rows))
-        if len(positions) > 1
-        else list(zip(map(itemgetter(positions[0]), rows)))
-    )
+    if keys is None:
+        positions = [columns.index(name) for name in key]
+        keys = (
+            list(map(itemgetter(*positions), rows))
+            if len(positions) > 1
+            else list(zip(map(itemgetter(positions[0]), rows)))
+        )
     if conn.dialect.name == "postgresql":
         return _copy_and_merge(conn, table, columns, key, converted, update=update, keys=keys)
     # SQLite: this transaction holds the database's only write lock, so what exists now is what the insert meets
@@ -204,7 +207,7 @@ def _copy_and_merge(
     rows: Sequence[tuple[Any, ...]],
     *,
     update: bool,
-    keys: list[KeyValues],
+    keys: Sequence[KeyValues],
 ) -> Written:
     """COPY the rows into a staging table private to this session (emptied at each commit), then one
     INSERT … SELECT into the table; when not every row went in as new, again with a RETURNING that says which
