@@ -8,10 +8,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from batchyard.jobs.tabular.validation import (
@@ -310,3 +312,105 @@ def test_the_row_validator_reads_short_rows_and_single_field_models() -> None:
         ["A", "b", "1", "2"]
     ) == (("A", "b", Decimal("1"), 2, None), ())
     assert RowValidator(Single, {1: "code"}).check(["ignored", "C-1"]) == (("C-1",), ())
+
+
+# -- a chunk checked a column at a time -----------------------------------------------------------------------
+
+
+class WithModelCheck(Product):
+    @model_validator(mode="after")
+    def _cheap_is_stocked(self) -> WithModelCheck:
+        if self.price < 1 and self.stock == 0:
+            raise ValueError("a cheap product must be in stock")
+        return self
+
+
+class Aliased(BaseModel):
+    sku: str = Field(validation_alias="code")
+
+
+class Computed(BaseModel):
+    sku: str
+    tags: list[str] = Field(default_factory=list)
+
+
+class SeesEarlierFields(BaseModel):
+    low: int
+    high: Annotated[int, AfterValidator(lambda v, info: v if v >= info.data.get("low", 0) else -v)]
+
+
+class PlainDefaults(BaseModel):
+    sku: str
+    note: str | None = None
+    size: Literal["S", "M"] = "S"
+    amount: Decimal = Decimal("1.5")
+
+
+# Per field: cells that pass (given thrice, so whole valid rows are common), fail, are empty or carry a report's quote.
+CELLS_BY_FIELD = {
+    "sku": ["A-1", "苹果", "B-2"] * 3 + ["'=1+1", "'plain", "x" * 40, ""],
+    "name": ["苹果", "连衣裙"] * 3 + ["'=SUM(A1)", "", "'"],
+    "price": ["12.50", "0", "3"] * 3 + ["1.234", "-1", "x", ""],
+    "stock": ["3", "0"] * 3 + ["-1", "1.5", "", "'7"],
+    "launched": ["2024-01-31", "2023-12-01"] * 3 + ["2024-02-30", "", "'2024-01-31"],
+    "code": ["ABC", "XYZ"] * 3 + ["AB", "abc", ""],
+    "small": ["1", "9"] * 3 + ["0", "10", ""],
+    "amount": ["1.5", "123.4"] * 3 + ["12345", "0.55", ""],
+    "size": ["S", "M"] * 3 + ["L", ""],
+    "colour": ["red"] * 3 + ["blue", ""],
+    "active": ["true", "false", "yes"] * 3 + ["maybe", ""],
+    "at": ["2024-01-31 10:00:00"] * 3 + ["x", ""],
+    "note": ["note", "备注"] * 3 + ["", "'=x"],
+    "value": ["ok", "fine"] * 3 + ["odd", "weird", ""],
+    "low": ["1", "5"] * 3 + ["x"],
+    "high": ["3", "2", "9"] * 3 + ["x"],
+}
+MODELS_AND_COLUMNS = [
+    (Product, ["sku", "name", "price", "stock", "launched"]),
+    (Product, ["price", "sku", "stock", "name"]),  # launched left to its default
+    (Wide, ["code", "small", "amount", "size", "colour", "active", "at"]),
+    (PlainDefaults, ["sku"]),
+    (PlainDefaults, ["size", "sku", "note"]),
+    (Odd, ["value"]),
+    (WithModelCheck, ["sku", "name", "price", "stock", "launched"]),
+    (SeesEarlierFields, ["low", "high"]),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), choice=st.integers(0, len(MODELS_AND_COLUMNS) - 1), count=st.integers(1, 30))
+def test_a_chunk_checked_by_columns_gets_each_rows_own_verdict(data: st.DataObject, choice: int, count: int) -> None:
+    model, names = MODELS_AND_COLUMNS[choice]
+    extra = data.draw(st.integers(0, 2))  # columns of the file the mapping leaves out, before the mapped ones
+    row = st.tuples(*[st.just("ignored")] * extra, *[st.sampled_from(CELLS_BY_FIELD[name]) for name in names])
+    rows = [list(cells) for cells in data.draw(st.lists(row, min_size=count, max_size=count))]
+    validator = RowValidator(model, {extra + i: name for i, name in enumerate(names)})
+
+    assert validator.check_all(rows) == [validator.check(row) for row in rows]
+
+
+def test_a_chunk_of_valid_rows_is_checked_by_columns_when_the_model_allows() -> None:
+    rows = [[f"A-{n}", "苹果", f"{n}.50", str(n), "2024-01-31"] for n in range(200)]
+    plain = RowValidator(Product, dict(enumerate(["sku", "name", "price", "stock", "launched"])))
+
+    verdicts = plain.check_all(rows)
+
+    assert plain._by_column is not None
+    assert verdicts[7] == (("A-7", "苹果", Decimal("7.50"), 7, date(2024, 1, 31)), ())
+    assert RowValidator(PlainDefaults, {0: "sku"}).check_all([["A"]]) == [(("A", None, "S", Decimal("1.5")), ())]
+
+
+@pytest.mark.parametrize(
+    ("model", "names"),
+    [
+        (WithModelCheck, ("sku", "name", "price", "stock", "launched")),
+        (Odd, ("value",)),
+        (Aliased, ("sku",)),
+        (Computed, ("sku",)),  # its list is made afresh for each row
+        (SeesEarlierFields, ("low", "high")),
+    ],
+)
+def test_a_model_whose_fields_are_not_checked_alone_is_checked_row_by_row(
+    model: type[BaseModel], names: tuple[str, ...]
+) -> None:
+    assert RowValidator(model, dict(enumerate(names)))._by_column is None

@@ -28,7 +28,7 @@ from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
 from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, shaped_row, sheet_records
 from batchyard.jobs.tabular.segments import Piece, TextLayout, read_piece, scan
-from batchyard.jobs.tabular.validation import RowValidator
+from batchyard.jobs.tabular.validation import Reason, RowValidator, Verdict
 from batchyard.store.sql.resource_rows import existing_keys, resource_table, write_rows
 
 Mode = Literal["insert", "upsert", "skip_existing"]
@@ -60,12 +60,15 @@ class ImportParams(BaseModel):
 
 class SourceRow(NamedTuple):
     """A row of the file as a chunk loads it: its line, its cells in header order, why it cannot be used as it
-    is (when it cannot), and the file's header. (A tuple: a chunk makes thousands at once.)"""
+    is (when it cannot), the file's header, and the row's verdict — its values for the table, or the reasons
+    they are not valid — found with the chunk's other rows. (A tuple: a chunk makes thousands at once.)"""
 
     line: int
     cells: list[str]
     problem: str | None
     header: tuple[str, ...]
+    values: tuple[Any, ...] | None
+    reasons: tuple[Reason, ...]
 
     def __repr__(self) -> str:  # what a job shows as ``current``
         return f"line {self.line}"
@@ -85,6 +88,7 @@ class SourceRow(NamedTuple):
 
 
 _new_source_row = partial(tuple.__new__, SourceRow)  # from a tuple of its fields, without a Python call
+_problem = itemgetter(2)  # a Row's problem: None, or words (never empty)
 
 
 class Import:
@@ -133,7 +137,8 @@ class Import:
         header = tuple(spec["header"])
         resource = self._resource(ctx.params.resource)
         columns = {int(k): v for k, v in spec["columns"].items()}
-        ctx.state = _ChunkState(resource, RowValidator(resource.model, columns))
+        validator = RowValidator(resource.model, columns)
+        ctx.state = _ChunkState(resource)
         if "spool" in spec:  # a sheet's rows, each with its sheet row number in front
             data = ctx.read_file(str(spec["spool"]), offset, length)
             spooled = read_piece(data, TextLayout("csv", "utf-8", ["", *header], 0, 0), line)
@@ -141,19 +146,18 @@ class Import:
         else:
             data = ctx.read_upload(int(spec["upload"]), offset, length)
             rows = read_piece(data, TextLayout(spec["format"], spec["encoding"], list(header), 0, 0), line)
-        return list(map(_new_source_row, map(add, rows, repeat((header,)))))
+        return _judged_rows(rows, header, validator)
 
     def stored_form(self, row: SourceRow) -> tuple[dict[str, str], int]:
         return row.as_record(), row.line
 
     def process(self, row: SourceRow, ctx: Context) -> tuple[Any, ...]:
-        state: _ChunkState = ctx.state
+        if row.values is not None:
+            return row.values
         if row.problem is not None:
             raise RowRejected(reason=row.problem, reason_zh=problem_zh(row.problem))
-        record, reasons = state.validator.check(row.cells)
-        if record is None:
-            raise RowRejected(reason="; ".join(r.en for r in reasons), reason_zh="；".join(r.zh for r in reasons))
-        return record
+        reasons = row.reasons
+        raise RowRejected(reason="; ".join(r.en for r in reasons), reason_zh="；".join(r.zh for r in reasons))
 
     def write(self, records: list[tuple[Any, ...]], ctx: Context) -> dict[int, Any]:
         state: _ChunkState = ctx.state
@@ -237,12 +241,21 @@ class Import:
         return found
 
 
-class _ChunkState:
-    """What a chunk's rows share: the resource, its validator, and where a row's key is among its values."""
+def _judged_rows(rows: list[Row], header: tuple[str, ...], validator: RowValidator) -> list[SourceRow]:
+    """The chunk's rows with their verdicts, its well-shaped rows validated together."""
+    if not any(map(_problem, rows)):
+        verdicts = validator.check_all([row.values for row in rows])
+        return list(map(_new_source_row, map(add, rows, map(add, repeat((header,)), verdicts))))
+    shaped = iter(validator.check_all([row.values for row in rows if row.problem is None]))
+    unread: Verdict = (None, ())
+    return [_new_source_row((*row, header, *(unread if row.problem is not None else next(shaped)))) for row in rows]
 
-    def __init__(self, resource: Resource, validator: RowValidator) -> None:
+
+class _ChunkState:
+    """What a chunk's rows share: the resource, and where a row's key is among its values."""
+
+    def __init__(self, resource: Resource) -> None:
         self.resource = resource
-        self.validator = validator
         self.columns = [f.name for f in resource.fields]
         positions = [self.columns.index(k) for k in resource.key]
         if len(positions) == 1:

@@ -6,8 +6,11 @@ so each pydantic error becomes a sentence naming the column and quoting the cell
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime
+import enum
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
@@ -15,6 +18,7 @@ from types import NoneType
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined, SchemaValidator, core_schema
 
 from batchyard.core.cells import neutralise_formula
 
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
     from pydantic_core import ErrorDetails  # pydantic's own error shape, for the type checker only
 
 _QUOTE = repeat("'")
+_SEPARATOR = "\x00"  # joins a column's cells to look for one starting with a quote: no cell holds it (csv refuses)
+_IMMUTABLE_DEFAULTS = (NoneType, bool, int, float, str, bytes, Decimal, datetime.date, datetime.time, enum.Enum)
 QUOTED_VALUE_LIMIT = 60
 """How much of a cell a reason quotes: enough to find it, not so much that a pasted paragraph floods the report."""
 
@@ -105,6 +111,9 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
 _FALLBACK = ("{field}: {value}: {msg}", "{field}：{value} 无效（{msg}）")
 _ROW_LABEL = ("row", "本行")
 
+Verdict = tuple[tuple[Any, ...] | None, tuple[Reason, ...]]
+"""A row's values in the model's field order and no reasons, or None and every reason it is not valid."""
+
 
 class RowValidator:
     """One file's rows checked against ``model``, in lax mode so "12.50" becomes a Decimal and "2024-01-31" a
@@ -121,8 +130,19 @@ class RowValidator:
         names = list(model.model_fields)
         values = itemgetter(*names)
         self._values = values if len(names) > 1 else (lambda fields: (values(fields),))
+        self._by_column = _ColumnChecks.of(model, self._names)
 
-    def check(self, cells: list[str]) -> tuple[tuple[Any, ...] | None, tuple[Reason, ...]]:
+    def check_all(self, rows: Sequence[list[str]]) -> list[Verdict]:
+        """Each row's verdict, as ``check`` gives it. A chunk of a plain model (no validator that sees other
+        fields, no alias, defaults that are plain values) is checked a column at a time: one validation call
+        per column for every row whose cells are all filled and unquoted, the rest and any failing row one by one
+        — the same values and reasons, without a dict and a model instance per row."""
+        columns = self._by_column
+        if columns is None or not rows or not self._names or min(map(len, rows)) < self._width:
+            return list(map(self.check, rows))
+        return columns.verdicts(rows, list(zip(*map(self._cells, rows), strict=True)), self.check)
+
+    def check(self, cells: list[str]) -> Verdict:
         """The row's values in the model's field order, or None and every reason it is not valid."""
         if len(cells) >= self._width:
             picked = self._cells(cells)
@@ -152,6 +172,136 @@ class RowValidator:
             elif name in self._nullable:
                 data[name] = None
         return data
+
+
+class _ColumnChecks:
+    """A plain model's mapped fields validated a column at a time, its other fields given their defaults."""
+
+    def __init__(self, validators: list[SchemaValidator], fields: list[int | Any]) -> None:
+        self._validators = validators  # one per mapped column: its field's validation over a list of cells
+        self._fields = fields  # per model field: the mapped column feeding it, or the default it takes
+
+    @staticmethod
+    @lru_cache(maxsize=256)
+    def of(model: type[BaseModel], names: tuple[str, ...]) -> _ColumnChecks | None:
+        """How to check ``model`` by columns fed from ``names``, or None when a row must be checked whole: a
+        validator that may look at other fields, an alias, a default that is computed or validated."""
+        fields = _plain_fields(model)
+        if fields is None:
+            return None
+        config = model.__pydantic_core_schema__.get("config")
+        validators = []
+        for name in names:
+            schema = fields[name]["schema"]
+            if schema["type"] == "default":  # a cell is given: the default does not apply
+                schema = schema["schema"]
+            validators.append(SchemaValidator(core_schema.list_schema(schema), config))
+        feeds: list[int | Any] = []
+        for name, info in model.model_fields.items():
+            if name in names:
+                feeds.append(names.index(name))
+            elif _plain_default(info.default) and info.default_factory is None and not info.validate_default:
+                feeds.append(_Default(info.default))
+            else:
+                return None
+        return _ColumnChecks(validators, feeds)
+
+    def verdicts(
+        self, rows: Sequence[list[str]], columns: list[tuple[str, ...]], check: Callable[[list[str]], Verdict]
+    ) -> list[Verdict]:
+        """Each row's verdict: ``columns`` are the mapped cells of ``rows`` a column at a time; a row with an
+        empty or quoted cell, or one that fails, goes to ``check`` for its own verdict and reasons."""
+        whole: set[int] = set()
+        for column in columns:
+            if "" in column or _SEPARATOR + "'" in _SEPARATOR + _SEPARATOR.join(column):
+                whole.update(i for i, cell in enumerate(column) if not cell or cell[0] == "'")
+        fast = [i for i in range(len(rows)) if i not in whole]
+        validated = self._validated(columns, fast)
+        if validated is None:  # some rows fail: the others validated again without them, those checked whole
+            failing = self._failing(columns, fast)
+            whole |= failing
+            fast = [i for i in fast if i not in failing]
+            validated = self._validated(columns, fast)
+            if validated is None:  # cannot happen while fields are checked alone; if it does, row by row
+                return list(map(check, rows))
+        verdicts: list[Verdict] = [(None, ())] * len(rows)
+        count = len(fast)
+        feeds = [validated[f] if isinstance(f, int) else [f.value] * count for f in self._fields]
+        for i, values in zip(fast, zip(*feeds, strict=True), strict=True):
+            verdicts[i] = (values, ())
+        for i in whole:
+            verdicts[i] = check(rows[i])
+        return verdicts
+
+    def _validated(self, columns: list[tuple[str, ...]], rows: list[int]) -> list[list[Any]] | None:
+        """The columns' values for ``rows``, or None when one of them fails."""
+        picked = columns if len(rows) == len(columns[0]) else [[column[i] for i in rows] for column in columns]
+        try:
+            return [validator.validate_python(cells) for validator, cells in zip(self._validators, picked, strict=True)]
+        except ValidationError:
+            return None
+
+    def _failing(self, columns: list[tuple[str, ...]], rows: list[int]) -> set[int]:
+        """Which of ``rows`` fail in some column."""
+        failing: set[int] = set()
+        for validator, column in zip(self._validators, columns, strict=True):
+            try:
+                validator.validate_python([column[i] for i in rows])
+            except ValidationError as error:
+                found = error.errors(include_url=False, include_context=False, include_input=False)
+                failing.update(rows[int(detail["loc"][0])] for detail in found)
+        return failing
+
+
+@dataclass(frozen=True, slots=True)
+class _Default:
+    value: Any
+
+
+def _plain_fields(model: type[BaseModel]) -> dict[str, Any] | None:
+    """The model's fields schema when each field is validated on its own: no model or field validators (a
+    field's may read the fields before it), no custom ``__init__`` or post-init, no alias, no shared definitions."""
+    schema: Any = model.__pydantic_core_schema__
+    decorators = model.__pydantic_decorators__
+    if (
+        not isinstance(schema, dict)
+        or schema.get("type") != "model"
+        or schema.get("custom_init")
+        or schema.get("root_model")
+        or schema.get("post_init")
+        or decorators.validators
+        or decorators.field_validators
+        or decorators.root_validators
+        or decorators.model_validators
+        or model.model_config.get("validate_default")
+        or any(f.alias or f.validation_alias for f in model.model_fields.values())
+    ):
+        return None
+    fields = schema["schema"]
+    if fields.get("type") != "model-fields" or _refers_outside(fields["fields"]):
+        return None
+    found: dict[str, Any] = fields["fields"]
+    return found
+
+
+def _refers_outside(node: Any) -> bool:
+    """Whether a schema holds a function given validation info (it may read other fields) or a reference to a
+    definition elsewhere in the model's schema."""
+    if isinstance(node, dict):
+        if node.get("type") == "definition-ref":
+            return True
+        function = node.get("function")
+        if isinstance(function, dict) and function.get("type") == "with-info":
+            return True
+        return any(_refers_outside(value) for value in node.values())
+    if isinstance(node, list | tuple):
+        return any(_refers_outside(value) for value in node)
+    return False
+
+
+def _plain_default(value: Any) -> bool:
+    """A default every row may share: a value that cannot change, not one pydantic would copy or compute."""
+    return value is not PydanticUndefined and isinstance(value, _IMMUTABLE_DEFAULTS)
 
 
 def _picker(positions: list[int]) -> Callable[[list[str]], tuple[str, ...]]:

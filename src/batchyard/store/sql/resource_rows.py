@@ -12,7 +12,8 @@ import datetime
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import repeat
+from operator import is_, itemgetter
 from threading import Lock
 from typing import Any
 
@@ -151,7 +152,7 @@ def _converted(
     by_column: list[Sequence[Any]] = list(zip(*rows, strict=True))
     for position, process in processors:
         values = by_column[position]
-        if None in values:
+        if any(map(is_, values, repeat(None))):  # not ``None in``: that compares each value with None by ``==``
             by_column[position] = [None if value is None else process(value) for value in values]
         else:
             by_column[position] = list(map(process, values))
