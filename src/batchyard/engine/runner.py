@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchyard.core.backoff import backoff_seconds
-from batchyard.core.context import Context, RetryLater, Skip
+from batchyard.core.context import Completed, Context, RetryLater, Skip
 from batchyard.core.jobtype import JobType, ProcessFn
 from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemError
 from batchyard.core.policies import OnError
@@ -51,6 +51,9 @@ def run_chunk(
         progress.retry_at = time.time() + LOAD_RETRY_SECONDS
     elif isinstance(loaded, Exception):
         _fail_pending(job_type, chunk, ctx, loaded, progress)
+    elif isinstance(loaded.items, Completed):
+        chunk = loaded
+        _complete_loaded(chunk.items, progress)
     elif guard is None:
         chunk = loaded
         _process_items(job_type.process, job_type, chunk, ctx, progress)
@@ -85,6 +88,17 @@ def _loaded(job_type: JobType, chunk: ClaimedChunk, ctx: Context) -> ClaimedChun
     if len(items) != len(chunk.states):
         return ChunkChanged(expected=len(chunk.states), found=len(items))
     return dataclasses.replace(chunk, items=items)
+
+
+def _complete_loaded(outputs: list[Any], progress: _Progress) -> None:
+    """Every pending item succeeded as its chunk was loaded, with the output ``load`` gave it."""
+    states, kept, attempts = progress.states, progress.outputs, progress.attempts
+    for i, state in enumerate(states):
+        if state == PENDING:
+            states[i] = SUCCEEDED
+            kept[i] = outputs[i]
+            if i in attempts:
+                attempts[i] += 1
 
 
 def _fail_pending(job_type: JobType, chunk: ClaimedChunk, ctx: Context, error: Exception, progress: _Progress) -> None:

@@ -31,7 +31,7 @@ import xlsxwriter  # type: ignore[import-untyped]  # ships annotations but no py
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from batchyard.core.cells import FORMULA_STARTS, neutralise_formula
-from batchyard.core.context import Context, RetryLater
+from batchyard.core.context import Completed, Context, RetryLater
 from batchyard.core.files import Artifact
 from batchyard.core.jobtype import JobType, define_job_type
 from batchyard.core.planning import Segment
@@ -136,12 +136,11 @@ class Export:
         text = _encoded(rows, plan, ctx.params.format)
         name = f"{PART_PREFIX}{first:012d}-{size}-{len(rows)}"  # planned rows, and the rows it holds
         ctx.save_file(name, [text.encode()], "application/octet-stream", kind="part")
-        return [None] * size  # a row's item has nothing left to do: counted, it shows the progress
+        return Completed([None] * size)  # each row's item is done: counted, it shows the progress
 
     def process(self, item: Any, ctx: Context) -> Any:
-        if isinstance(item, dict):
-            return self._assemble(ctx, ctx.state)
-        return None
+        """Only the last item comes here (a page's rows complete as it loads): it assembles the file."""
+        return self._assemble(ctx, ctx.state)
 
     # assembling -------------------------------------------------------------------------------------------------
     def _assemble(self, ctx: Context, plan: Plan) -> dict[str, Any]:
