@@ -11,7 +11,10 @@ export BATCHYARD_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
 # Test processes run side by side (pytest-xdist); each test has its own SQLite file and PostgreSQL schema.
 JOBS ?= 2
 
-.PHONY: all run test quick lint typecheck imports pytest bench clean install
+# The long chaos and model tests are marked slow: CI runs them after `make test` (`make slow`).
+MARKS ?= not slow
+
+.PHONY: all run test quick slow lint typecheck imports pytest bench clean install
 
 all: test
 
@@ -39,10 +42,11 @@ typecheck: install
 imports: install
 	$(BIN)/lint-imports
 
-# The coverage floor applies to the full run only: `make pytest PYTEST_ARGS=tests/unit` reports without judging.
+# The coverage floor applies to the full run only: `make pytest PYTEST_ARGS=tests/unit` reports without judging;
+# `make pytest MARKS=` runs the slow tests too.
 pytest: install
 	rm -f .coverage .coverage.*
-	$(BIN)/coverage run -m pytest -n $(JOBS) $(PYTEST_ARGS)
+	$(BIN)/coverage run -m pytest -n $(JOBS) $(if $(MARKS),-m "$(MARKS)") $(PYTEST_ARGS)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report $(if $(PYTEST_ARGS),,--fail-under=90)
 
@@ -51,6 +55,10 @@ quick: install
 	$(BIN)/pytest -q -n $(JOBS) -m "not slow" tests/unit tests/contract $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
+
+# The slow tests alone: kill -9 chaos, database outages, hung items, leases, takeovers, model-based runs (~7 min).
+slow: install
+	$(BIN)/pytest -q -n $(JOBS) -m slow $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/engine.py --memory

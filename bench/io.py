@@ -6,8 +6,8 @@ One generated CSV of --rows product rows (8 columns, Chinese text, a unique ``sk
   file, 2 worker processes), beside the raw limit of each database — ``csv.reader`` and one ``executemany`` in
   one transaction into the same table with its unique key (SQLite), ``COPY FROM STDIN`` of the file
   (PostgreSQL) — and beside ``pandas.read_csv`` + ``to_sql`` (validating nothing);
-- export: all rows to CSV beside a cursor and ``csv.writer``; --xlsx-rows rows to XLSX beside XlsxWriter in
-  constant-memory mode;
+- export: all rows to CSV beside a cursor and ``csv.writer`` (2 worker processes, as the import, then 1);
+  --xlsx-rows rows to XLSX beside XlsxWriter in constant-memory mode;
 - memory: the workers' peak RSS importing --rows and --memory-rows rows (SQLite).
 
 Run: ``.venv/bin/python bench/io.py`` (``--rows 200000`` for a quick look).
@@ -118,9 +118,9 @@ def batchyard_import(url: str, data_dir: Path, path: Path) -> tuple[float, float
             workers.stop()
 
 
-def batchyard_export(url: str, data_dir: Path, fmt: str, limit: int | None) -> float:
+def batchyard_export(url: str, data_dir: Path, fmt: str, limit: int | None, workers_count: int = 2) -> float:
     with yard_on(url, data_dir) as yard:
-        workers = Workers(url, data_dir, count=1)
+        workers = Workers(url, data_dir, count=workers_count)
         try:
             time.sleep(3)
             params: dict[str, object] = {"resource": "items", "format": fmt}
@@ -269,12 +269,12 @@ def run_database(
         return
     raw_export = raw_csv_export(url, work / "raw.csv")
     report("raw: cursor + csv.writer", rows, raw_export)
-    report("batchyard export csv", rows, batchyard_export(url, work / f"data-{name}", "csv", None), raw_export)
+    data = work / f"data-{name}"
+    report("batchyard export csv (2 workers)", rows, batchyard_export(url, data, "csv", None), raw_export)
+    report("batchyard export csv (1 worker)", rows, batchyard_export(url, data, "csv", None, 1), raw_export)
     raw_xlsx = raw_xlsx_export(url, work / "raw.xlsx", xlsx_rows)
     report(f"raw: XlsxWriter constant memory ({xlsx_rows:,} rows)", xlsx_rows, raw_xlsx)
-    report(
-        "batchyard export xlsx", xlsx_rows, batchyard_export(url, work / f"data-{name}", "xlsx", xlsx_rows), raw_xlsx
-    )
+    report("batchyard export xlsx (2 workers)", xlsx_rows, batchyard_export(url, data, "xlsx", xlsx_rows), raw_xlsx)
 
 
 def memory(work: Path, sizes: list[int]) -> None:

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from batchyard import JobStatus, Yard
 from tests.acceptance.helpers import REPO, log_records, stop_process, subprocess_env, wait_for
+
+pytestmark = pytest.mark.slow  # long: run by `make slow` (CI), not by `make test`
 
 APP = "tests.support.planning_apps:yard"
 ITEMS = 400  # at 20 ms each, planning takes 8 s: long enough to interrupt it

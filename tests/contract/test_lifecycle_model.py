@@ -53,6 +53,8 @@ from batchyard.store.base import PlanningClaim
 from batchyard.store.sql import codec
 from batchyard.store.sql.tables import chunks as chunks_table
 
+pytestmark = pytest.mark.slow  # long: run by `make slow` (CI), not by `make test`
+
 TINY_LEASE = 0.05  # a "crashed" worker's lease: expired by the next reap (or, for a planner, the next claim)
 LONG_LEASE = 600.0  # never expires during a test
 MAX_JOBS = 6

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -24,6 +25,8 @@ from tests.contract.test_lifecycle_model import FreshDatabases
 from batchyard import Context, Yard
 from batchyard.core.status import FINISHED, JobStatus
 from batchyard.errors import Conflict, IllegalTransition, NothingToRetry
+
+pytestmark = pytest.mark.slow  # long: run by `make slow` (CI), not by `make test`
 
 LEASE = 0.6  # short: a worker stalled by the loaded machine loses chunks, which must be redone once
 TYPES: dict[str, dict[str, Any]] = {
