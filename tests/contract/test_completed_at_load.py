@@ -10,7 +10,10 @@ from tests.contract.invariants import assert_counters_match
 
 from batchyard import Context, JobStatus, Yard
 from batchyard.core.context import Completed
+from batchyard.core.jobtype import define_job_type
+from batchyard.core.model import ClaimedChunk
 from batchyard.core.planning import Segment
+from batchyard.engine.runner import run_chunk
 
 
 class Pages:
@@ -47,3 +50,24 @@ def test_items_completed_at_load_succeed_with_their_outputs_without_process(yard
     outputs = [record.output for record in yard.items(job.id)]
     assert outputs == [f"row {n} written" for n in range(7)] + ["summed up"]
     assert_counters_match(yard, job.id)
+
+
+def test_a_chunk_given_back_is_not_even_loaded() -> None:
+    """A chunk claimed ahead for a job since paused or cancelled, or held by a stopping worker, is given back
+    untouched: loading it would do its items' work (an export's page) and count them as succeeded."""
+    loads: list[dict[str, Any]] = []
+
+    class Counted(Pages):
+        def load(self, spec: dict[str, Any], ctx: Context) -> list[Any]:
+            loads.append(spec)
+            return super().load(spec, ctx)
+
+    job_type = define_job_type("pages", Counted())
+    chunk = ClaimedChunk(1, 1, "pages", "o", {}, 1, "t", 0, 0, {"first": 0, "rows": 3}, None, "---", [None] * 3, {}, 0)
+    ctx = Context(job_id=1, owner="o", params={}, round=1)
+    ctx.request_stop()
+
+    outcome = run_chunk(job_type, chunk, ctx, done_scope=None)
+
+    assert outcome.states == "---"
+    assert loads == []

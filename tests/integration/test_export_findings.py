@@ -200,3 +200,36 @@ def test_working_files_are_not_listed_as_what_the_job_made(shop: Yard) -> None:
     kinds = {a.kind for a in shop.store.artifacts(job.id)}
     assert kinds == {"export"}
     assert [a.kind for a in shop.artifacts(job.id)] == ["export"]
+
+
+def test_joining_again_after_a_page_ran_again_gives_the_file_made_and_clears_the_stray_part(shop: Yard) -> None:
+    """A page whose worker was lost after its part was saved runs again after the file was joined; a join run
+    again (its commit lost) must give the file made, not wait for ever on the stray part."""
+    load(shop, csv_bytes(list(product_rows(5))))
+    job, data = export(shop)
+    [made] = [a for a in shop.artifacts(job.id) if a.kind == "export"]
+    ctx = Context(job_id=job.id, owner=job.owner, params=exporting.ExportParams(resource="products"), round=1)
+    ctx.files = shop.files
+    ctx.index = job.total - 1
+    ctx.save_file(f"{exporting.PART_PREFIX}000000000000-5-5", [b"SKU,x\r\n"], "text/csv", kind="part")
+
+    again = exporting.Export(shop.resources, shop._resource_databases)._assemble(ctx, ctx_plan(shop))
+
+    assert again["artifact_id"] == made.id
+    assert [a.id for a in shop.artifacts(job.id) if a.kind == "export"] == [made.id]
+    with shop.open_artifact(made.id) as stream:
+        assert stream.read() == data
+    assert not [f for f in ctx.list_files() if f.name.startswith(exporting.PART_PREFIX)]
+
+
+def test_a_page_written_twice_with_different_row_counts_is_joined_once() -> None:
+    """A page run again after its worker was lost may read a row more or less: the latest part stands."""
+
+    def part(id: int, name: str) -> Any:
+        return type("Part", (), {"id": id, "name": exporting.PART_PREFIX + name})()
+
+    last = [part(1, "000000000000-5000-5000"), part(2, "000000005000-3-3"), part(3, "000000005000-3-2")]
+    middle = [part(4, "000000000000-5000-5000"), part(5, "000000000000-5000-4999"), part(6, "000000005000-3-3")]
+
+    assert [p.id for p in exporting._ordered_parts(last, expected=5003)] == [1, 3]
+    assert [p.id for p in exporting._ordered_parts(middle, expected=5003)] == [5, 6]

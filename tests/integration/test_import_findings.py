@@ -5,11 +5,13 @@ line ends, reasons in Chinese, a column too narrow for a value, and a file stora
 from __future__ import annotations
 
 import io
+import threading
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy import create_engine, text
 
 from batchyard import Yard
@@ -142,3 +144,52 @@ def test_a_file_storage_away_while_a_chunk_loads_pauses_it_instead_of_failing_ro
     job = run(shop, csv_bytes(list(product_rows(10))))
     assert (job.status, job.succeeded, job.failed) == ("succeeded", 10, 0)
     assert calls["n"] == 2
+
+
+def test_a_key_held_by_another_transaction_past_the_lock_timeout_is_waited_out_not_failed(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    """COPY into the table waits for a transaction writing the same key; past ``lock_timeout`` that is the
+    moment's fault, so the commit is tried again — no row fails for it."""
+    yard = declare(Yard(pg_schema_url, data_dir=tmp_path, pg_lock_timeout=0.3))
+    try:
+        yard.store.ensure_resource(yard.resources["products"])
+        engine = create_engine(pg_schema_url)
+        holder = engine.connect()
+        holder.execute(text("INSERT INTO products (sku, name, price, stock) VALUES ('SKU0000003', 'x', '1', 1)"))
+        releaser = threading.Timer(2.0, holder.rollback)  # the other transaction gives the key up after a while
+        releaser.start()
+        try:
+            done = run(yard, csv_bytes(list(product_rows(10))))
+        finally:
+            releaser.join()
+            holder.close()
+            engine.dispose()
+        assert (done.succeeded, done.failed) == (10, 0), yard.store.job_status(done.id)
+        assert raw(yard, "SELECT count(*) FROM products") == [(10,)]
+    finally:
+        yard.close()
+
+
+class Shipment(BaseModel):
+    """A model whose own code raises what pydantic does not report, for one row."""
+
+    code: str
+    country: Annotated[str, AfterValidator(lambda c: {"CN": "China", "US": "United States"}[c])]
+
+
+def test_a_row_whose_check_raises_fails_alone_and_keeps_its_cells(yard: Yard) -> None:
+    yard.resource("shipments", Shipment, key=["code"])
+    data = b"code,country\nS1,CN\nS2,US\nS3,XX\nS4,CN\n"
+
+    done = run(yard, data, resource="shipments")
+
+    assert (done.succeeded, done.failed) == (3, 1)
+    [failed] = list(yard.items(done.id, status="failed"))
+    assert failed.error == "KeyError: 'XX'"
+    assert failed.input == {"code": "S3", "country": "XX"}
+    assert raw(yard, "SELECT code, country FROM shipments ORDER BY code") == [
+        ("S1", "China"),
+        ("S2", "United States"),
+        ("S4", "China"),
+    ]

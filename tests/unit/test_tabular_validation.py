@@ -8,13 +8,22 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError, PydanticUseDefault
 
 from batchyard.jobs.tabular.validation import (
     Reason,
@@ -339,6 +348,26 @@ class SeesEarlierFields(BaseModel):
     high: Annotated[int, AfterValidator(lambda v, info: v if v >= info.data.get("low", 0) else -v)]
 
 
+def _not_applicable(value: object) -> object:
+    if value == "N/A":
+        raise PydanticUseDefault
+    return value
+
+
+class UsesDefaults(BaseModel):
+    """A validator that says "use the default" for a cell: the column check must keep the field's default."""
+
+    sku: str
+    qty: Annotated[int, BeforeValidator(_not_applicable)] = 0
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    sku: str
+    name: str
+
+
 class PlainDefaults(BaseModel):
     sku: str
     note: str | None = None
@@ -362,6 +391,7 @@ CELLS_BY_FIELD = {
     "at": ["2024-01-31 10:00:00"] * 3 + ["x", ""],
     "note": ["note", "备注"] * 3 + ["", "'=x"],
     "value": ["ok", "fine"] * 3 + ["odd", "weird", ""],
+    "qty": ["1", "7"] * 3 + ["N/A", "x", ""],
     "low": ["1", "5"] * 3 + ["x"],
     "high": ["3", "2", "9"] * 3 + ["x"],
 }
@@ -372,6 +402,8 @@ MODELS_AND_COLUMNS = [
     (PlainDefaults, ["sku"]),
     (PlainDefaults, ["size", "sku", "note"]),
     (Odd, ["value"]),
+    (UsesDefaults, ["sku", "qty"]),
+    (Strict, ["name", "sku"]),
     (WithModelCheck, ["sku", "name", "price", "stock", "launched"]),
     (SeesEarlierFields, ["low", "high"]),
 ]
@@ -414,3 +446,38 @@ def test_a_model_whose_fields_are_not_checked_alone_is_checked_row_by_row(
     model: type[BaseModel], names: tuple[str, ...]
 ) -> None:
     assert RowValidator(model, dict(enumerate(names)))._by_column is None
+
+
+class _Counting(RowValidator):
+    """Counts the rows checked one by one."""
+
+    one_by_one = 0
+
+    def check(self, cells: list[str]) -> tuple[Any, Any]:
+        _Counting.one_by_one += 1
+        return super().check(cells)
+
+
+@pytest.mark.parametrize("model", [Strict, UsesDefaults])
+def test_a_chunk_of_valid_rows_needs_no_row_checked_alone(model: type[BaseModel]) -> None:
+    _Counting.one_by_one = 0
+    validator = _Counting(model, {0: "sku", 1: list(model.model_fields)[1]})
+
+    verdicts = validator.check_all([[f"A-{n}", "N/A" if n % 2 else str(n)] for n in range(100)])
+
+    assert _Counting.one_by_one == 0
+    assert all(values is not None for values, _ in verdicts)
+
+
+def test_a_check_that_raises_fails_its_row_alone() -> None:
+    class Country(BaseModel):
+        code: str
+        country: Annotated[str, AfterValidator(lambda c: {"CN": "China"}[c])]
+
+    validator = RowValidator(Country, {0: "code", 1: "country"})
+
+    first, second = validator.check_all([["A", "CN"], ["B", "XX"]])
+
+    assert first == (("A", "China"), ())
+    assert second[0] is None
+    assert isinstance(second[1], KeyError)

@@ -45,8 +45,10 @@ def run_chunk(
     ``ItemTimedOut``, and one that does not give way after a stop request is interrupted and left pending.
     """
     progress = _Progress(chunk.first_index, list(chunk.states), list(chunk.outputs), dict(chunk.attempts))
-    loaded = _loaded(job_type, chunk, ctx)
-    if isinstance(loaded, BlobStorageError | DatabaseUnavailable):  # a fault, not the items': a pause
+    loaded = chunk if ctx.stop_requested else _loaded(job_type, chunk, ctx)
+    if ctx.stop_requested:  # given back untouched (its job paused or cancelled, the worker stopping): not loaded
+        pass
+    elif isinstance(loaded, BlobStorageError | DatabaseUnavailable):  # a fault, not the items': a pause
         log.warning("chunk %s of job %s could not be loaded, retried later: %s", chunk.seq, chunk.job_id, loaded)
         progress.retry_at = time.time() + LOAD_RETRY_SECONDS
     elif isinstance(loaded, Exception):

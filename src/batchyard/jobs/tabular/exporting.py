@@ -36,7 +36,7 @@ from batchyard.core.files import Artifact
 from batchyard.core.jobtype import JobType, define_job_type
 from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource, ResourceField
-from batchyard.errors import CellTooLong, InvalidParams
+from batchyard.errors import BlobNotFound, CellTooLong, InvalidParams
 from batchyard.store.sql.resource_reads import Condition, Order, ResourceDatabases, page_bounds, read_page
 
 Format = Literal["csv", "xlsx", "jsonl"]
@@ -147,11 +147,12 @@ class Export:
         params: ExportParams = ctx.params
         name = _file_name(plan.resource.name, params)
         files = ctx.list_files()
-        parts = [a for a in files if a.name.startswith(PART_PREFIX)]
+        found = [a for a in files if a.name.startswith(PART_PREFIX)]
         made = next((a for a in files if a.kind == "export" and a.name == name), None)
-        if made is not None and not parts:  # assembled before, its commit lost: the file stands
+        if made is not None:  # assembled before, its commit lost: the file stands (a page run again since, too)
+            ctx.delete_files(p.name for p in found)
             return {"artifact_id": made.id, "name": made.name, "size": made.size}
-        parts = _ordered_parts(parts, expected=ctx.index)
+        parts = _ordered_parts(found, expected=ctx.index)
         header = [_title(f, params.language) for f in plan.columns]
         if params.format == "xlsx":
             body: Iterable[bytes] = _workbook(ctx, parts, plan, header)
@@ -159,8 +160,11 @@ class Export:
             body = _text_file(ctx, parts, params, header)
         if params.gzip:
             body = _gzipped(body)
-        artifact = ctx.save_file(name, body, _content_type(params), kind="export")
-        ctx.delete_files(p.name for p in parts)
+        try:
+            artifact = ctx.save_file(name, body, _content_type(params), kind="export")
+        except BlobNotFound:  # a part replaced while it was read (its page run again): join them again later
+            raise RetryLater("a page of the export was written again while it was joined", PARTS_WAIT_SECONDS) from None
+        ctx.delete_files(p.name for p in found)
         rows = sum(_part_rows_written(p) for p in parts)
         return {"artifact_id": artifact.id, "name": artifact.name, "size": artifact.size, "rows": rows}
 
@@ -346,9 +350,13 @@ def _content_type(params: ExportParams) -> str:
 
 
 def _ordered_parts(files: list[Artifact], *, expected: int) -> list[Artifact]:
-    """The part files in row order; while a page is still to be done (retried after a fault), the assembly
-    waits for it rather than failing."""
-    parts = sorted(files, key=_part_first)
+    """The part files in row order, one per page — the latest, when a page was run again (its worker lost) and
+    read a different number of rows; while a page is still to be done (in another worker's hands, or retried
+    after a fault), the assembly waits for it rather than failing."""
+    latest: dict[int, Artifact] = {}
+    for part in sorted(files, key=lambda a: a.id):
+        latest[_part_first(part)] = part
+    parts = sorted(latest.values(), key=_part_first)
     position = 0
     for part in parts:
         first, planned = _part_first(part), int(part.name.removeprefix(PART_PREFIX).split("-")[1])

@@ -68,7 +68,7 @@ class SourceRow(NamedTuple):
     problem: str | None
     header: tuple[str, ...]
     values: tuple[Any, ...] | None
-    reasons: tuple[Reason, ...]
+    reasons: tuple[Reason, ...] | Exception
 
     def __repr__(self) -> str:  # what a job shows as ``current``
         return f"line {self.line}"
@@ -157,6 +157,8 @@ class Import:
         if row.problem is not None:
             raise RowRejected(reason=row.problem, reason_zh=problem_zh(row.problem))
         reasons = row.reasons
+        if isinstance(reasons, Exception):  # the model's own code failed on this row
+            raise reasons
         raise RowRejected(reason="; ".join(r.en for r in reasons), reason_zh="；".join(r.zh for r in reasons))
 
     def write(self, records: list[tuple[Any, ...]], ctx: Context) -> dict[int, Any]:
@@ -281,8 +283,12 @@ def _previewed(row: Row, validator: RowValidator) -> dict[str, Any]:
     if row.problem is not None:
         reasons = [{"field": None, "en": row.problem, "zh": problem_zh(row.problem)}]
     else:
-        _, found = validator.check(row.values)
-        reasons = [{"field": r.field, "en": r.en, "zh": r.zh} for r in found]
+        [(_, found)] = validator.check_all([row.values])
+        if isinstance(found, Exception):
+            said = f"{type(found).__name__}: {found}"
+            reasons = [{"field": None, "en": f"the check failed: {said}", "zh": f"校验出错：{said}"}]
+        else:
+            reasons = [{"field": r.field, "en": r.en, "zh": r.zh} for r in found]
     cells = [c if len(c) <= PREVIEW_CELL_CHARS else c[: PREVIEW_CELL_CHARS - 1] + "…" for c in row.values]
     return {"line": row.number, "cells": cells, "valid": not reasons, "reasons": reasons}
 

@@ -111,8 +111,9 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
 _FALLBACK = ("{field}: {value}: {msg}", "{field}：{value} 无效（{msg}）")
 _ROW_LABEL = ("row", "本行")
 
-Verdict = tuple[tuple[Any, ...] | None, tuple[Reason, ...]]
-"""A row's values in the model's field order and no reasons, or None and every reason it is not valid."""
+Verdict = tuple[tuple[Any, ...] | None, tuple[Reason, ...] | Exception]
+"""A row's values in the model's field order and no reasons, or None and every reason it is not valid — or the
+exception its check raised that pydantic does not report (a validator's ``KeyError``), which fails that row."""
 
 
 class RowValidator:
@@ -139,10 +140,20 @@ class RowValidator:
         — the same values and reasons, without a dict and a model instance per row."""
         columns = self._by_column
         if columns is None or not rows or not self._names or min(map(len, rows)) < self._width:
-            return list(map(self.check, rows))
-        return columns.verdicts(rows, list(zip(*map(self._cells, rows), strict=True)), self.check)
+            return list(map(self._checked, rows))
+        try:
+            return columns.verdicts(rows, list(map(list, zip(*map(self._cells, rows), strict=True))), self._checked)
+        except Exception:  # noqa: BLE001 - raised by a validator, not reported by pydantic: each row on its own
+            return list(map(self._checked, rows))
 
-    def check(self, cells: list[str]) -> Verdict:
+    def _checked(self, cells: list[str]) -> Verdict:
+        """``check``, with an exception its validators raise kept as the row's verdict: it fails that row alone."""
+        try:
+            return self.check(cells)
+        except Exception as error:  # noqa: BLE001 - a model's own code may raise anything
+            return None, error
+
+    def check(self, cells: list[str]) -> tuple[tuple[Any, ...] | None, tuple[Reason, ...]]:
         """The row's values in the model's field order, or None and every reason it is not valid."""
         if len(cells) >= self._width:
             picked = self._cells(cells)
@@ -191,11 +202,8 @@ class _ColumnChecks:
             return None
         config = model.__pydantic_core_schema__.get("config")
         validators = []
-        for name in names:
-            schema = fields[name]["schema"]
-            if schema["type"] == "default":  # a cell is given: the default does not apply
-                schema = schema["schema"]
-            validators.append(SchemaValidator(core_schema.list_schema(schema), config))
+        for name in names:  # the field's schema with its default: a validator may say "use the default"
+            validators.append(SchemaValidator(core_schema.list_schema(fields[name]["schema"]), config))
         feeds: list[int | Any] = []
         for name, info in model.model_fields.items():
             if name in names:
@@ -207,7 +215,7 @@ class _ColumnChecks:
         return _ColumnChecks(validators, feeds)
 
     def verdicts(
-        self, rows: Sequence[list[str]], columns: list[tuple[str, ...]], check: Callable[[list[str]], Verdict]
+        self, rows: Sequence[list[str]], columns: list[list[str]], check: Callable[[list[str]], Verdict]
     ) -> list[Verdict]:
         """Each row's verdict: ``columns`` are the mapped cells of ``rows`` a column at a time; a row with an
         empty or quoted cell, or one that fails, goes to ``check`` for its own verdict and reasons."""
@@ -233,7 +241,7 @@ class _ColumnChecks:
             verdicts[i] = check(rows[i])
         return verdicts
 
-    def _validated(self, columns: list[tuple[str, ...]], rows: list[int]) -> list[list[Any]] | None:
+    def _validated(self, columns: list[list[str]], rows: list[int]) -> list[list[Any]] | None:
         """The columns' values for ``rows``, or None when one of them fails."""
         picked = columns if len(rows) == len(columns[0]) else [[column[i] for i in rows] for column in columns]
         try:
@@ -241,7 +249,7 @@ class _ColumnChecks:
         except ValidationError:
             return None
 
-    def _failing(self, columns: list[tuple[str, ...]], rows: list[int]) -> set[int]:
+    def _failing(self, columns: list[list[str]], rows: list[int]) -> set[int]:
         """Which of ``rows`` fail in some column."""
         failing: set[int] = set()
         for validator, column in zip(self._validators, columns, strict=True):

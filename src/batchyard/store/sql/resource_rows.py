@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeEngine
 
 from batchyard.core.resources import Resource
 from batchyard.errors import DatabaseUnavailable, InvalidParams, ValueRefused
+from batchyard.store.sql.database import TRANSIENT_SQLSTATE_CLASSES, TRANSIENT_SQLSTATES
 from batchyard.store.sql.resource_tables import DecimalText, column_type, model_table
 
 KeyValues = tuple[Any, ...]
@@ -189,10 +190,11 @@ def _on_conflict(conn: Connection, columns: Sequence[str], key: Sequence[str], *
     return f" ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
 
 
-def _connection_fault(exc: psycopg.Error) -> bool:
-    """A lost connection or a server going down (SQLSTATE 08…, 57P0…), not a statement cancelled for its time."""
+def _transient(exc: psycopg.Error) -> bool:
+    """A fault of the moment, not of the rows: a lost connection or a server going down, a deadlock or a lock
+    not granted in time (COPY into the table waits on another transaction writing the same key)."""
     state = exc.sqlstate or ""
-    return state == "" or state.startswith("08") or state.startswith("57P0")
+    return state == "" or state in TRANSIENT_SQLSTATES or state.startswith(TRANSIENT_SQLSTATE_CLASSES)
 
 
 def _qualified(conn: Connection, table: Table) -> str:
@@ -210,32 +212,23 @@ def _copy_and_merge(
     update: bool,
     keys: Sequence[KeyValues],
 ) -> Written:
-    """COPY the rows into a staging table private to this session (emptied at each commit), then one
-    INSERT … SELECT into the table; when not every row went in as new, again with a RETURNING that says which
-    keys were new (``keys``: the rows' keys, as the caller has them)."""
+    """The usual batch of an import — every key new — COPYed straight into the table under a savepoint. When a
+    key exists (the COPY fails, undone to the savepoint), the rows are COPYed into a staging table private to
+    this session (emptied at each commit), then moved by one INSERT … SELECT … ON CONFLICT with a RETURNING
+    that says which keys were new (``keys``: the rows' keys, as the caller has them)."""
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
     target = _qualified(conn, table)
+    if _copied_whole(conn, target, names, rows):
+        return Written(set(keys), set())
     staging = "by_stage_" + hashlib.sha256(f"{target}({names})".encode()).hexdigest()[:16]
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS"
         f" AS SELECT {names} FROM {target} WITH NO DATA"
     )
     conn.exec_driver_sql(f"TRUNCATE {staging}")
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    except psycopg.errors.DataError as exc:  # a value the column cannot hold: said without the staging table
-        raise ValueRefused(reason=exc.diag.message_primary or "a value does not fit its column") from None
-    except psycopg.OperationalError as exc:
-        if _connection_fault(exc):  # the connection, not the rows: the commit is retried
-            raise DatabaseUnavailable(reason=(exc.diag.message_primary or "the COPY was interrupted")) from exc
-        raise
+    _copy(conn, staging, names, rows)
     insert = f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging}"
-    if _all_merged(conn, insert + _on_conflict(conn, columns, key, update=False), len(rows)):
-        return Written(set(keys), set())
     returning = ", ".join(quote(c) for c in key)
     found = conn.exec_driver_sql(
         f"{insert}{_on_conflict(conn, columns, key, update=update)} RETURNING (xmax = 0) AS inserted, {returning}"
@@ -247,12 +240,33 @@ def _copy_and_merge(
     return Written(inserted, updated)
 
 
-def _all_merged(conn: Connection, insert: str, count: int) -> bool:
-    """Move every staged row into the table, or none: under a savepoint, undone unless each went in — the usual
-    batch of an import, whose keys are all new, then needs no row back from the server."""
+def _copied_whole(conn: Connection, target: str, names: str, rows: Sequence[tuple[Any, ...]]) -> bool:
+    """COPY every row into the table, or none: under a savepoint, undone when a key is there already. (The
+    server then does what a plain COPY of the file does; a staging table would have it write every row twice.)"""
     conn.exec_driver_sql("SAVEPOINT by_rows")
-    complete = conn.exec_driver_sql(insert).rowcount == count
+    try:
+        complete = _copy(conn, target, names, rows) == len(rows)  # a trigger may have kept a row out
+    except psycopg.errors.UniqueViolation:
+        complete = False
     if not complete:
         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT by_rows")
     conn.exec_driver_sql("RELEASE SAVEPOINT by_rows")
     return complete
+
+
+def _copy(conn: Connection, into: str, names: str, rows: Sequence[tuple[Any, ...]]) -> int:
+    """The rows through COPY, on the driver; how many went in. A value the column cannot hold is the row's
+    fault, a transient fault the commit's (retried)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {into} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.errors.DataError as exc:  # a value the column cannot hold: said without the table's words
+        raise ValueRefused(reason=exc.diag.message_primary or "a value does not fit its column") from None
+    except psycopg.OperationalError as exc:
+        if _transient(exc):  # not the rows' fault: the commit is retried
+            raise DatabaseUnavailable(reason=(exc.diag.message_primary or "the COPY was interrupted")) from exc
+        raise
+    copied: int = cursor.rowcount
+    return copied
