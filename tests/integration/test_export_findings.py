@@ -20,6 +20,7 @@ from batchyard.core.model import Job
 from batchyard.core.resources import define_resource
 from batchyard.errors import DatabaseUnavailable, InvalidResource
 from batchyard.jobs.tabular import exporting
+from batchyard.store.sql import resource_reads
 from tests.support.shop import csv_bytes, declare, product_rows
 
 
@@ -233,3 +234,44 @@ def test_a_page_written_twice_with_different_row_counts_is_joined_once() -> None
 
     assert [p.id for p in exporting._ordered_parts(last, expected=5003)] == [1, 3]
     assert [p.id for p in exporting._ordered_parts(middle, expected=5003)] == [5, 6]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_pages_stepped_along_the_key_are_the_pages_numbered_in_one_pass(shop: Yard, descending: bool) -> None:
+    """Planning in key order steps along the key's index; it must cut the very pages the sorted pass cuts."""
+    load(shop, csv_bytes(list(product_rows(23))))
+    resource = shop.resources["products"]
+    order = resource_reads.Order(None, descending)
+    with shop._resource_databases.reading(resource) as conn:
+        table = resource_reads.resource_table(conn, resource, create=False)
+        columns = [table.c[name] for name in resource_reads.sort_columns(resource, order)]
+        ordering = [c.desc() if descending else c.asc() for c in columns]
+        for conditions in (
+            [],
+            [resource_reads.Condition("stock", "ge", 7)],
+            [resource_reads.Condition("sku", "eq", "-")],
+        ):
+            where = resource_reads._where(conn, table, resource, conditions)
+            for page_rows in (1, 5, 16, 23, 50):
+                stepped = list(resource_reads.page_bounds(conn, resource, conditions, order, page_rows))
+                numbered = list(resource_reads._numbered_bounds(conn, columns, ordering, where, page_rows))
+                assert stepped == numbered, (conditions, page_rows)
+        assert sum(rows for *_, rows in resource_reads.page_bounds(conn, resource, [], order, 5)) == 23
+
+
+def test_rows_in_key_order_are_planned_by_steps_and_others_in_one_sorted_pass(
+    shop: Yard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(shop, csv_bytes(list(product_rows(12))))
+    resource = shop.resources["products"]
+    used: list[str] = []
+    for name in ("_stepped_bounds", "_numbered_bounds"):
+        real = getattr(resource_reads, name)
+        monkeypatch.setattr(
+            resource_reads, name, lambda *a, _real=real, _name=name, **k: used.append(_name) or _real(*a, **k)
+        )
+    with shop._resource_databases.reading(resource) as conn:
+        by_key = list(resource_reads.page_bounds(conn, resource, [], resource_reads.Order("sku", True), 5))
+        by_name = list(resource_reads.page_bounds(conn, resource, [], resource_reads.Order("name"), 5))
+    assert used == ["_stepped_bounds", "_numbered_bounds"]
+    assert [rows for *_, rows in by_key] == [rows for *_, rows in by_name] == [5, 5, 2]

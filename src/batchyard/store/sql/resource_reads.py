@@ -1,9 +1,10 @@
 """Reading a resource's rows for an export: a structured filter (never SQL from users) and keyset pages.
 
-An export is cut into pages while planning: the database numbers the matching rows in order and sends the sort
-columns of each page's last row. A page is then read by the worker that runs it as the rows after one position
-and up to another — no OFFSET, so page 2,000 costs what page 1 costs. The order always ends with the
-resource's key, so positions are unique.
+An export is cut into pages while planning, from the sort columns of each page's last row: stepping along the
+key's index a page at a time when the rows are in key order, else with the database numbering the matching rows
+in one sorted pass. A page is then read by the worker that runs it as the rows after one position and up to
+another — no OFFSET, so page 2,000 costs what page 1 costs. The order always ends with the resource's key, so
+positions are unique.
 """
 
 from __future__ import annotations
@@ -100,18 +101,57 @@ def page_bounds(
     conn: Connection, resource: Resource, conditions: Sequence[Condition], order: Order, page_rows: int
 ) -> Iterator[tuple[list[Any] | None, list[Any], int]]:
     """(after, last, rows) of each page of matching rows in order: a page is the rows after ``after`` (None:
-    from the start) up to and including ``last``. The database numbers the rows and sends only each page's last
-    position (a window function), not every row's."""
+    from the start) up to and including ``last``. Only each page's last position comes from the database, not
+    every row's."""
     table = resource_table(conn, resource, create=False)
-    columns = [_sortable(conn, table, resource, n) for n in sort_columns(resource, order)]
+    names = sort_columns(resource, order)
+    columns = [_sortable(conn, table, resource, n) for n in names]
     ordering = [c.desc() if order.descending else c.asc() for c in columns]
+    where = _where(conn, table, resource, conditions)
+    if names == list(resource.key) and all(c is table.c[n] for c, n in zip(columns, names, strict=True)):
+        return _stepped_bounds(conn, columns, ordering, where, descending=order.descending, page_rows=page_rows)
+    return _numbered_bounds(conn, columns, ordering, where, page_rows)
+
+
+def _stepped_bounds(
+    conn: Connection,
+    columns: Sequence[ColumnElement[Any]],
+    ordering: Sequence[ColumnElement[Any]],
+    where: list[ColumnElement[bool]],
+    *,
+    descending: bool,
+    page_rows: int,
+) -> Iterator[tuple[list[Any] | None, list[Any], int]]:
+    """Rows in key order: each page's last row is the ``page_rows``-th after the one before, found along the
+    key's unique index (a step costs a page of index entries, not a sort of the table), and the first page is
+    known at once, so workers start while the rest is planned. The last, shorter page is read whole."""
+    key = tuple_(*columns)
+    after: list[Any] | None = None
+    while True:
+        since = [] if after is None else [key < tuple(after) if descending else key > tuple(after)]
+        step = select(*columns).where(*where, *since).order_by(*ordering)
+        last = conn.execute(step.offset(page_rows - 1).limit(1)).first()
+        if last is None:
+            rest = conn.execute(step).all()  # fewer than a page: none, or the last page
+            if rest:
+                yield after, list(rest[-1]), len(rest)
+            return
+        yield after, list(last), page_rows
+        after = list(last)
+
+
+def _numbered_bounds(
+    conn: Connection,
+    columns: Sequence[ColumnElement[Any]],
+    ordering: Sequence[ColumnElement[Any]],
+    where: list[ColumnElement[bool]],
+    page_rows: int,
+) -> Iterator[tuple[list[Any] | None, list[Any], int]]:
+    """Rows in another order: the database numbers them in one sorted pass (a window function) and sends only
+    the sort columns of every ``page_rows``-th row and of the last."""
     number = func.row_number().over(order_by=ordering).label("by_number")
     total = func.count().over().label("by_total")
-    numbered = (
-        select(*[c.label(f"by_{i}") for i, c in enumerate(columns)], number, total)
-        .where(*_where(conn, table, resource, conditions))
-        .subquery()
-    )
+    numbered = select(*[c.label(f"by_{i}") for i, c in enumerate(columns)], number, total).where(*where).subquery()
     place = numbered.c.by_number
     query = (
         select(*[numbered.c[f"by_{i}"] for i in range(len(columns))], place)
