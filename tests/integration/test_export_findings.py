@@ -4,21 +4,25 @@ text that starts with a quote, numbers a spreadsheet would round, and working fi
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
+import sqlite3
 from decimal import Decimal
+from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 from python_calamine import CalamineWorkbook
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from batchyard import Yard
 from batchyard.core.context import Context
 from batchyard.core.model import Job
 from batchyard.core.resources import define_resource
-from batchyard.errors import DatabaseUnavailable, InvalidResource
+from batchyard.errors import DatabaseUnavailable, InvalidParams, InvalidResource
 from batchyard.jobs.tabular import exporting
 from batchyard.store.sql import resource_reads
 from tests.support.shop import csv_bytes, declare, product_rows
@@ -275,3 +279,95 @@ def test_rows_in_key_order_are_planned_by_steps_and_others_in_one_sorted_pass(
         by_name = list(resource_reads.page_bounds(conn, resource, [], resource_reads.Order("name"), 5))
     assert used == ["_stepped_bounds", "_numbered_bounds"]
     assert [rows for *_, rows in by_key] == [rows for *_, rows in by_name] == [5, 5, 2]
+
+
+PAIRS = "CREATE TABLE pairs (a bigint NOT NULL, b bigint NOT NULL, v text)"
+
+
+class Event(BaseModel):
+    at: datetime.datetime
+    n: int
+
+
+def test_a_key_stored_in_another_form_than_it_reads_back_fails_planning_instead_of_looping(tmp_path: Path) -> None:
+    """An existing SQLite table keeping datetimes as 2024-01-01T08:00:00: read back and bound again they sort
+    before every row of that day, so a step would find the same position for ever."""
+    path = tmp_path / "events.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE events (at DATETIME PRIMARY KEY, n integer)")
+        base = datetime.datetime(2024, 1, 1, 8)
+        db.executemany(
+            "INSERT INTO events VALUES (?, ?)",
+            [((base + datetime.timedelta(seconds=i)).isoformat(), i) for i in range(12)],
+        )
+    resource = define_resource("events", Event, key=["at"], database_url=f"sqlite:///{path}")
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            bounds = resource_reads.page_bounds(conn, resource, [], resource_reads.Order(None), 5)
+            with pytest.raises(InvalidParams, match="do not compare as they read back"):
+                list(islice(bounds, 50))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        [
+            "CREATE TABLE pairs (a bigint NOT NULL, b bigint NOT NULL, v text)",
+            "CREATE UNIQUE INDEX pairs_ba ON pairs (b, a)",
+        ],
+        [PAIRS],
+    ],
+)
+def test_rows_in_key_order_without_an_index_in_that_order_are_planned_in_one_sorted_pass(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, statements: list[str]
+) -> None:
+    """A step walks the key's index; without one in key order, each step would sort the rest of the table."""
+
+    class Pair(BaseModel):
+        a: int
+        b: int
+        v: str
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql("INSERT INTO pairs VALUES (1, 2, 'x'), (2, 1, 'y'), (3, 0, 'z')")
+    engine.dispose()
+    yard = Yard(database_url, data_dir=tmp_path)
+    try:
+        yard.resource("pairs", Pair, key=["a", "b"])
+        used: list[str] = []
+        real = resource_reads._numbered_bounds
+        monkeypatch.setattr(
+            resource_reads, "_numbered_bounds", lambda *a, **k: used.append("numbered") or real(*a, **k)
+        )
+        with yard._resource_databases.reading(yard.resources["pairs"]) as conn:
+            bounds = list(resource_reads.page_bounds(conn, yard.resources["pairs"], [], resource_reads.Order(None), 2))
+        assert used == ["numbered"]
+        assert [rows for *_, rows in bounds] == [2, 1]
+    finally:
+        yard.close()
+
+
+def test_filtered_rows_are_planned_in_one_sorted_pass(shop: Yard, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filter may lead the database to another index and a sort at every step: filtered exports are numbered."""
+    load(shop, csv_bytes(list(product_rows(12))))
+    used = _spied(monkeypatch)
+    resource = shop.resources["products"]
+    with shop._resource_databases.reading(resource) as conn:
+        condition = resource_reads.Condition("stock", "ge", 0)
+        bounds = list(resource_reads.page_bounds(conn, resource, [condition], resource_reads.Order(None), 5))
+    assert used == ["numbered"]
+    assert [rows for *_, rows in bounds] == [5, 5, 2]
+
+
+def _spied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records each planning in one sorted pass."""
+    used: list[str] = []
+    real = resource_reads._numbered_bounds
+    monkeypatch.setattr(resource_reads, "_numbered_bounds", lambda *a, **k: used.append("numbered") or real(*a, **k))
+    return used

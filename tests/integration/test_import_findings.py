@@ -18,6 +18,7 @@ from batchyard import Yard
 from batchyard.core.model import Job
 from batchyard.errors import BlobStorageError
 from batchyard.service.downloads import Downloads
+from batchyard.store.sql import resource_rows
 from tests.support.shop import csv_bytes, declare, product_rows
 
 
@@ -193,3 +194,57 @@ def test_a_row_whose_check_raises_fails_alone_and_keeps_its_cells(yard: Yard) ->
         ("S2", "United States"),
         ("S4", "China"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("tables", "straight"),
+    [
+        (["CREATE TABLE t (k bigint NOT NULL, v text, UNIQUE (k))"], True),
+        (["CREATE TABLE t (k bigint PRIMARY KEY, v text)"], True),
+        (["CREATE TABLE t (k bigint NOT NULL, v text)"], False),  # no unique index: a COPY would write keys twice
+        (["CREATE TABLE t (k bigint NOT NULL, v text, UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)"], False),
+        (["CREATE TABLE t (k bigint NOT NULL, v text)", "CREATE UNIQUE INDEX t_k ON t (k) WHERE v IS NULL"], False),
+        (["CREATE TABLE base (k bigint UNIQUE, v text)", "CREATE VIEW t AS SELECT k, v FROM base"], False),
+        (
+            [
+                "CREATE TABLE t (k bigint UNIQUE, v text)",
+                "CREATE TABLE audit (k bigint)",
+                "CREATE RULE audited AS ON INSERT TO t DO ALSO INSERT INTO audit VALUES (NEW.k)",
+            ],
+            False,  # COPY passes rules by
+        ),
+    ],
+)
+def test_rows_are_copied_straight_only_into_a_plain_table_whose_key_is_unique_at_once(
+    pg_schema_url: str, tables: list[str], straight: bool
+) -> None:
+    engine = create_engine(pg_schema_url)
+    try:
+        with engine.begin() as conn:
+            for statement in tables:
+                conn.exec_driver_sql(statement)
+            assert resource_rows._copies_straight(conn, "t", ["k"]) is straight
+    finally:
+        engine.dispose()
+        resource_rows._straight.clear()
+
+
+def test_an_upsert_into_a_table_without_a_unique_key_never_writes_a_key_twice(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    class Pair(BaseModel):
+        k: int
+        v: str
+
+    engine = create_engine(pg_schema_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE pairs (k bigint NOT NULL, v text)")
+        conn.exec_driver_sql("INSERT INTO pairs VALUES (1, 'before')")
+    yard = Yard(pg_schema_url, data_dir=tmp_path)
+    try:
+        yard.resource("pairs", Pair, key=["k"])
+        run(yard, b"k,v\n1,upserted\n2,new\n", resource="pairs", mode="upsert")
+        assert raw(yard, "SELECT k FROM pairs GROUP BY k HAVING count(*) > 1") == []
+    finally:
+        yard.close()
+        engine.dispose()

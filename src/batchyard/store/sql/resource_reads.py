@@ -24,6 +24,7 @@ from sqlalchemy import (
     Engine,
     Float,
     Table,
+    UniqueConstraint,
     and_,
     cast,
     create_engine,
@@ -39,6 +40,7 @@ from sqlalchemy.sql.sqltypes import NULLTYPE
 from sqlalchemy.types import TypeEngine
 
 from batchyard.core.resources import Resource
+from batchyard.errors import InvalidParams
 from batchyard.store.sql.database import Database, translated
 from batchyard.store.sql.resource_rows import resource_table
 from batchyard.store.sql.resource_tables import DecimalText
@@ -108,9 +110,23 @@ def page_bounds(
     columns = [_sortable(conn, table, resource, n) for n in names]
     ordering = [c.desc() if order.descending else c.asc() for c in columns]
     where = _where(conn, table, resource, conditions)
-    if names == list(resource.key) and all(c is table.c[n] for c, n in zip(columns, names, strict=True)):
+    if (
+        not conditions
+        and names == list(resource.key)
+        and all(c is table.c[n] for c, n in zip(columns, names, strict=True))
+        and _index_leads_with(table, names)
+    ):
         return _stepped_bounds(conn, columns, ordering, where, descending=order.descending, page_rows=page_rows)
     return _numbered_bounds(conn, columns, ordering, where, page_rows)
+
+
+def _index_leads_with(table: Table, names: list[str]) -> bool:
+    """Whether an index of the table starts with these columns in this order, so a step walks the index: else
+    each step would sort what is left of the table (tables made from a model have their key's)."""
+    leading: list[list[str | None]] = [list(table.primary_key.columns.keys())]
+    leading += [[c.name for c in con.columns] for con in table.constraints if isinstance(con, UniqueConstraint)]
+    leading += [[getattr(e, "name", None) for e in index.expressions] for index in table.indexes]
+    return any(found[: len(names)] == list(names) for found in leading)
 
 
 def _stepped_bounds(
@@ -136,6 +152,11 @@ def _stepped_bounds(
             if rest:
                 yield after, list(rest[-1]), len(rest)
             return
+        if after is not None and list(last) == after:  # a position that does not read back as it is stored
+            raise InvalidParams(
+                reason=f"the key's values do not compare as they read back (at {after!r}): the table keeps them "
+                "in another form than its column type writes; export it ordered by another field"
+            )
         yield after, list(last), page_rows
         after = list(last)
 

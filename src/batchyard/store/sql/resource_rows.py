@@ -219,7 +219,7 @@ def _copy_and_merge(
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
     target = _qualified(conn, table)
-    if _copied_whole(conn, target, names, rows):
+    if _copies_straight(conn, target, key) and _copied_whole(conn, target, names, rows):
         return Written(set(keys), set())
     staging = "by_stage_" + hashlib.sha256(f"{target}({names})".encode()).hexdigest()[:16]
     conn.exec_driver_sql(
@@ -238,6 +238,41 @@ def _copy_and_merge(
     for new, *values in found:
         (inserted if new else updated).add(tuple(values))
     return Written(inserted, updated)
+
+
+_straight: dict[tuple[str, str, tuple[str, ...]], bool] = {}
+
+
+def _copies_straight(conn: Connection, target: str, key: Sequence[str]) -> bool:
+    """Whether a batch may be COPYed straight into the table: a plain (or partitioned) table without rules
+    (COPY would pass them by), whose key has a unique index checked at once — a key that exists then makes the
+    COPY fail, where without one it would be written twice. Asked once per table and process."""
+    found_key = (str(conn.engine.url), target, tuple(key))
+    with _tables_lock:
+        known = _straight.get(found_key)
+    if known is not None:
+        return known
+    kind = conn.exec_driver_sql(
+        "SELECT c.relkind, EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN')"
+        " FROM pg_class c WHERE c.oid = to_regclass(%(t)s)",
+        {"t": target},
+    ).first()
+    indexes = conn.exec_driver_sql(
+        "SELECT ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)"
+        " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE k.n <= i.indnkeyatts)"
+        " FROM pg_index i WHERE i.indrelid = to_regclass(%(t)s) AND i.indisunique AND i.indimmediate"
+        " AND i.indpred IS NULL AND i.indnkeyatts = %(n)s",
+        {"t": target, "n": len(key)},
+    ).all()
+    straight = (
+        kind is not None
+        and kind[0] in ("r", "p")
+        and not kind[1]
+        and any(sorted(names) == sorted(key) for (names,) in indexes)  # an expression in the index: no name
+    )
+    with _tables_lock:
+        _straight[found_key] = straight
+    return straight
 
 
 def _copied_whole(conn: Connection, target: str, names: str, rows: Sequence[tuple[Any, ...]]) -> bool:
