@@ -246,3 +246,18 @@ def test_options_that_do_not_fit_the_file_are_refused_by_preview_and_import_alik
         job = svc.yard.run_until_done(svc.yard.submit("import", params=params, upload_ids=[upload.id]).id, timeout=60)
         assert job.status == "failed"
         assert says in (job.error or "")
+
+
+def test_a_preview_of_a_gbk_file_ascii_at_its_head_names_the_encoding_the_import_finds(database_url: str) -> None:
+    rows = [[f"SKU{n:07d}", "plain name", "1.00", "1"] for n in range(12_000)] + [["SKU-CN", "连衣裙", "2.00", "2"]]
+    body = csv_bytes(rows, header=["sku", "name", "price", "stock"], encoding="gbk")
+    assert body[:65_536].isascii()
+    with service(database_url) as svc:
+        declare(svc.yard)
+        upload = svc.yard.upload(io.BytesIO(body), filename="p.csv")
+        preview = svc.yard.preview("import", params={"resource": "products"}, upload_ids=[upload.id])
+        assert preview["encoding"] == "gb18030"
+        job = svc.yard.run_until_done(
+            svc.yard.submit("import", params={"resource": "products"}, upload_ids=[upload.id]).id, timeout=60
+        )
+        assert (job.succeeded, job.failed) == (12_001, 0)

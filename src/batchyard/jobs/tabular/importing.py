@@ -37,6 +37,7 @@ SPOOL_PIECE = 1 << 20
 PREVIEW_ROWS = 20  # the rows a preview shows with their verdicts
 PREVIEW_COLUMNS = 1_000  # a wider file is refused by the preview rather than answered as megabytes of JSON
 PREVIEW_CELL_CHARS = 500  # a cell's text, as far as a preview shows it
+PREVIEW_SCAN_BYTES = 16 << 20  # how far a preview reads on to find the encoding after a head of plain ASCII
 INSERTED, UPDATED = "inserted", "updated"
 
 
@@ -214,11 +215,15 @@ class Import:
             with ctx.open_upload(upload_id) as stream:
                 layout, pieces = scan(stream, format=format, encoding=params.encoding)
                 first = next(pieces, None)
-            header, encoding, rows = layout.header, layout.encoding, []
+                if first is not None and params.encoding is None and head.isascii():
+                    encoding = _encoding_further_on(first, pieces)
+                else:
+                    encoding = first.encoding if first is not None else layout.encoding
+            header, rows = layout.header, []
             if first is not None:
                 data = ctx.read_upload(upload_id, first.offset, first.length)
                 part = TextLayout(format, first.encoding, header, 0, 0)
-                rows, encoding = read_piece(data, part, first.line)[:PREVIEW_ROWS], first.encoding
+                rows = read_piece(data, part, first.line)[:PREVIEW_ROWS]
         if len(header) > PREVIEW_COLUMNS:
             raise InvalidParams(reason=f"the file has {len(header):,} columns; a preview shows {PREVIEW_COLUMNS:,}")
         mapping = map_columns(header, _field_names(resource), params.mapping)
@@ -268,6 +273,17 @@ class _ChunkState:
         else:
             several = itemgetter(*positions)
             self.keys = lambda rows: list(map(several, rows))
+
+
+def _encoding_further_on(first: Piece, pieces: Iterator[Piece]) -> str:
+    """The encoding the import will find: a head of plain ASCII is read as UTF-8 until the file shows otherwise
+    (GB18030, as Excel in China saves it), so the preview reads on — up to ``PREVIEW_SCAN_BYTES`` — while it may."""
+    encoding, read = first.encoding, first.length
+    for piece in pieces:
+        if encoding != "utf-8" or read >= PREVIEW_SCAN_BYTES:
+            break
+        encoding, read = piece.encoding, read + piece.length
+    return encoding
 
 
 def _check_writable(resource: Resource) -> None:
