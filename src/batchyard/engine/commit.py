@@ -99,6 +99,9 @@ def may_stop(policies: Policies) -> bool:
 
 def _fresh(outcome: ChunkOutcome, *states: str) -> list[int]:
     """Items this run took from pending to one of ``states``."""
+    before, after = outcome.chunk.states, outcome.states
+    if before.count(ItemState.PENDING) == len(before) and any(after.count(s) == len(after) for s in states):
+        return list(range(len(after)))  # the usual chunk: every item was open and ended the same way
     return [
         i
         for i, (before, after) in enumerate(zip(outcome.chunk.states, outcome.states, strict=True))
@@ -118,8 +121,11 @@ def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx
 
     def attempt(indices: Sequence[int]) -> BaseException | None:
         def run() -> None:
-            result = write([outcome.outputs[i] for i in indices], ctx)
-            said.update({indices[p]: value for p, value in (result or {}).items()})
+            every = len(indices) == len(outcome.outputs)  # the whole chunk: positions are the chunk's own
+            result = write(list(outcome.outputs) if every else [outcome.outputs[i] for i in indices], ctx) or {}
+            if every and result and (min(result) < 0 or max(result) >= len(indices)):
+                raise IndexError(f"write said something of a position outside its {len(indices)} items")
+            said.update(result if every else {indices[p]: value for p, value in result.items()})
 
         return session.attempt(run)
 
@@ -142,6 +148,8 @@ def _apply_said(outcome: ChunkOutcome, said: Mapping[int, Any], job_type: JobTyp
     the item at once (a refusal by the writer, such as a duplicate key, would be the same on another try)."""
     if not said:
         return outcome
+    if not any(issubclass(kind, BaseException) for kind in set(map(type, said.values()))):  # only new outputs
+        return dataclasses.replace(outcome, outputs=list(map(said.get, range(len(outcome.outputs)), outcome.outputs)))
     outputs, states, errors = list(outcome.outputs), list(outcome.states), list(outcome.errors)
     failed: dict[int, str] = {}
     failed_zh: dict[int, str | None] = {}
