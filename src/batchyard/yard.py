@@ -165,6 +165,19 @@ class Yard:
     def items(self, job_id: int, status: str | None = None) -> Iterator[ItemRecord]:
         return self.store.items(job_id, status)
 
+    def tally(self, job_id: int) -> dict[str, Any]:
+        """The job's items counted, as ``GET /jobs/{id}/tally`` gives them: succeeded, failed, skipped, and the
+        succeeded by their output where it is a word (an import's ``inserted`` and ``updated``)."""
+        job = self.store.get_job(job_id)
+        outputs = self.store.output_words(job_id)
+        return {
+            "job_id": job_id,
+            "succeeded": job.succeeded,
+            "failed": job.failed,
+            "skipped": job.skipped,
+            "outputs": outputs,
+        }
+
     def cancel(self, job_id: int) -> Job:
         return self.service.cancel(job_id)
 

@@ -56,6 +56,7 @@ ROUTES: dict[str, Access] = {
     "get_job": Access(job=True),
     "list_items": Access(job=True),
     "job_failures": Access(job=True),
+    "job_tally": Access(job=True),
     "job_events": Access(job=True, stream=True),
     "all_events": Access(stream=True),
     "cancel_job": Access(job=True, acts=True),

@@ -51,8 +51,13 @@ def test_import_then_export_from_the_command_line(tmp_path: Path) -> None:
         source = tmp_path / "商品.csv"
         source.write_bytes(csv_bytes(rows, encoding="gbk"))
 
+        tried = cli("import", str(source), "--resource", "products", "--dry-run")
+        assert tried.returncode == 0, tried.stderr
+        assert "dry run, nothing written: 1,999 inserted, 0 updated, 0 skipped, 1 rejected" in tried.stdout
+
         imported = cli("import", str(source), "--resource", "products")
         assert imported.returncode == 0, imported.stderr
+        assert "1,999 inserted, 0 updated, 0 skipped, 1 rejected" in imported.stdout
         assert "1 row(s) failed" in imported.stdout
         report = tmp_path / "商品.csv.errors.csv"
         lines = list(csv.reader(io.StringIO(report.read_text("utf-8-sig"))))

@@ -248,3 +248,21 @@ def test_an_upsert_into_a_table_without_a_unique_key_never_writes_a_key_twice(
     finally:
         yard.close()
         engine.dispose()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_tally_says_how_many_rows_were_or_would_be_inserted_and_updated(shop: Yard, dry_run: bool) -> None:
+    run(shop, csv_bytes(list(product_rows(3))))
+    rows = list(product_rows(10))
+    rows[8][3] = "-1"  # a row that fails
+
+    done = run(shop, csv_bytes(rows), mode="upsert", dry_run=dry_run)
+
+    assert shop.tally(done.id) == {
+        "job_id": done.id,
+        "succeeded": 9,
+        "failed": 1,
+        "skipped": 0,
+        "outputs": {"inserted": 6, "updated": 3},
+    }
+    assert raw(shop, "SELECT count(*) FROM products") == [(3,) if dry_run else (9,)]

@@ -284,3 +284,14 @@ class FailuresOut(BaseModel):
     job_id: int
     failed: int = Field(description="items failed now, over every cause")
     causes: list[CauseOut] = Field(description="the most frequent first")
+
+
+class TallyOut(BaseModel):
+    job_id: int
+    succeeded: int
+    failed: int
+    skipped: int
+    outputs: dict[str, int] = Field(
+        description="succeeded items by their output, where it is a short text: an import's `inserted` and "
+        "`updated` (what a dry run would do); other outputs are not counted"
+    )

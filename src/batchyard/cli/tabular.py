@@ -39,6 +39,8 @@ def import_file(
             _say(job, as_json, f"job {job['id']} submitted")
             return
         job = _follow(client, job["id"], as_json)
+        if not as_json and job["status"] != "failed":
+            console.print(_counted(client.tally(job["id"]), dry_run=dry_run))
         if job["failed"]:
             target = errors or file.with_name(file.name + ".errors.csv")
             client.download(f"/jobs/{job['id']}/errors.csv", target)
@@ -50,6 +52,19 @@ def import_file(
         console.print(f"[red]{job['error']}[/red]")
     if job["status"] == "failed":
         raise typer.Exit(1)
+
+
+def _counted(tally: dict[str, Any], *, dry_run: bool) -> str:
+    """The rows by what became of them — or, in a dry run, what would have."""
+    words = tally["outputs"]
+    counts = [
+        (words.get("inserted", 0), "inserted"),
+        (words.get("updated", 0), "updated"),
+        (tally["skipped"], "skipped"),
+        (tally["failed"], "rejected"),
+    ]
+    said = ", ".join(f"{n:,} {what}" for n, what in counts)
+    return f"dry run, nothing written: {said} (what the import would do)" if dry_run else said
 
 
 def export(

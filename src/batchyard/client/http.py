@@ -94,6 +94,9 @@ class Client:
     def failures(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}/failures")
 
+    def tally(self, job_id: int) -> dict[str, Any]:
+        return self._call("GET", f"/jobs/{job_id}/tally")
+
     def events(self, job_id: int, last_event_id: int | None = None) -> Iterator[dict[str, Any]]:
         """The job's events as they come (from its first, or after ``last_event_id``); ends with the stream."""
         headers = {"Last-Event-ID": str(last_event_id)} if last_event_id else {}

@@ -12,7 +12,17 @@ from fastapi import APIRouter, Header, Path, Query, Request
 
 from batchyard.api.deps import ActingUser, CurrentUser, JobId, Jobs, StoreDep, owned
 from batchyard.api.errors import language, responses
-from batchyard.api.schemas import CauseOut, FailuresOut, ItemOut, ItemPage, JobOut, JobPage, PreviewIn, SubmitIn
+from batchyard.api.schemas import (
+    CauseOut,
+    FailuresOut,
+    ItemOut,
+    ItemPage,
+    JobOut,
+    JobPage,
+    PreviewIn,
+    SubmitIn,
+    TallyOut,
+)
 from batchyard.core.causes import group_failures
 from batchyard.core.model import Job
 from batchyard.core.status import JobStatus
@@ -155,6 +165,15 @@ def job_failures(job_id: JobId, request: Request, user: CurrentUser, store: Stor
         failed=sum(c.count for c in causes),
         causes=[CauseOut.of(c, chinese=chinese) for c in causes],
     )
+
+
+@router.get("/jobs/{job_id}/tally", operation_id="job_tally", response_model=TallyOut, responses=SEEN)
+def job_tally(job_id: JobId, user: CurrentUser, store: StoreDep) -> TallyOut:
+    """The job's items counted: succeeded, failed, skipped, and the succeeded by their output where it is a
+    word — an import's rows `inserted` and `updated`, or under `dry_run` what they would be."""
+    job = owned(store.get_job(job_id), user)
+    outputs = store.output_words(job_id)
+    return TallyOut(job_id=job_id, succeeded=job.succeeded, failed=job.failed, skipped=job.skipped, outputs=outputs)
 
 
 def _act(job_id: int, user: User, store: Store, action: Callable[[int], Job]) -> JobOut:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ from batchyard.store.sql.rows import as_utc, load_job
 from batchyard.store.sql.tables import chunks, events, item_errors, job_counters, jobs
 
 CHUNKS_PER_READ = 50
+OUTPUT_WORD_CHARS = 64
+"""The longest output counted by its value: a word such as an import's "inserted" or "updated", not a record."""
 
 
 def get_job(db: Database, job_id: int) -> Job:
@@ -79,6 +82,33 @@ def items(db: Database, job_id: int, status: str | None, start: int = 0) -> Iter
         if len(batch) < CHUNKS_PER_READ:
             return
         after = batch[-1]["seq"]
+
+
+def output_words(db: Database, job_id: int) -> dict[str, int]:
+    """How many succeeded items have each output that is a short text (an import's rows: "inserted",
+    "updated"), read a few chunks at a time; other outputs are not counted."""
+    get_job(db, job_id)
+    found: Counter[str] = Counter()
+    after = -1
+    while True:
+        with db.read() as conn:
+            batch = conn.execute(
+                select(chunks.c.seq, chunks.c.states, chunks.c.outputs)
+                .where(chunks.c.job_id == job_id, chunks.c.seq > after)
+                .order_by(chunks.c.seq)
+                .limit(CHUNKS_PER_READ)
+            ).all()
+        for _, states, outputs in batch:
+            if ItemState.SUCCEEDED in states:
+                values = codec.loads(outputs) or ()
+                found.update(
+                    value
+                    for state, value in zip(states, values, strict=False)
+                    if state == ItemState.SUCCEEDED and isinstance(value, str) and len(value) <= OUTPUT_WORD_CHARS
+                )
+        if len(batch) < CHUNKS_PER_READ:
+            return dict(found)
+        after = batch[-1].seq
 
 
 def _seq_before(db: Database, job_id: int, start: int) -> int:

@@ -186,6 +186,9 @@ class SqlStore:
     def failures(self, job_id: int) -> Iterator[Failure]:
         return reads.failures(self.db, job_id)
 
+    def output_words(self, job_id: int) -> dict[str, int]:
+        return reads.output_words(self.db, job_id)
+
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]:
         return reads.list_events(self.db, job_id, after, limit)
 
