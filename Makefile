@@ -56,7 +56,7 @@ quick: install
 
 test: lint typecheck imports pytest
 
-# The slow tests alone: kill -9 chaos, database outages, hung items, leases, takeovers, model-based runs (~7 min).
+# The slow tests alone: kill -9 chaos, database outages, hung items, leases, takeovers, model-based runs (~4 min).
 slow: install
 	$(BIN)/pytest -q -n $(JOBS) -m slow $(PYTEST_ARGS)
 
