@@ -169,13 +169,14 @@ class Yard:
         """The job's items counted, as ``GET /jobs/{id}/tally`` gives them: succeeded, failed, skipped, and the
         succeeded by their output where it is a word (an import's ``inserted`` and ``updated``)."""
         job = self.store.get_job(job_id)
-        outputs = self.store.output_words(job_id)
+        outputs, others = self.store.output_words(job_id)
         return {
             "job_id": job_id,
             "succeeded": job.succeeded,
             "failed": job.failed,
             "skipped": job.skipped,
             "outputs": outputs,
+            "other_outputs": others,
         }
 
     def cancel(self, job_id: int) -> Job:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.contract.invariants import assert_counters_match
 
 from batchyard import Context, JobStatus, Skip, Yard
@@ -58,10 +59,25 @@ def test_a_mix_of_outputs_skips_and_refusals_is_applied_item_by_item(yard: Yard)
     assert_counters_match(yard, done.id)
 
 
-def test_a_position_outside_the_batch_fails_its_items_instead_of_being_dropped(yard: Yard) -> None:
-    yard.job("off", chunk_size=5)(Says(lambda outputs: {len(outputs) + 3: "nowhere"}))
+@pytest.mark.parametrize("position", ["past", -1, 0.0])
+def test_a_position_outside_the_batch_fails_its_items_instead_of_landing_elsewhere(
+    yard: Yard, position: object
+) -> None:
+    """Not dropped, not wrapped around to the last item (-1), not taken for another (0.0), in every attempt of
+    the bisection too."""
+    yard.job("off", chunk_size=4)(Says(lambda outputs: {len(outputs) + 3 if position == "past" else position: "x"}))
 
-    done = yard.run_until_done(yard.submit("off", items=range(5)).id, timeout=30)
+    done = yard.run_until_done(yard.submit("off", items=range(4)).id, timeout=30)
 
-    assert (done.succeeded, done.failed) == (0, 5)
+    assert (done.succeeded, done.failed) == (0, 4)
     assert all((r.error or "").startswith("IndexError") for r in yard.items(done.id))
+
+
+def test_the_tally_counts_a_few_words_one_by_one_and_ids_as_others(yard: Yard) -> None:
+    yard.job("ids", chunk_size=10)(Says(lambda outputs: {p: f"id-{n}" for p, n in enumerate(outputs)}))
+    done = yard.run_until_done(yard.submit("ids", items=range(30)).id, timeout=30)
+
+    tally = yard.tally(done.id)
+
+    assert len(tally["outputs"]) == 20
+    assert sum(tally["outputs"].values()) + tally["other_outputs"] == 30

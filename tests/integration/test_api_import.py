@@ -261,3 +261,20 @@ def test_a_preview_of_a_gbk_file_ascii_at_its_head_names_the_encoding_the_import
             svc.yard.submit("import", params={"resource": "products"}, upload_ids=[upload.id]).id, timeout=60
         )
         assert (job.succeeded, job.failed) == (12_001, 0)
+
+
+def test_a_preview_reading_on_for_the_encoding_still_answers_when_the_file_breaks_further_on(
+    database_url: str,
+) -> None:
+    """A fault past the head shows when the import runs, as the docs say; the preview's mapping and rows stand."""
+    rows = [[f"SKU{n:07d}", "plain name", "1.00", "1"] for n in range(40_000)]
+    body = csv_bytes(rows, header=["sku", "name", "price", "stock"], encoding="utf-8") + b"SKU-X,\xff\xfe,1,1\n"
+    with service(database_url) as svc:
+        declare(svc.yard)
+        upload = svc.yard.upload(io.BytesIO(body), filename="p.csv")
+        preview = svc.yard.preview("import", params={"resource": "products"}, upload_ids=[upload.id])
+        assert (preview["encoding"], len(preview["rows"]), preview["ready"]) == ("utf-8", 20, True)
+        job = svc.yard.run_until_done(
+            svc.yard.submit("import", params={"resource": "products"}, upload_ids=[upload.id]).id, timeout=60
+        )
+        assert job.status == "failed"

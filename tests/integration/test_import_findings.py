@@ -264,5 +264,6 @@ def test_the_tally_says_how_many_rows_were_or_would_be_inserted_and_updated(shop
         "failed": 1,
         "skipped": 0,
         "outputs": {"inserted": 6, "updated": 3},
+        "other_outputs": 0,
     }
     assert raw(shop, "SELECT count(*) FROM products") == [(3,) if dry_run else (9,)]

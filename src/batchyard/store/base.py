@@ -146,8 +146,9 @@ class Store(Protocol):
     def failures(self, job_id: int) -> Iterator[Failure]:
         """The job's items that are failed now, with their latest reason and when it was recorded."""
 
-    def output_words(self, job_id: int) -> dict[str, int]:
-        """How many succeeded items have each output that is a short text (an import's "inserted")."""
+    def output_words(self, job_id: int) -> tuple[dict[str, int], int]:
+        """How many succeeded items have each output that is a short text (an import's "inserted"), for a
+        few different words, and how many have another short text."""
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]: ...
     def last_event_id(self) -> int: ...

@@ -279,10 +279,13 @@ def _encoding_further_on(first: Piece, pieces: Iterator[Piece]) -> str:
     """The encoding the import will find: a head of plain ASCII is read as UTF-8 until the file shows otherwise
     (GB18030, as Excel in China saves it), so the preview reads on — up to ``PREVIEW_SCAN_BYTES`` — while it may."""
     encoding, read = first.encoding, first.length
-    for piece in pieces:
-        if encoding != "utf-8" or read >= PREVIEW_SCAN_BYTES:
-            break
-        encoding, read = piece.encoding, read + piece.length
+    try:
+        for piece in pieces:
+            if encoding != "utf-8" or read >= PREVIEW_SCAN_BYTES:
+                break
+            encoding, read = piece.encoding, read + piece.length
+    except InvalidParams:  # a fault further on shows when the import runs; the head's preview stands
+        pass
     return encoding
 
 

@@ -21,6 +21,8 @@ from batchyard.store.sql.tables import chunks, events, item_errors, job_counters
 CHUNKS_PER_READ = 50
 OUTPUT_WORD_CHARS = 64
 """The longest output counted by its value: a word such as an import's "inserted" or "updated", not a record."""
+OUTPUT_WORDS_KEPT = 20
+"""How many different words are counted one by one; outputs that are not a few words (ids) count as others."""
 
 
 def get_job(db: Database, job_id: int) -> Job:
@@ -84,11 +86,13 @@ def items(db: Database, job_id: int, status: str | None, start: int = 0) -> Iter
         after = batch[-1]["seq"]
 
 
-def output_words(db: Database, job_id: int) -> dict[str, int]:
+def output_words(db: Database, job_id: int) -> tuple[dict[str, int], int]:
     """How many succeeded items have each output that is a short text (an import's rows: "inserted",
-    "updated"), read a few chunks at a time; other outputs are not counted."""
+    "updated"), read a few chunks at a time, for the first ``OUTPUT_WORDS_KEPT`` different words; and how many
+    have another short text (when outputs are ids, not words). Other outputs are not counted."""
     get_job(db, job_id)
     found: Counter[str] = Counter()
+    others = 0
     after = -1
     while True:
         with db.read() as conn:
@@ -101,13 +105,18 @@ def output_words(db: Database, job_id: int) -> dict[str, int]:
         for _, states, outputs in batch:
             if ItemState.SUCCEEDED in states:
                 values = codec.loads(outputs) or ()
-                found.update(
+                words = Counter(
                     value
                     for state, value in zip(states, values, strict=False)
                     if state == ItemState.SUCCEEDED and isinstance(value, str) and len(value) <= OUTPUT_WORD_CHARS
                 )
+                for word, count in words.items():
+                    if word in found or len(found) < OUTPUT_WORDS_KEPT:
+                        found[word] += count
+                    else:
+                        others += count
         if len(batch) < CHUNKS_PER_READ:
-            return dict(found)
+            return dict(found), others
         after = batch[-1].seq
 
 

@@ -186,7 +186,7 @@ class SqlStore:
     def failures(self, job_id: int) -> Iterator[Failure]:
         return reads.failures(self.db, job_id)
 
-    def output_words(self, job_id: int) -> dict[str, int]:
+    def output_words(self, job_id: int) -> tuple[dict[str, int], int]:
         return reads.output_words(self.db, job_id)
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]:
