@@ -39,7 +39,7 @@ def import_file(
             _say(job, as_json, f"job {job['id']} submitted")
             return
         job = _follow(client, job["id"], as_json)
-        if not as_json and job["status"] != "failed":
+        if not as_json:  # a failed job too may have written rows before it stopped
             console.print(_counted(client.tally(job["id"]), dry_run=dry_run))
         if job["failed"]:
             target = errors or file.with_name(file.name + ".errors.csv")
