@@ -267,3 +267,27 @@ def test_the_tally_says_how_many_rows_were_or_would_be_inserted_and_updated(shop
         "other_outputs": 0,
     }
     assert raw(shop, "SELECT count(*) FROM products") == [(3,) if dry_run else (9,)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "outcome"),
+    [
+        ("insert", {"succeeded": 11_999, "failed": 1, "skipped": 0, "outputs": {"inserted": 11_999}}),
+        ("upsert", {"succeeded": 12_000, "failed": 0, "skipped": 0, "outputs": {"inserted": 11_999, "updated": 1}}),
+        ("skip_existing", {"succeeded": 11_999, "failed": 0, "skipped": 1, "outputs": {"inserted": 11_999}}),
+    ],
+)
+def test_a_dry_run_meets_a_key_repeated_in_a_later_chunk_as_the_import_does(
+    shop: Yard, mode: str, outcome: dict[str, Any]
+) -> None:
+    rows = list(product_rows(12_000))
+    rows[11_000] = [rows[0][0], *rows[11_000][1:]]  # the first row's key again, chunks later
+    data = csv_bytes(rows)
+
+    dry = run(shop, data, mode=mode, dry_run=True)
+    real = run(shop, data, mode=mode)
+
+    expected = {**outcome, "other_outputs": 0}
+    assert {k: v for k, v in shop.tally(dry.id).items() if k != "job_id"} == expected
+    assert {k: v for k, v in shop.tally(real.id).items() if k != "job_id"} == expected
+    assert raw(shop, "SELECT count(*) FROM by_dry_run_keys") == [(0,)]  # forgotten when the dry run finished

@@ -293,6 +293,6 @@ class TallyOut(BaseModel):
     skipped: int
     outputs: dict[str, int] = Field(
         description="succeeded items by their output, where it is a short text: an import's `inserted` and "
-        "`updated` (under `dry_run`, what it found it would do); the first 20 different words"
+        "`updated` (under `dry_run`, what they would be); the first 20 different words"
     )
     other_outputs: int = Field(description="succeeded items with another short text as output (ids, not words)")

@@ -64,7 +64,7 @@ def _counted(tally: dict[str, Any], *, dry_run: bool) -> str:
         (tally["failed"], "rejected"),
     ]
     said = ", ".join(f"{n:,} {what}" for n, what in counts)
-    return f"dry run, nothing written: {said}" if dry_run else said
+    return f"dry run, nothing written: {said} (what the import would do)" if dry_run else said
 
 
 def export(

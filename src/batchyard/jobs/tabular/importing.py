@@ -29,7 +29,7 @@ from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_column
 from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, shaped_row, sheet_records
 from batchyard.jobs.tabular.segments import Piece, TextLayout, read_piece, scan
 from batchyard.jobs.tabular.validation import Reason, RowValidator, Verdict
-from batchyard.store.sql.resource_rows import existing_keys, resource_table, write_rows
+from batchyard.store.sql.resource_rows import existing_keys, keys_counted_before, resource_table, write_rows
 
 Mode = Literal["insert", "upsert", "skip_existing"]
 SPOOL = "sheet.csv"  # a workbook's rows, as the job's own file
@@ -169,8 +169,10 @@ class Import:
         keys = state.keys(records)
         said, chosen = _first_of_each_key(keys, params.mode)
         table = resource_table(ctx.connection, resource)
-        if params.dry_run:
+        if params.dry_run:  # keys in the table, and keys an earlier chunk of this file would have written
             exist = existing_keys(ctx.connection, table, resource.key, [keys[i] for i in chosen])
+            new = [keys[i] for i in chosen if keys[i] not in exist]
+            exist |= keys_counted_before(ctx.connection, ctx.job_id, new)
             return said | _judged(chosen, keys, exist, params.mode)
         every = len(chosen) == len(records)
         written = write_rows(

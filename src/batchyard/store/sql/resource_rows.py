@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -20,13 +21,16 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, Dialect, MetaData, Table, bindparam, inspect, tuple_
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import DATE as SQLiteDate
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeEngine
 
 from batchyard.core.resources import Resource
 from batchyard.errors import DatabaseUnavailable, InvalidParams, ValueRefused
 from batchyard.store.sql.database import TRANSIENT_SQLSTATE_CLASSES, TRANSIENT_SQLSTATES
 from batchyard.store.sql.resource_tables import DecimalText, column_type, model_table
+from batchyard.store.sql.tables import dry_run_keys
 
 KeyValues = tuple[Any, ...]
 _SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"  # SQLAlchemy's default for SQLite's DATE
@@ -86,6 +90,23 @@ def existing_keys(conn: Connection, table: Table, key: Sequence[str], keys: Sequ
         pairs = keys[start : start + _LOOKUP_BATCH]
         found.update(tuple(row) for row in conn.execute(sa_select(*columns).where(tuple_(*columns).in_(pairs))))
     return found
+
+
+def keys_counted_before(conn: Connection, job_id: int, keys: Sequence[KeyValues]) -> set[KeyValues]:
+    """A dry run's keys that would be new: which of them an earlier chunk of the same job counted as new
+    already (as the real import would then find them in the table); the others are recorded for later chunks,
+    in this chunk's commit, so two chunks at once cannot both count one key."""
+    if not keys:
+        return set()
+    by_text = {json.dumps([str(v) for v in k], ensure_ascii=False): k for k in keys}
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    recorded: set[str] = set()
+    texts = sorted(by_text)  # in one order, so two chunks recording keys at once cannot deadlock
+    for start in range(0, len(texts), _LOOKUP_BATCH):
+        rows = [{"job_id": job_id, "key": t} for t in texts[start : start + _LOOKUP_BATCH]]
+        statement = insert(dry_run_keys).values(rows).on_conflict_do_nothing().returning(dry_run_keys.c.key)
+        recorded.update(conn.execute(statement).scalars())
+    return {k for t, k in by_text.items() if t not in recorded}
 
 
 def write_rows(

@@ -98,6 +98,15 @@ exclusive_locks = Table(
     Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
 )
 
+# The keys a dry-run import counted as new, so that a later chunk of the same file meets them as the real import
+# would (refused, updated or skipped); written in each chunk's commit, deleted when the job finishes.
+dry_run_keys = Table(
+    "by_dry_run_keys",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", Text, primary_key=True),
+)
+
 chunks = Table(
     "by_chunks",
     metadata,
