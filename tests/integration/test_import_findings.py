@@ -4,6 +4,7 @@ line ends, reasons in Chinese, a column too narrow for a value, and a file stora
 
 from __future__ import annotations
 
+import datetime
 import io
 import threading
 from decimal import Decimal
@@ -12,13 +13,14 @@ from typing import Annotated, Any
 
 import pytest
 from pydantic import AfterValidator, BaseModel
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 
 from batchyard import Yard
 from batchyard.core.model import Job
 from batchyard.errors import BlobStorageError
 from batchyard.service.downloads import Downloads
 from batchyard.store.sql import resource_rows
+from batchyard.store.sql.tables import jobs
 from tests.support.shop import csv_bytes, declare, product_rows
 
 
@@ -290,4 +292,46 @@ def test_a_dry_run_meets_a_key_repeated_in_a_later_chunk_as_the_import_does(
     expected = {**outcome, "other_outputs": 0}
     assert {k: v for k, v in shop.tally(dry.id).items() if k != "job_id"} == expected
     assert {k: v for k, v in shop.tally(real.id).items() if k != "job_id"} == expected
-    assert raw(shop, "SELECT count(*) FROM by_dry_run_keys") == [(0,)]  # forgotten when the dry run finished
+
+
+def _counts(yard: Yard, job_id: int) -> dict[str, Any]:
+    return {k: v for k, v in yard.tally(job_id).items() if k != "job_id"}
+
+
+def test_a_dry_run_takes_keys_as_equal_where_the_table_does(yard: Yard) -> None:
+    """PostgreSQL compares 0.5 and 0.50 as one number; SQLite keeps our decimals as text, two keys."""
+    yard.resource("amounts", Amount, key=["amount"])
+    rows = [f"C{n},{n}.5" for n in range(12_000)]
+    rows[11_000] = "C-again,0.50"
+    data = ("code,amount\n" + "\n".join(rows) + "\n").encode()
+
+    dry = run(yard, data, "amounts", dry_run=True)
+    real = run(yard, data, "amounts")
+
+    assert _counts(yard, dry.id) == _counts(yard, real.id)
+
+
+def test_a_dry_runs_failed_rows_retried_still_meet_the_keys_it_counted(shop: Yard) -> None:
+    rows = list(product_rows(12_000))
+    rows[11_000] = [rows[0][0], *rows[11_000][1:]]
+    dry = run(shop, csv_bytes(rows), dry_run=True)
+    assert dry.failed == 1
+
+    again = shop.run_until_done(shop.retry_failed(dry.id).id, timeout=120)
+
+    assert (again.succeeded, again.failed) == (11_999, 1)
+
+
+def test_a_dry_runs_keys_are_tidied_a_week_after_it_finished(shop: Yard) -> None:
+    dry = run(shop, csv_bytes(list(product_rows(10))), dry_run=True)
+    assert raw(shop, "SELECT count(*) FROM by_dry_run_keys") == [(10,)]
+    shop.store.tidy()
+    assert raw(shop, "SELECT count(*) FROM by_dry_run_keys") == [(10,)]  # kept for a retry of its failed rows
+
+    engine = create_engine(shop.settings.database_url)
+    with engine.begin() as conn:
+        week_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=8)
+        conn.execute(update(jobs).where(jobs.c.id == dry.id).values(finished_at=week_ago))
+    engine.dispose()
+    shop.store.tidy()
+    assert raw(shop, "SELECT count(*) FROM by_dry_run_keys") == [(0,)]

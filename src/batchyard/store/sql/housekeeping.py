@@ -1,5 +1,6 @@
 """Rows nobody reads any more: events past their retention, failed sign-ins long out of their window,
-deliveries that ended (delivered or failed) long ago, and webhooks deleted long ago whose log is gone.
+deliveries that ended (delivered or failed) long ago, webhooks deleted long ago whose log is gone, and the keys
+a dry-run import counted, a while after it finished (kept that long for a retry of its failed rows).
 
 Events are deleted as a prefix of ids, oldest first, a batch per call: the oldest kept id then tells a
 resuming client whether anything after its last id is gone (an event younger than the retention stops the
@@ -13,16 +14,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, Connection, delete, func, select
 
 from batchyard.core.notices import Channel, DeliveryStatus
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import as_utc
-from batchyard.store.sql.tables import deliveries, events, login_failures, webhooks
+from batchyard.store.sql.tables import deliveries, dry_run_keys, events, jobs, login_failures, webhooks
 
 TIDY_BATCH = 5_000
 SIGN_IN_FAILURES_KEPT_MINUTES = 24 * 60  # far beyond any window in which failures are counted
 ENDED_DELIVERIES_KEPT = timedelta(days=30)  # a webhook's delivery log reaches this far back
+DRY_RUN_KEYS_KEPT = timedelta(days=7)  # a finished dry run's failed rows retried within this see its keys
 
 
 def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, bool]:
@@ -39,7 +41,20 @@ def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, 
         deleted += conn.execute(delete(login_failures).where(login_failures.c.minute < stale)).rowcount
         deleted += conn.execute(delete(deliveries).where(ended)).rowcount
         deleted += conn.execute(delete(webhooks).where(_forgotten_webhooks(now))).rowcount
-    return deleted, more
+        keys, more_keys = _old_dry_run_keys(conn, now - DRY_RUN_KEYS_KEPT)
+    return deleted + keys, more or more_keys
+
+
+def _old_dry_run_keys(conn: Connection, finished_before: datetime) -> tuple[int, bool]:
+    """Up to ``TIDY_BATCH`` keys of one dry run finished before ``finished_before``; whether some may be left."""
+    k, j = dry_run_keys.c, jobs.c
+    job = conn.execute(
+        select(k.job_id).select_from(dry_run_keys.join(jobs, j.id == k.job_id)).where(j.finished_at < finished_before)
+    ).scalar()
+    if job is None:
+        return 0, False
+    batch = select(k.key).where(k.job_id == job).limit(TIDY_BATCH).scalar_subquery()
+    return conn.execute(delete(dry_run_keys).where(k.job_id == job, k.key.in_(batch))).rowcount, True
 
 
 def _forgotten_webhooks(now: datetime) -> ColumnElement[bool]:

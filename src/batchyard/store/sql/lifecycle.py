@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.model import Counters, Job
@@ -24,7 +24,7 @@ from batchyard.store.sql import codec, inbox, quota
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.planning import cancel_pending_chunks, forget_exclusive
 from batchyard.store.sql.rows import add_counters, count_planned, emit, load_job, read_counters, shard_of, utcnow
-from batchyard.store.sql.tables import chunks, dry_run_keys, exclusive_locks, jobs
+from batchyard.store.sql.tables import chunks, exclusive_locks, jobs
 from batchyard.store.sql.wakeup import announce_work
 
 
@@ -217,7 +217,6 @@ def _finish(conn: Connection, job_id: int, status: JobStatus) -> None:
     rounds[-1]["finished_at"] = now.isoformat()
     cancel_pending_chunks(conn, job_id)
     forget_exclusive(conn, job_id)
-    conn.execute(delete(dry_run_keys).where(dry_run_keys.c.job_id == job_id))  # a dry run's keys, counted
     quota.refund_round(conn, job_id, counters.succeeded)
     counts = {"succeeded": counters.succeeded, "failed": counters.failed, "skipped": counters.skipped}
     inbox.notify_finished(conn, job_id, final, counts)

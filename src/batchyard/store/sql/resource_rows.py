@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from itertools import repeat
 from operator import is_, itemgetter
 from threading import Lock
@@ -21,9 +22,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, Dialect, MetaData, Table, bindparam, inspect, tuple_
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import DATE as SQLiteDate
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeEngine
 
 from batchyard.core.resources import Resource
@@ -95,18 +94,52 @@ def existing_keys(conn: Connection, table: Table, key: Sequence[str], keys: Sequ
 def keys_counted_before(conn: Connection, job_id: int, keys: Sequence[KeyValues]) -> set[KeyValues]:
     """A dry run's keys that would be new: which of them an earlier chunk of the same job counted as new
     already (as the real import would then find them in the table); the others are recorded for later chunks,
-    in this chunk's commit, so two chunks at once cannot both count one key."""
+    in this chunk's commit, so two chunks at once cannot both count one key. A key is kept as a digest of the
+    form in which the database compares it, so keys the table takes as equal are one key here too."""
     if not keys:
         return set()
-    by_text = {json.dumps([str(v) for v in k], ensure_ascii=False): k for k in keys}
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    recorded: set[str] = set()
-    texts = sorted(by_text)  # in one order, so two chunks recording keys at once cannot deadlock
-    for start in range(0, len(texts), _LOOKUP_BATCH):
-        rows = [{"job_id": job_id, "key": t} for t in texts[start : start + _LOOKUP_BATCH]]
-        statement = insert(dry_run_keys).values(rows).on_conflict_do_nothing().returning(dry_run_keys.c.key)
-        recorded.update(conn.execute(statement).scalars())
-    return {k for t, k in by_text.items() if t not in recorded}
+    sqlite = conn.dialect.name == "sqlite"
+    by_digest = {_key_digest(k, sqlite=sqlite): k for k in keys}
+    digests = sorted(by_digest)  # in one order, so two chunks recording keys at once cannot deadlock
+    if sqlite:  # this transaction holds the only write lock: what is there now is what the insert would meet
+        seen = _recorded(conn, job_id, digests)
+        fresh = [(job_id, d) for d in digests if d not in seen]
+        if fresh:
+            conn.exec_driver_sql("INSERT INTO by_dry_run_keys (job_id, key) VALUES (?, ?)", fresh)
+        return {by_digest[d] for d in seen}
+    added = conn.exec_driver_sql(
+        "INSERT INTO by_dry_run_keys (job_id, key) SELECT %(job)s, unnest(%(keys)s::text[])"
+        " ON CONFLICT DO NOTHING RETURNING key",
+        {"job": job_id, "keys": digests},
+    ).scalars()
+    new = set(added)
+    return {k for d, k in by_digest.items() if d not in new}
+
+
+def _recorded(conn: Connection, job_id: int, digests: list[str]) -> set[str]:
+    c = dry_run_keys.c
+    query = sa_select(c.key).where(c.job_id == job_id, c.key.in_(bindparam("keys", expanding=True)))
+    found: set[str] = set()
+    for start in range(0, len(digests), _LOOKUP_BATCH):
+        found.update(conn.execute(query, {"keys": digests[start : start + _LOOKUP_BATCH]}).scalars())
+    return found
+
+
+def _key_digest(key: KeyValues, *, sqlite: bool) -> str:
+    """A key as the database compares it, hashed to a fixed size: PostgreSQL compares numbers and instants by
+    value (1.5 is 1.50, 08:00+08:00 is 00:00Z); SQLite compares our decimals as the text they are kept as."""
+    form = [_compared(v, sqlite=sqlite) for v in key]
+    return hashlib.sha256(json.dumps(form, ensure_ascii=False).encode()).hexdigest()
+
+
+def _compared(value: Any, *, sqlite: bool) -> str:
+    if isinstance(value, Decimal) and not sqlite:
+        return "0" if value == 0 else str(value.normalize())
+    if isinstance(value, float):
+        return repr(value + 0.0)  # -0.0 is 0.0
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return value.isoformat() if sqlite else value.astimezone(datetime.UTC).isoformat()
+    return f"{type(value).__name__}:{value}"
 
 
 def write_rows(

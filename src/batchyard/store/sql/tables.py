@@ -98,8 +98,8 @@ exclusive_locks = Table(
     Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
 )
 
-# The keys a dry-run import counted as new, so that a later chunk of the same file meets them as the real import
-# would (refused, updated or skipped); written in each chunk's commit, deleted when the job finishes.
+# The keys a dry-run import counted as new (digests of the form the database compares), so that a later chunk of
+# the same file meets them as the real import would; written in each chunk's commit, tidied a week after the end.
 dry_run_keys = Table(
     "by_dry_run_keys",
     metadata,
