@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -168,16 +169,7 @@ class Yard:
     def tally(self, job_id: int) -> dict[str, Any]:
         """The job's items counted, as ``GET /jobs/{id}/tally`` gives them: succeeded, failed, skipped, and the
         succeeded by their output where it is a word (an import's ``inserted`` and ``updated``)."""
-        job = self.store.get_job(job_id)
-        outputs, others = self.store.output_words(job_id)
-        return {
-            "job_id": job_id,
-            "succeeded": job.succeeded,
-            "failed": job.failed,
-            "skipped": job.skipped,
-            "outputs": outputs,
-            "other_outputs": others,
-        }
+        return dataclasses.asdict(self.store.tally(job_id))
 
     def cancel(self, job_id: int) -> Job:
         return self.service.cancel(job_id)

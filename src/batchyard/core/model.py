@@ -103,6 +103,20 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Tally:
+    """A job's items counted: succeeded, failed, skipped, and the succeeded by their output where it is a word
+    (an import's ``inserted`` and ``updated``; 20 words at most, the rest of the short outputs in
+    ``other_outputs``)."""
+
+    job_id: int
+    succeeded: int
+    failed: int
+    skipped: int
+    outputs: dict[str, int]
+    other_outputs: int
+
+
+@dataclass(frozen=True, slots=True)
 class NewJob:
     """A job as submitted: its items are planned later (by its submitter or a worker), or came planned
     (``planned``: a small submission is stored whole, sealed, in the transaction that creates its job)."""

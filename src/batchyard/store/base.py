@@ -10,7 +10,16 @@ from typing import Any, Protocol
 
 from batchyard.core.causes import Failure
 from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
-from batchyard.core.model import ChunkOutcome, ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
+from batchyard.core.model import (
+    ChunkOutcome,
+    ClaimedChunk,
+    ItemRecord,
+    Job,
+    NewJob,
+    PlannedChunk,
+    Stats,
+    Tally,
+)
 from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryStatus, DueDelivery, Webhook
 from batchyard.core.resources import Resource
 from batchyard.core.status import JobStatus
@@ -146,9 +155,8 @@ class Store(Protocol):
     def failures(self, job_id: int) -> Iterator[Failure]:
         """The job's items that are failed now, with their latest reason and when it was recorded."""
 
-    def output_words(self, job_id: int) -> tuple[dict[str, int], int]:
-        """How many succeeded items have each output that is a short text (an import's "inserted"), for a
-        few different words, and how many have another short text."""
+    def tally(self, job_id: int) -> Tally:
+        """The job's counters, and its succeeded items by their output where it is a word."""
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]: ...
     def last_event_id(self) -> int: ...

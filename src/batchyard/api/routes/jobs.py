@@ -171,16 +171,8 @@ def job_failures(job_id: JobId, request: Request, user: CurrentUser, store: Stor
 def job_tally(job_id: JobId, user: CurrentUser, store: StoreDep) -> TallyOut:
     """The job's items counted: succeeded, failed, skipped, and the succeeded by their output where it is a
     word — an import's rows `inserted` and `updated`, or under `dry_run` what they would be."""
-    job = owned(store.get_job(job_id), user)
-    outputs, others = store.output_words(job_id)
-    return TallyOut(
-        job_id=job_id,
-        succeeded=job.succeeded,
-        failed=job.failed,
-        skipped=job.skipped,
-        outputs=outputs,
-        other_outputs=others,
-    )
+    owned(store.get_job(job_id), user)
+    return TallyOut.model_validate(store.tally(job_id), from_attributes=True)
 
 
 def _act(job_id: int, user: User, store: Store, action: Callable[[int], Job]) -> JobOut:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from batchyard.core.causes import Failure
-from batchyard.core.model import Counters, ItemRecord, Job, Stats
+from batchyard.core.model import Counters, ItemRecord, Job, Stats, Tally
 from batchyard.core.status import ChunkStatus, ItemState
 from batchyard.errors import JobNotFound
 from batchyard.store.base import Event
@@ -86,11 +86,12 @@ def items(db: Database, job_id: int, status: str | None, start: int = 0) -> Iter
         after = batch[-1]["seq"]
 
 
-def output_words(db: Database, job_id: int) -> tuple[dict[str, int], int]:
-    """How many succeeded items have each output that is a short text (an import's rows: "inserted",
-    "updated"), read a few chunks at a time, for the first ``OUTPUT_WORDS_KEPT`` different words; and how many
-    have another short text (when outputs are ids, not words). Other outputs are not counted."""
-    get_job(db, job_id)
+def tally(db: Database, job_id: int) -> Tally:
+    """The job's counters, and how many succeeded items have each output that is a short text (an import's
+    rows: "inserted", "updated"), read a few chunks at a time, for the first ``OUTPUT_WORDS_KEPT`` different
+    words; and how many have another short text (when outputs are ids, not words). Other outputs are not
+    counted."""
+    job = get_job(db, job_id)
     found: Counter[str] = Counter()
     others = 0
     after = -1
@@ -116,7 +117,7 @@ def output_words(db: Database, job_id: int) -> tuple[dict[str, int], int]:
                     else:
                         others += count
         if len(batch) < CHUNKS_PER_READ:
-            return dict(found), others
+            return Tally(job_id, job.succeeded, job.failed, job.skipped, dict(found), others)
         after = batch[-1].seq
 
 

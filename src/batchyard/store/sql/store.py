@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from batchyard.core.causes import Failure
 from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
-from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats
+from batchyard.core.model import ClaimedChunk, ItemRecord, Job, NewJob, PlannedChunk, Stats, Tally
 from batchyard.core.notices import Channel, Delivery, DeliveryAttempt, DeliveryStatus, DueDelivery, Webhook
 from batchyard.core.resources import Resource
 from batchyard.core.status import JobStatus
@@ -186,8 +186,8 @@ class SqlStore:
     def failures(self, job_id: int) -> Iterator[Failure]:
         return reads.failures(self.db, job_id)
 
-    def output_words(self, job_id: int) -> tuple[dict[str, int], int]:
-        return reads.output_words(self.db, job_id)
+    def tally(self, job_id: int) -> Tally:
+        return reads.tally(self.db, job_id)
 
     def events(self, job_id: int | None = None, after: int = 0, limit: int = 500) -> list[Event]:
         return reads.list_events(self.db, job_id, after, limit)
