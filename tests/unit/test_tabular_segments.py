@@ -78,6 +78,52 @@ def test_pieces_give_the_rows_of_one_csv_pass(rows, terminator, extra, per_segme
     assert [(n, c + [""] * (width - len(c))) for n, c in expected] == got
 
 
+# Cells the csv module writes without quotes, spaces of every kind at either end: a piece of them is counted by
+# its line breaks alone, unless a line may be blank — which the count must then still leave out.
+UNQUOTED = st.text(alphabet="ab 中\u3000\t\x1c\x0b", max_size=5)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.lists(UNQUOTED, min_size=0, max_size=4), min_size=0, max_size=40),
+    terminator=st.sampled_from(["\n", "\r\n"]),
+    extra=st.lists(st.sampled_from(["\n", ",,,\n", " , ,\r\n", "\u3000,,\n", ",x,\n", "\t\n", "\x1c\n"]), max_size=3),
+    per_segment=st.integers(min_value=1, max_value=7),
+    final_break=st.booleans(),
+    format=st.sampled_from(["csv", "tsv"]),
+)
+def test_pieces_without_quotes_give_the_rows_of_one_csv_pass(
+    rows, terminator, extra, *, per_segment, final_break, format
+) -> None:
+    delimiter = "," if format == "csv" else "\t"
+    if format == "tsv":
+        rows = [[cell.replace("\t", " ") for cell in row] for row in rows]
+        extra = [line.replace(",", "\t") for line in extra]
+    text = _file(rows, terminator, extra).replace(",", delimiter) if format == "tsv" else _file(rows, terminator, extra)
+    if not final_break:
+        text = text.rstrip("\r\n")
+    data = text.encode()
+    expected = _reference(text, delimiter)
+    got = _pieced(data, format=format, rows_per_segment=per_segment)
+    width = 4
+    assert [(n, c + [""] * (width - len(c))) for n, c in expected] == got
+
+
+@pytest.mark.parametrize("limit", [8, 64])
+def test_a_line_past_the_field_size_limit_is_refused_however_it_is_counted(limit: int) -> None:
+    """A piece is counted without splitting its lines only when no line can be over the csv module's limit on a
+    field; a longer one is refused by the scan with its line, as the csv module would refuse it."""
+    text = "sku,name\n" + "".join(f"s{i},x\n" for i in range(30)) + "s99," + "y" * (limit + 1) + "\n"
+    before = csv.field_size_limit(limit)
+    try:
+        with pytest.raises(InvalidParams) as caught:
+            list(scan(io.BytesIO(text.encode()), format="csv", rows_per_segment=1000)[1])
+    finally:
+        csv.field_size_limit(before)
+    assert "field larger than field limit" in caught.value.message()
+    assert "line 32" in caught.value.message()
+
+
 def test_a_quoted_cell_across_many_cuts_stays_one_row() -> None:
     long_cell = "\n".join(f"line {i}" for i in range(5000))
     text = 'sku,note\nA1,"' + long_cell + '"\nA2,short\n'

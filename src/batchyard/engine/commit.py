@@ -123,7 +123,7 @@ def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx
         def run() -> None:
             every = len(indices) == len(outcome.outputs)  # the whole chunk: positions are the chunk's own
             result = write(list(outcome.outputs) if every else [outcome.outputs[i] for i in indices], ctx) or {}
-            if not all(type(p) is int and 0 <= p < len(indices) for p in result):
+            if result and not (set(map(type, result)) == {int} and min(result) >= 0 and max(result) < len(indices)):
                 raise IndexError(f"write said something of a position outside its {len(indices)} items")
             said.update(result if every else {indices[p]: value for p, value in result.items()})
 

@@ -15,5 +15,5 @@ from batchyard.store.sql.resource_reads import ResourceDatabases
 
 def builtin_job_types(resources: Mapping[str, Resource], databases: ResourceDatabases) -> list[JobType]:
     """``resources``: the yard's, read when a job runs, so those declared later are found too; ``databases``:
-    where an export reads them."""
-    return [images_job_type(), import_job_type(resources), export_job_type(resources, databases)]
+    where an export reads them and an import writes them."""
+    return [images_job_type(), import_job_type(resources, databases), export_job_type(resources, databases)]

@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from itertools import islice, repeat
-from operator import add, itemgetter
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,8 +28,16 @@ from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
 from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, shaped_row, sheet_records
 from batchyard.jobs.tabular.segments import Piece, TextLayout, read_piece, scan
-from batchyard.jobs.tabular.validation import Reason, RowValidator, Verdict
-from batchyard.store.sql.resource_rows import existing_keys, keys_counted_before, resource_table, write_rows
+from batchyard.jobs.tabular.validation import CheckedChunk, Reason, RowValidator
+from batchyard.store.sql.resource_reads import ResourceDatabases
+from batchyard.store.sql.resource_rows import (
+    existing_keys,
+    keys_counted_before,
+    resource_table,
+    stored_column,
+    stored_converters,
+    write_rows,
+)
 
 Mode = Literal["insert", "upsert", "skip_existing"]
 SPOOL = "sheet.csv"  # a workbook's rows, as the job's own file
@@ -59,16 +67,21 @@ class ImportParams(BaseModel):
     upload_ids: list[int] = Field(default_factory=list, description="The uploaded file (given at submit).")
 
 
+Record = tuple[tuple[Any, ...], tuple[Any, ...]]
+"""A valid row as ``write`` takes it: its key as the model gave it (duplicates are judged by the values' own
+equality: 1.5 and 1.50 are one key) and its values as the database's driver takes them."""
+
+
 class SourceRow(NamedTuple):
     """A row of the file as a chunk loads it: its line, its cells in header order, why it cannot be used as it
-    is (when it cannot), the file's header, and the row's verdict — its values for the table, or the reasons
-    they are not valid — found with the chunk's other rows. (A tuple: a chunk makes thousands at once.)"""
+    is (when it cannot), the file's header, and the row's verdict — its record for the table, or the reasons
+    it is not valid — found with the chunk's other rows. (A tuple: a chunk makes thousands at once.)"""
 
     line: int
     cells: list[str]
     problem: str | None
     header: tuple[str, ...]
-    values: tuple[Any, ...] | None
+    record: Record | None
     reasons: tuple[Reason, ...] | Exception
 
     def __repr__(self) -> str:  # what a job shows as ``current``
@@ -97,8 +110,9 @@ class Import:
 
     Params = ImportParams
 
-    def __init__(self, resources: Mapping[str, Resource]) -> None:
+    def __init__(self, resources: Mapping[str, Resource], databases: ResourceDatabases) -> None:
         self._resources = resources  # the yard's, read when a job runs: declared after this type is made
+        self._databases = databases
 
     # planning ---------------------------------------------------------------------------------------------------
     def source(self, params: ImportParams, ctx: Context) -> Iterator[Segment]:
@@ -140,6 +154,7 @@ class Import:
         columns = {int(k): v for k, v in spec["columns"].items()}
         validator = RowValidator(resource.model, columns)
         ctx.state = _ChunkState(resource)
+        records = _Records(resource, stored_converters(self._databases.state_dialect(), resource))
         if "spool" in spec:  # a sheet's rows, each with its sheet row number in front
             data = ctx.read_file(str(spec["spool"]), offset, length)
             spooled = read_piece(data, TextLayout("csv", "utf-8", ["", *header], 0, 0), line)
@@ -147,14 +162,14 @@ class Import:
         else:
             data = ctx.read_upload(int(spec["upload"]), offset, length)
             rows = read_piece(data, TextLayout(spec["format"], spec["encoding"], list(header), 0, 0), line)
-        return _judged_rows(rows, header, validator)
+        return _judged_rows(rows, header, validator, records)
 
     def stored_form(self, row: SourceRow) -> tuple[dict[str, str], int]:
         return row.as_record(), row.line
 
-    def process(self, row: SourceRow, ctx: Context) -> tuple[Any, ...]:
-        if row.values is not None:
-            return row.values
+    def process(self, row: SourceRow, ctx: Context) -> Record:
+        if row.record is not None:
+            return row.record
         if row.problem is not None:
             raise RowRejected(reason=row.problem, reason_zh=problem_zh(row.problem))
         reasons = row.reasons
@@ -162,11 +177,11 @@ class Import:
             raise reasons
         raise RowRejected(reason="; ".join(r.en for r in reasons), reason_zh="；".join(r.zh for r in reasons))
 
-    def write(self, records: list[tuple[Any, ...]], ctx: Context) -> dict[int, Any]:
+    def write(self, records: list[Record], ctx: Context) -> dict[int, Any]:
         state: _ChunkState = ctx.state
         params: ImportParams = ctx.params
         resource = state.resource
-        keys = state.keys(records)
+        keys = list(map(_key_of, records))
         said, chosen = _first_of_each_key(keys, params.mode)
         table = resource_table(ctx.connection, resource)
         if params.dry_run:  # keys in the table, and keys an earlier chunk of this file would have written
@@ -180,9 +195,10 @@ class Import:
             table,
             columns=state.columns,
             key=resource.key,
-            rows=records if every else [records[i] for i in chosen],
+            rows=list(map(_stored_of, records)) if every else [records[i][1] for i in chosen],
             update=params.mode == "upsert",
             keys=keys if every else [keys[i] for i in chosen],
+            stored=True,
         )
         if not written.updated and len(written.inserted) == len(chosen):
             return said | dict.fromkeys(chosen, INSERTED)  # every row new: the usual chunk of an import
@@ -250,31 +266,60 @@ class Import:
         return found
 
 
-def _judged_rows(rows: list[Row], header: tuple[str, ...], validator: RowValidator) -> list[SourceRow]:
+def _judged_rows(
+    rows: list[Row], header: tuple[str, ...], validator: RowValidator, records: _Records
+) -> list[SourceRow]:
     """The chunk's rows with their verdicts, its well-shaped rows validated together."""
-    if not any(map(_problem, rows)):
-        verdicts = validator.check_all([row.values for row in rows])
-        return list(map(_new_source_row, map(add, rows, map(add, repeat((header,)), verdicts))))
-    shaped = iter(validator.check_all([row.values for row in rows if row.problem is None]))
-    unread: Verdict = (None, ())
-    return [_new_source_row((*row, header, *(unread if row.problem is not None else next(shaped)))) for row in rows]
+    shaped = [row for row in rows if row.problem is None] if any(map(_problem, rows)) else rows
+    checked = validator.check_chunk(list(map(_cells_of, shaped)))
+    if rows and len(checked.valid) == len(rows):  # the usual chunk, every row valid: each SourceRow made in C
+        lines, cells, valid = map(_line_of, rows), map(_cells_of, rows), records.valid(checked)
+        return list(map(_new_source_row, zip(lines, cells, repeat(None), repeat(header), valid, repeat(()))))
+    verdicts = iter(records.of(checked))
+    unread = (None, ())
+    return [_new_source_row((*row, header, *(unread if row.problem is not None else next(verdicts)))) for row in rows]
+
+
+class _Records:
+    """A chunk's valid rows as ``write`` takes them (``Record``), made a field at a time as they were checked:
+    converting the values for the driver here, while the chunk loads, keeps it off the commit, which on SQLite
+    holds the database's only write lock."""
+
+    def __init__(self, resource: Resource, converters: list[Callable[[Any], Any] | None]) -> None:
+        self._key = [[f.name for f in resource.fields].index(k) for k in resource.key]
+        self._converters = converters
+
+    def valid(self, checked: CheckedChunk) -> Iterator[Record]:
+        """The records of the rows that passed the column check, in order."""
+        fields = checked.fields
+        keys = zip(*(fields[p] for p in self._key), strict=True)
+        return zip(keys, zip(*map(stored_column, self._converters, fields), strict=True), strict=True)
+
+    def of(self, checked: CheckedChunk) -> list[tuple[Record | None, tuple[Reason, ...] | Exception]]:
+        """Each row's record and no reasons, or None and its reasons."""
+        found: list[tuple[Record | None, tuple[Reason, ...] | Exception]] = [(None, ())] * checked.size
+        if checked.valid:  # none when the chunk was checked row by row
+            for i, record in zip(checked.valid, self.valid(checked), strict=True):
+                found[i] = (record, ())
+        for i, (values, reasons) in checked.others.items():
+            found[i] = (None, reasons) if values is None else (self._record(values), ())
+        return found
+
+    def _record(self, values: tuple[Any, ...]) -> Record:
+        stored = tuple(v if c is None or v is None else c(v) for c, v in zip(self._converters, values, strict=True))
+        return tuple(values[p] for p in self._key), stored
 
 
 class _ChunkState:
-    """What a chunk's rows share: the resource, and where a row's key is among its values."""
+    """What a chunk's rows share: the resource and its table's columns."""
 
     def __init__(self, resource: Resource) -> None:
         self.resource = resource
         self.columns = [f.name for f in resource.fields]
-        positions = [self.columns.index(k) for k in resource.key]
-        if len(positions) == 1:
-            single = itemgetter(positions[0])
-            self.keys: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] = lambda rows: list(
-                zip(map(single, rows))
-            )
-        else:
-            several = itemgetter(*positions)
-            self.keys = lambda rows: list(map(several, rows))
+
+
+_key_of, _stored_of = itemgetter(0), itemgetter(1)  # of a Record
+_line_of, _cells_of = itemgetter(0), itemgetter(1)  # of a Row
 
 
 def _encoding_further_on(first: Piece, pieces: Iterator[Piece]) -> str:
@@ -434,11 +479,11 @@ def _shown(key: tuple[Any, ...]) -> str:
     return ", ".join(str(v) for v in key)
 
 
-def import_job_type(resources: Mapping[str, Resource], **overrides: Any) -> JobType:
+def import_job_type(resources: Mapping[str, Resource], databases: ResourceDatabases, **overrides: Any) -> JobType:
     """The ``import`` job type over ``resources`` (the yard's, looked up when a job runs).
 
     A bad row fails at once (on_error="continue"); max_attempts is how often a chunk may lose its worker. Text
     files (CSV, TSV, JSONL: their encoding and format are judged later, from their bytes) and workbooks are
     accepted."""
     options = {"accepts": (TEXT.content_type, XLSX.content_type), **overrides}
-    return define_job_type("import", Import(resources), title="Import a table", **options)
+    return define_job_type("import", Import(resources, databases), title="Import a table", **options)

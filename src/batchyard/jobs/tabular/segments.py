@@ -29,6 +29,9 @@ _new_row = partial(tuple.__new__, Row)  # a Row from a (number, values, problem)
 ROWS_PER_SEGMENT = 5_000
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _STRAY_CR = re.compile(rb"\r[^\n]")  # a CR the csv module takes for a line break inside a line: an error
+_LINE_STARTS = {  # a line break then a space (an empty line too) or the delimiter
+    delimiter: re.compile(r"\n[\s" + re.escape(delimiter) + "]") for delimiter in DELIMITERS.values()
+}
 MAX_SEGMENT_BYTES = 8 * 1024 * 1024  # a segment of very wide rows is cut sooner, so a chunk stays small
 
 
@@ -327,9 +330,14 @@ class _Cutter:
             found = text.split("\n")
             return sum(map(bool, map(str.strip, found))), len(found) - 1
         delimiter = DELIMITERS[self._layout.format]
-        if b'"' not in block and b"\0" not in block and not _STRAY_CR.search(block):
-            found = text.split("\n")  # no quote, NUL or CR but before a line break: a record is a line
+        if b'"' not in block and b"\0" not in block and (b"\r" not in block or not _STRAY_CR.search(block)):
+            # no quote, NUL or CR but before a line break: a record is a line, and a line that may be blank
+            # starts with a space or a delimiter (or is empty) — without one, every line is a record
             limit = csv.field_size_limit()
+            if _no_line_longer(text, limit) and not _blank_line_start(text, delimiter):
+                breaks = block.count(b"\n")
+                return breaks + (not text.endswith("\n")), breaks
+            found = text.split("\n")
             if len(text) <= limit or max(map(len, found)) <= limit:
                 return _filled_lines(found, delimiter), len(found) - 1
         reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter, strict=True)
@@ -341,6 +349,22 @@ class _Cutter:
             raise InvalidParams(
                 reason=f"the file cannot be read near line {line + reader.line_num - 1}: {error}"
             ) from None
+
+
+def _no_line_longer(text: str, limit: int) -> bool:
+    """Whether no line of ``text`` is over ``limit`` characters, looked at without splitting it: such a line
+    would hold a whole stretch of half that, from a multiple of it on, without a line break (False may be
+    wrong, never True)."""
+    step = max(limit // 2, 1)
+    return all(text.find("\n", start, start + step) >= 0 for start in range(0, len(text) - step + 1, step))
+
+
+def _blank_line_start(text: str, delimiter: str) -> bool:
+    """Whether a line of ``text`` may be blank: it is empty (but for the one a final line break ends), or it
+    starts with a space or a delimiter — where a second look must decide."""
+    if not text or text[0].isspace() or text[0] == delimiter:
+        return True
+    return _LINE_STARTS[delimiter].search(text) is not None
 
 
 def _filled_lines(lines: list[str], delimiter: str) -> int:

@@ -134,17 +134,22 @@ class RowValidator:
         self._by_column = _ColumnChecks.of(model, self._names)
 
     def check_all(self, rows: Sequence[list[str]]) -> list[Verdict]:
-        """Each row's verdict, as ``check`` gives it. A chunk of a plain model (no validator that sees other
-        fields, no alias, defaults that are plain values) is checked a column at a time: one validation call
-        per column for every row whose cells are all filled and unquoted, the rest and any failing row one by one
-        — the same values and reasons, without a dict and a model instance per row."""
+        """Each row's verdict, as ``check`` gives it (see ``check_chunk``)."""
+        return self.check_chunk(rows).verdicts()
+
+    def check_chunk(self, rows: Sequence[list[str]]) -> CheckedChunk:
+        """The chunk's verdicts. A chunk of a plain model (no validator that sees other fields, no alias,
+        defaults that are plain values) is checked a column at a time: one validation call per column for every
+        row whose cells are all filled and unquoted, the rest and any failing row one by one — the same values
+        and reasons, without a dict and a model instance per row, and the values kept a field at a time."""
         columns = self._by_column
         if columns is None or not rows or not self._names or min(map(len, rows)) < self._width:
-            return list(map(self._checked, rows))
+            return CheckedChunk.row_by_row(list(map(self._checked, rows)))
+        cells = [list(map(itemgetter(position), rows)) for position, _ in self._columns]
         try:
-            return columns.verdicts(rows, list(map(list, zip(*map(self._cells, rows), strict=True))), self._checked)
+            return columns.checked(rows, cells, self._checked)
         except Exception:  # noqa: BLE001 - raised by a validator, not reported by pydantic: each row on its own
-            return list(map(self._checked, rows))
+            return CheckedChunk.row_by_row(list(map(self._checked, rows)))
 
     def _checked(self, cells: list[str]) -> Verdict:
         """``check``, with an exception its validators raise kept as the row's verdict: it fails that row alone."""
@@ -185,6 +190,30 @@ class RowValidator:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedChunk:
+    """A chunk's verdicts as they were found: the rows that passed the column check (``valid``, in order), their
+    values a model field at a time (``fields``), and every other row's own verdict (``others``, by position)."""
+
+    size: int
+    valid: list[int]
+    fields: list[list[Any]]
+    others: dict[int, Verdict]
+
+    @staticmethod
+    def row_by_row(verdicts: list[Verdict]) -> CheckedChunk:
+        return CheckedChunk(len(verdicts), [], [], dict(enumerate(verdicts)))
+
+    def verdicts(self) -> list[Verdict]:
+        """Each row's verdict, in the chunk's order."""
+        verdicts: list[Verdict] = [(None, ())] * self.size
+        for i, values in zip(self.valid, zip(*self.fields, strict=True), strict=True):
+            verdicts[i] = (values, ())
+        for i, verdict in self.others.items():
+            verdicts[i] = verdict
+        return verdicts
+
+
 class _ColumnChecks:
     """A plain model's mapped fields validated a column at a time, its other fields given their defaults."""
 
@@ -214,16 +243,16 @@ class _ColumnChecks:
                 return None
         return _ColumnChecks(validators, feeds)
 
-    def verdicts(
+    def checked(
         self, rows: Sequence[list[str]], columns: list[list[str]], check: Callable[[list[str]], Verdict]
-    ) -> list[Verdict]:
-        """Each row's verdict: ``columns`` are the mapped cells of ``rows`` a column at a time; a row with an
+    ) -> CheckedChunk:
+        """The chunk's verdicts: ``columns`` are the mapped cells of ``rows`` a column at a time; a row with an
         empty or quoted cell, or one that fails, goes to ``check`` for its own verdict and reasons."""
         whole: set[int] = set()
         for column in columns:
             if "" in column or _SEPARATOR + "'" in _SEPARATOR + _SEPARATOR.join(column):
                 whole.update(i for i, cell in enumerate(column) if not cell or cell[0] == "'")
-        fast = [i for i in range(len(rows)) if i not in whole]
+        fast = [i for i in range(len(rows)) if i not in whole] if whole else list(range(len(rows)))
         validated = self._validated(columns, fast)
         if validated is None:  # some rows fail: the others validated again without them, those checked whole
             failing = self._failing(columns, fast)
@@ -231,15 +260,10 @@ class _ColumnChecks:
             fast = [i for i in fast if i not in failing]
             validated = self._validated(columns, fast)
             if validated is None:  # cannot happen while fields are checked alone; if it does, row by row
-                return list(map(check, rows))
-        verdicts: list[Verdict] = [(None, ())] * len(rows)
+                return CheckedChunk.row_by_row(list(map(check, rows)))
         count = len(fast)
-        feeds = [validated[f] if isinstance(f, int) else [f.value] * count for f in self._fields]
-        for i, values in zip(fast, zip(*feeds, strict=True), strict=True):
-            verdicts[i] = (values, ())
-        for i in whole:
-            verdicts[i] = check(rows[i])
-        return verdicts
+        fields = [validated[f] if isinstance(f, int) else [f.value] * count for f in self._fields]
+        return CheckedChunk(len(rows), fast, fields, {i: check(rows[i]) for i in sorted(whole)})
 
     def _validated(self, columns: list[list[str]], rows: list[int]) -> list[list[Any]] | None:
         """The columns' values for ``rows``, or None when one of them fails."""

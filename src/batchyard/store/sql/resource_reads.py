@@ -81,6 +81,10 @@ class ResourceDatabases:
         with translated(), self._engine(resource.database_url).connect() as conn:
             yield conn
 
+    def state_dialect(self) -> Dialect:
+        """The state database's dialect: an import converts its rows for it while it reads them."""
+        return self._state().writer.dialect
+
     def _engine(self, url: str) -> Engine:
         with self._lock:
             if url not in self._engines:

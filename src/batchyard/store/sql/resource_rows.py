@@ -17,7 +17,7 @@ from decimal import Decimal
 from itertools import repeat
 from operator import is_, itemgetter
 from threading import Lock
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from sqlalchemy import Connection, Dialect, MetaData, Table, bindparam, inspect, tuple_
@@ -151,14 +151,16 @@ def write_rows(
     rows: Sequence[Sequence[Any]],
     update: bool,
     keys: Sequence[KeyValues] | None = None,
+    stored: bool = False,
 ) -> Written:
     """Insert ``rows`` (values in ``columns`` order, keys unique among them); with ``update``, a row whose key
     exists replaces that row's other columns, else it is left out. Which keys were inserted and which updated
     is exact even with other transactions writing the same keys at once (the rest were refused). ``keys`` are
-    the rows' key values when the caller has them already (an import judged duplicates by them)."""
+    the rows' key values when the caller has them already (an import judged duplicates by them); ``stored``: the
+    rows are tuples converted already (``stored_converters``), and ``keys`` must then be given."""
     if not rows:
         return Written(set(), set())
-    converted = _converted(conn, table, columns, rows)
+    converted = cast(list[tuple[Any, ...]], rows) if stored else _converted(conn, table, columns, rows)
     if keys is None:
         positions = [columns.index(name) for name in key]
         keys = (
@@ -197,21 +199,26 @@ def _converted(
     as ISO text and a decimal as its exact text on SQLite), applied only to the columns that have one, a column
     at a time. The dialect's own type must be asked: the generic Numeric's processor would pass decimals through
     a float."""
-    processors: list[tuple[int, Callable[[Any], Any]]] = []
-    for position, name in enumerate(columns):
-        found = _fast_processor(table.c[name].type.dialect_impl(conn.dialect), conn.dialect)
-        if found is not None:
-            processors.append((position, found))
-    if not processors:
+    converters = [_fast_processor(table.c[name].type.dialect_impl(conn.dialect), conn.dialect) for name in columns]
+    if not any(converters):
         return [tuple(row) for row in rows]
-    by_column: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    for position, process in processors:
-        values = by_column[position]
-        if any(map(is_, values, repeat(None))):  # not ``None in``: that compares each value with None by ``==``
-            by_column[position] = [None if value is None else process(value) for value in values]
-        else:
-            by_column[position] = list(map(process, values))
-    return list(zip(*by_column, strict=True))
+    by_column = list(zip(*rows, strict=True))
+    return list(zip(*map(stored_column, converters, by_column), strict=True))
+
+
+def stored_converters(dialect: Dialect, resource: Resource) -> list[Callable[[Any], Any] | None]:
+    """Per field of ``resource``, what makes its value the one ``write_rows`` gives this database's driver (None:
+    the value as it is) — for a caller that converts rows before the commit, off the write's critical path."""
+    return [_fast_processor(column_type(f).dialect_impl(dialect), dialect) for f in resource.fields]
+
+
+def stored_column(convert: Callable[[Any], Any] | None, values: Sequence[Any]) -> Sequence[Any]:
+    """A column's values converted by ``convert`` (from ``stored_converters``), None kept as None."""
+    if convert is None:
+        return values
+    if any(map(is_, values, repeat(None))):  # not ``None in``: that compares each value with None by ``==``
+        return [None if value is None else convert(value) for value in values]
+    return list(map(convert, values))
 
 
 def _fast_processor(impl: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
