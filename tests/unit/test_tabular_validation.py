@@ -28,6 +28,8 @@ from pydantic_core import PydanticCustomError, PydanticUseDefault
 from batchyard.jobs.tabular.validation import (
     Reason,
     RowValidator,
+    _ColumnChecks,
+    _ColumnValidator,
     _reason,
     _required_nullable_fields,
     strip_report_quote,
@@ -375,16 +377,29 @@ class PlainDefaults(BaseModel):
     amount: Decimal = Decimal("1.5")
 
 
+class Counts(BaseModel):
+    """Decimals with no places, and with a default and limits on both its digits and its value."""
+
+    units: Decimal = Field(decimal_places=0, ge=0)
+    share: Decimal = Field(default=Decimal("0.5"), max_digits=3, decimal_places=2, le=1)
+
+
 # Per field: cells that pass (given thrice, so whole valid rows are common), fail, are empty or carry a report's quote.
 CELLS_BY_FIELD = {
     "sku": ["A-1", "苹果", "B-2"] * 3 + ["'=1+1", "'plain", "x" * 40, ""],
     "name": ["苹果", "连衣裙"] * 3 + ["'=SUM(A1)", "", "'"],
-    "price": ["12.50", "0", "3"] * 3 + ["1.234", "-1", "x", ""],
+    "price": ["12.50", "0", "3"] * 3
+    + ["1.234", "-1", "x", ""]
+    + ["12.5", "0.05", "007.50", "1.", "１２", "1e2", " 1.5", "12.500", "1" * 31 + ".5", "99.99", "+3"],
     "stock": ["3", "0"] * 3 + ["-1", "1.5", "", "'7"],
     "launched": ["2024-01-31", "2023-12-01"] * 3 + ["2024-02-30", "", "'2024-01-31"],
     "code": ["ABC", "XYZ"] * 3 + ["AB", "abc", ""],
     "small": ["1", "9"] * 3 + ["0", "10", ""],
-    "amount": ["1.5", "123.4"] * 3 + ["12345", "0.55", ""],
+    "amount": ["1.5", "123.4"] * 3
+    + ["12345", "0.55", ""]
+    + ["0.5", "000.5", "999.9", "1000", "12.0", "0012.3", "9999"],
+    "units": ["3", "0", "12"] * 3 + ["1.0", "1.5", "-2", "", "00", "1e1"],
+    "share": ["0.5", "1", "0.25"] * 3 + ["1.5", "0.125", "1.00", "0.50", "", "00.5"],
     "size": ["S", "M"] * 3 + ["L", ""],
     "colour": ["red"] * 3 + ["blue", ""],
     "active": ["true", "false", "yes"] * 3 + ["maybe", ""],
@@ -406,6 +421,8 @@ MODELS_AND_COLUMNS = [
     (Strict, ["name", "sku"]),
     (WithModelCheck, ["sku", "name", "price", "stock", "launched"]),
     (SeesEarlierFields, ["low", "high"]),
+    (Counts, ["units", "share"]),
+    (Counts, ["units"]),
 ]
 
 
@@ -481,3 +498,57 @@ def test_a_check_that_raises_fails_its_row_alone() -> None:
     assert first == (("A", "China"), ())
     assert second[0] is None
     assert isinstance(second[1], KeyError)
+
+
+def test_a_decimal_column_of_plain_numbers_skips_only_the_count_of_digits() -> None:
+    """The shortcut exists where it may (a decimal with places) and gives the full check's values and errors."""
+    checks = _ColumnChecks.of(Counts, ("units", "share"))
+    assert checks is not None
+    units, share = checks._validators
+    assert units._relaxed is not None
+    assert share._relaxed is not None
+    assert share.validate(["0.25", "1"]) == [Decimal("0.25"), Decimal("1")]
+    with pytest.raises(ValidationError) as caught:
+        share.validate(["0.25", "3"])  # plain, but over ``le``: still refused
+    assert caught.value.errors()[0]["type"] == "less_than_equal"
+    with pytest.raises(ValidationError):
+        share.validate(["0.125"])  # three places: the full check's count refuses it
+    assert _ColumnChecks.of(Wide, ("amount",)) is not None
+
+
+class Tight(BaseModel):
+    tenths: Decimal = Field(max_digits=2, decimal_places=1)
+    hundreds: Decimal = Field(max_digits=5, decimal_places=2, gt=0)
+
+
+DECIMAL_FIELDS = [(Product, "price"), (Wide, "amount"), (Counts, "units"), (Counts, "share"), (Tight, "tenths")]
+DECIMAL_FIELDS += [(Tight, "hundreds")]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    column=st.lists(
+        st.one_of(
+            st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3})?", fullmatch=True),
+            st.from_regex(r"0{1,2}[0-9]{1,4}(\.[0-9]{1,4}0{0,2})?", fullmatch=True),
+            st.sampled_from(["0", "00", "0.0", "1.", ".5", "-1", "+1", " 1", "1e1", "１", "NaN"]),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    field=st.sampled_from(DECIMAL_FIELDS),
+)
+def test_a_decimal_column_checked_with_or_without_its_digit_count_gets_the_same_answer(
+    column: list[str], field: tuple[type[BaseModel], str]
+) -> None:
+    model, name = field
+    schema: Any = model.__pydantic_core_schema__
+    validator = _ColumnValidator(schema["schema"]["fields"][name]["schema"], schema.get("config"))
+
+    def answer(validate: Any) -> Any:
+        try:
+            return validate(column)
+        except ValidationError as error:
+            return error.errors(include_url=False)
+
+    assert answer(validator.validate) == answer(validator.full.validate_python)
