@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeEngine
 
 from batchyard.core.resources import Resource
 from batchyard.errors import DatabaseUnavailable, InvalidParams, ValueRefused
+from batchyard.store.sql.copy_text import copy_text
 from batchyard.store.sql.database import TRANSIENT_SQLSTATE_CLASSES, TRANSIENT_SQLSTATES
 from batchyard.store.sql.resource_tables import DecimalText, column_type, model_table
 from batchyard.store.sql.tables import dry_run_keys
@@ -356,8 +357,12 @@ def _copy(conn: Connection, into: str, names: str, rows: Sequence[tuple[Any, ...
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {into} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            text = copy_text(rows)
+            if text is not None:
+                copy.write(text)
+            else:
+                for row in rows:
+                    copy.write_row(row)
     except psycopg.errors.DataError as exc:  # a value the column cannot hold: said without the table's words
         raise ValueRefused(reason=exc.diag.message_primary or "a value does not fit its column") from None
     except psycopg.OperationalError as exc:
