@@ -14,6 +14,7 @@ from batchyard.core.jobtype import define_job_type
 from batchyard.core.model import ClaimedChunk
 from batchyard.core.planning import Segment
 from batchyard.engine.runner import run_chunk
+from batchyard.errors import ChunkChanged
 
 
 class Pages:
@@ -71,3 +72,53 @@ def test_a_chunk_given_back_is_not_even_loaded() -> None:
 
     assert outcome.states == "---"
     assert loads == []
+
+
+class Written:
+    """Rows completed at load whose write refuses one of them: the refused row keeps what it was (its stored
+    form, from the items ``load`` kept), not its output."""
+
+    def source(self, params: dict[str, Any], ctx: Context) -> Iterator[Segment]:
+        yield Segment({"rows": 3}, 3)
+
+    def load(self, spec: dict[str, Any], ctx: Context) -> list[Any]:
+        rows = [{"sku": f"S{i}"} for i in range(spec["rows"])]
+        return Completed([("record", row["sku"]) for row in rows], items=rows)
+
+    def process(self, item: Any, ctx: Context) -> Any:
+        raise AssertionError("every item was completed at load")
+
+    def write(self, records: list[Any], ctx: Context) -> dict[int, Any]:
+        return {i: ValueError(f"{sku} refused") for i, (_, sku) in enumerate(records) if sku == "S1"}
+
+    def stored_form(self, row: dict[str, str]) -> tuple[dict[str, str], int]:
+        return row, int(row["sku"][1:])
+
+
+def test_an_item_completed_at_load_and_refused_by_write_keeps_its_input(yard: Yard) -> None:
+    yard.job("written")(Written())
+
+    job = yard.submit("written")
+    done = yard.run_until_done(job.id, timeout=30)
+
+    assert (done.succeeded, done.failed) == (2, 1)
+    [failed] = list(yard.items(job.id, status="failed"))
+    assert failed.error == "ValueError: S1 refused"
+    assert failed.input == {"sku": "S1"}
+    assert_counters_match(yard, job.id)
+
+
+def test_items_kept_at_load_must_match_the_chunk() -> None:
+    class Short(Written):
+        def load(self, spec: dict[str, Any], ctx: Context) -> list[Any]:
+            return Completed(["a", "b", "c"], items=[{"sku": "S0"}])
+
+    job_type = define_job_type("short", Short())
+    chunk = ClaimedChunk(1, 1, "short", "o", {}, 1, "t", 0, 0, {"rows": 3}, None, "---", [None] * 3, {}, 0)
+
+    outcome = run_chunk(job_type, chunk, Context(job_id=1, owner="o", params={}, round=1), done_scope=None)
+
+    assert set(outcome.states) != {"+"}  # not succeeded: the chunk changed since it was planned
+    assert [error.error for error in outcome.errors] == [
+        f"ChunkChanged: {ChunkChanged(expected=3, found=1).message()}"
+    ] * 3

@@ -31,9 +31,15 @@ class RetryLater(Exception):
 
 
 class Completed(list[Any]):
-    """What a ``load`` returns when loading did its items' work (an export's page, written as it was read): the
-    items' outputs. The chunk's pending items then succeed with them and ``process`` is not called, so a page of
-    rows costs no call per row — while each row still counts as an item for progress."""
+    """What a ``load`` returns when loading did its items' work (an export's page, written as it was read; an
+    import's rows, all valid): the items' outputs. The chunk's pending items then succeed with them and
+    ``process`` is not called, so a page of rows costs no call per row — while each row still counts as an item
+    for progress. ``items``: the items themselves, kept for a failure after loading (``write`` refusing one of
+    them records what it was); without them, the outputs stand in."""
+
+    def __init__(self, outputs: Iterable[Any] = (), *, items: list[Any] | None = None) -> None:
+        super().__init__(outputs)
+        self.items = items
 
 
 class Context:

@@ -54,8 +54,9 @@ def run_chunk(
     elif isinstance(loaded, Exception):
         _fail_pending(job_type, chunk, ctx, loaded, progress)
     elif isinstance(loaded.items, Completed):
-        chunk = loaded
-        _complete_loaded(chunk.items, progress)
+        completed = loaded.items
+        chunk = loaded if completed.items is None else dataclasses.replace(loaded, items=completed.items)
+        _complete_loaded(completed, progress)
     elif guard is None:
         chunk = loaded
         _process_items(job_type.process, job_type, chunk, ctx, progress)
@@ -87,8 +88,9 @@ def _loaded(job_type: JobType, chunk: ClaimedChunk, ctx: Context) -> ClaimedChun
         items = job_type.load(chunk.items, ctx)
     except Exception as exc:  # noqa: BLE001 - a file gone or unreadable fails its items, never the worker
         return exc
-    if len(items) != len(chunk.states):
-        return ChunkChanged(expected=len(chunk.states), found=len(items))
+    found = len(items) if not isinstance(items, Completed) or items.items is None else len(items.items)
+    if len(items) != len(chunk.states) or found != len(chunk.states):
+        return ChunkChanged(expected=len(chunk.states), found=found)
     return dataclasses.replace(chunk, items=items)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from batchyard.core.context import Context, Skip
+from batchyard.core.context import Completed, Context, Skip
 from batchyard.core.jobtype import JobType, define_job_type
 from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource
@@ -147,7 +147,7 @@ class Import:
             yield from _segments({"spool": SPOOL}, layout, header[1], mapping, pieces)
 
     # running ----------------------------------------------------------------------------------------------------
-    def load(self, spec: dict[str, Any], ctx: Context) -> list[SourceRow]:
+    def load(self, spec: dict[str, Any], ctx: Context) -> list[SourceRow] | Completed:
         offset, length, line = int(spec["offset"]), int(spec["length"]), int(spec["line"])
         header = tuple(spec["header"])
         resource = self._resource(ctx.params.resource)
@@ -268,13 +268,16 @@ class Import:
 
 def _judged_rows(
     rows: list[Row], header: tuple[str, ...], validator: RowValidator, records: _Records
-) -> list[SourceRow]:
-    """The chunk's rows with their verdicts, its well-shaped rows validated together."""
+) -> list[SourceRow] | Completed:
+    """The chunk's rows with their verdicts, its well-shaped rows validated together; when every row is valid,
+    their records as the chunk's outputs (the rows kept as its items)."""
     shaped = [row for row in rows if row.problem is None] if any(map(_problem, rows)) else rows
     checked = validator.check_chunk(list(map(_cells_of, shaped)))
-    if rows and len(checked.valid) == len(rows):  # the usual chunk, every row valid: each SourceRow made in C
-        lines, cells, valid = map(_line_of, rows), map(_cells_of, rows), records.valid(checked)
-        return list(map(_new_source_row, zip(lines, cells, repeat(None), repeat(header), valid, repeat(()))))
+    if rows and len(checked.valid) == len(rows):  # the usual chunk, every row valid: nothing left to ``process``
+        valid = list(records.valid(checked))
+        lines, cells = map(_line_of, rows), map(_cells_of, rows)
+        made = list(map(_new_source_row, zip(lines, cells, repeat(None), repeat(header), valid, repeat(()))))
+        return Completed(valid, items=made)
     verdicts = iter(records.of(checked))
     unread = (None, ())
     return [_new_source_row((*row, header, *(unread if row.problem is not None else next(verdicts)))) for row in rows]
