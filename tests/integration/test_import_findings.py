@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, PlainValidator, field_validator
 from sqlalchemy import create_engine, text, update
 
 from batchyard import Yard
@@ -335,3 +335,40 @@ def test_a_dry_runs_keys_are_tidied_a_week_after_it_finished(shop: Yard) -> None
     engine.dispose()
     shop.store.tidy()
     assert raw(shop, "SELECT count(*) FROM by_dry_run_keys") == [(0,)]
+
+
+def _yes_no(value: Any) -> Any:
+    """Known words become booleans; anything else is passed on as it was written."""
+    return {"y": True, "n": False, "": None}.get(value, value)
+
+
+class FlagsRowByRow(BaseModel):  # a field validator: its rows are checked one by one
+    k: str
+    active: bool | None = None
+
+    @field_validator("active", mode="plain")
+    @classmethod
+    def yes_no(cls, value: Any) -> Any:
+        return _yes_no(value)
+
+
+class FlagsByColumn(BaseModel):  # a plain validator that sees nothing else: checked a column at a time
+    k: str
+    active: Annotated[bool | None, PlainValidator(_yes_no)] = None
+
+
+@pytest.mark.parametrize("model", [FlagsRowByRow, FlagsByColumn])
+def test_a_value_its_column_cannot_store_fails_only_its_row(yard: Yard, model: type[BaseModel]) -> None:
+    """A model may pass on a value its column's type refuses ("maybe" for a boolean): that row fails with its
+    line, the chunk's other rows are written."""
+    lines = ["k,active"] + [f"k{i},{'y' if i % 2 else 'n'}" for i in range(20)]
+    lines[4] = "k3x,maybe"  # line 5
+    yard.resource("flags", model, key=["k"])
+
+    done = run(yard, ("\n".join(lines) + "\n").encode(), resource="flags")
+
+    assert (done.succeeded, done.failed) == (19, 1)
+    [failed] = list(yard.items(done.id, status="failed"))
+    assert failed.ref == 5
+    assert "maybe" in failed.error
+    assert raw(yard, "SELECT count(*) FROM flags") == [(19,)]

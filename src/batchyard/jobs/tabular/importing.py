@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import islice, repeat
 from operator import itemgetter
@@ -274,43 +274,73 @@ def _judged_rows(
     shaped = [row for row in rows if row.problem is None] if any(map(_problem, rows)) else rows
     checked = validator.check_chunk(list(map(_cells_of, shaped)))
     if rows and len(checked.valid) == len(rows):  # the usual chunk, every row valid: nothing left to ``process``
-        valid = list(records.valid(checked))
-        lines, cells = map(_line_of, rows), map(_cells_of, rows)
-        made = list(map(_new_source_row, zip(lines, cells, repeat(None), repeat(header), valid, repeat(()))))
-        return Completed(valid, items=made)
+        valid, refused = records.valid(checked)
+        if not refused:
+            lines, cells = map(_line_of, rows), map(_cells_of, rows)
+            made = list(map(_new_source_row, zip(lines, cells, repeat(None), repeat(header), valid, repeat(()))))
+            return Completed(valid, items=made)
     verdicts = iter(records.of(checked))
     unread = (None, ())
     return [_new_source_row((*row, header, *(unread if row.problem is not None else next(verdicts)))) for row in rows]
 
 
+Judged = tuple[Record | None, tuple[Reason, ...] | Exception]
+"""A row's record and no reasons, or None and why it cannot be written (its reasons, or what its values raised)."""
+
+
 class _Records:
     """A chunk's valid rows as ``write`` takes them (``Record``), made a field at a time as they were checked:
     converting the values for the driver here, while the chunk loads, keeps it off the commit, which on SQLite
-    holds the database's only write lock."""
+    holds the database's only write lock. A value its column's conversion refuses (a model may pass on what it
+    was given) fails its own row, as the write would have."""
 
     def __init__(self, resource: Resource, converters: list[Callable[[Any], Any] | None]) -> None:
         self._key = [[f.name for f in resource.fields].index(k) for k in resource.key]
         self._converters = converters
 
-    def valid(self, checked: CheckedChunk) -> Iterator[Record]:
-        """The records of the rows that passed the column check, in order."""
+    def valid(self, checked: CheckedChunk) -> tuple[list[Record], dict[int, Exception]]:
+        """The records of the rows that passed the column check, in order, and by their place among those, the
+        rows a conversion refused (their records are not to be written)."""
         fields = checked.fields
+        refused: dict[int, Exception] = {}
+        stored = [_stored(convert, column, refused) for convert, column in zip(self._converters, fields, strict=True)]
         keys = zip(*(fields[p] for p in self._key), strict=True)
-        return zip(keys, zip(*map(stored_column, self._converters, fields), strict=True), strict=True)
+        return list(zip(keys, zip(*stored, strict=True), strict=True)), refused
 
-    def of(self, checked: CheckedChunk) -> list[tuple[Record | None, tuple[Reason, ...] | Exception]]:
+    def of(self, checked: CheckedChunk) -> list[Judged]:
         """Each row's record and no reasons, or None and its reasons."""
-        found: list[tuple[Record | None, tuple[Reason, ...] | Exception]] = [(None, ())] * checked.size
+        found: list[Judged] = [(None, ())] * checked.size
         if checked.valid:  # none when the chunk was checked row by row
-            for i, record in zip(checked.valid, self.valid(checked), strict=True):
-                found[i] = (record, ())
+            valid, refused = self.valid(checked)
+            for place, (i, record) in enumerate(zip(checked.valid, valid, strict=True)):
+                found[i] = (None, refused[place]) if place in refused else (record, ())
         for i, (values, reasons) in checked.others.items():
-            found[i] = (None, reasons) if values is None else (self._record(values), ())
+            found[i] = (None, reasons) if values is None else self._record(values)
         return found
 
-    def _record(self, values: tuple[Any, ...]) -> Record:
-        stored = tuple(v if c is None or v is None else c(v) for c, v in zip(self._converters, values, strict=True))
-        return tuple(values[p] for p in self._key), stored
+    def _record(self, values: tuple[Any, ...]) -> Judged:
+        refused: dict[int, Exception] = {}
+        stored = tuple(_stored(c, [v], refused)[0] for c, v in zip(self._converters, values, strict=True))
+        if refused:
+            return None, refused[0]
+        return (tuple(values[p] for p in self._key), stored), ()
+
+
+def _stored(convert: Callable[[Any], Any] | None, column: list[Any], refused: dict[int, Exception]) -> Sequence[Any]:
+    """``stored_column``, or when it raises, the column converted value by value: a value that raises is noted
+    in ``refused`` by its place (the first reason of a row is kept) and left as it was."""
+    try:
+        return stored_column(convert, column)
+    except Exception:  # noqa: BLE001 - a converter may raise anything for a value it was not made for
+        assert convert is not None
+        converted = []
+        for place, value in enumerate(column):
+            try:
+                converted.append(None if value is None else convert(value))
+            except Exception as error:  # noqa: BLE001 - as above: the row fails with it
+                refused.setdefault(place, error)
+                converted.append(value)
+        return converted
 
 
 class _ChunkState:
