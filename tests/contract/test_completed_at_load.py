@@ -122,3 +122,33 @@ def test_items_kept_at_load_must_match_the_chunk() -> None:
     assert [error.error for error in outcome.errors] == [
         f"ChunkChanged: {ChunkChanged(expected=3, found=1).message()}"
     ] * 3
+
+
+def test_outputs_short_of_the_chunk_are_named_by_their_own_count() -> None:
+    class ShortOutputs(Written):
+        def load(self, spec: dict[str, Any], ctx: Context) -> list[Any]:
+            return Completed(["a"], items=[{"sku": "S0"}, {"sku": "S1"}, {"sku": "S2"}])
+
+    job_type = define_job_type("short", ShortOutputs())
+    chunk = ClaimedChunk(1, 1, "short", "o", {}, 1, "t", 0, 0, {"rows": 3}, None, "---", [None] * 3, {}, 0)
+
+    outcome = run_chunk(job_type, chunk, Context(job_id=1, owner="o", params={}, round=1), done_scope=None)
+
+    assert [error.error for error in outcome.errors] == [
+        f"ChunkChanged: {ChunkChanged(expected=3, found=1).message()}"
+    ] * 3
+
+
+def test_items_given_as_an_iterator_are_kept_as_a_list(yard: Yard) -> None:
+    class Iterated(Written):
+        def load(self, spec: dict[str, Any], ctx: Context) -> list[Any]:
+            rows = [{"sku": f"S{i}"} for i in range(spec["rows"])]
+            return Completed([("record", row["sku"]) for row in rows], items=iter(rows))  # type: ignore[arg-type]
+
+    yard.job("iterated")(Iterated())
+
+    done = yard.run_until_done(yard.submit("iterated").id, timeout=30)
+
+    assert (done.succeeded, done.failed) == (2, 1)
+    [failed] = list(yard.items(done.id, status="failed"))
+    assert failed.input == {"sku": "S1"}

@@ -371,4 +371,34 @@ def test_a_value_its_column_cannot_store_fails_only_its_row(yard: Yard, model: t
     [failed] = list(yard.items(done.id, status="failed"))
     assert failed.ref == 5
     assert "maybe" in failed.error
+    assert failed.error_zh is not None
+    assert "maybe" in failed.error_zh
     assert raw(yard, "SELECT count(*) FROM flags") == [(19,)]
+
+
+def _currents_after_each_chunk(yard: Yard, rows: list[list[Any]]) -> list[str | None]:
+    declare(yard)
+    upload = yard.upload(io.BytesIO(csv_bytes(rows)), filename="f.csv")
+    job = yard.submit("import", params={"resource": "products"}, upload_ids=[upload.id])
+    seen: list[str | None] = []
+    worker = yard.worker()
+    worker.on_chunk = lambda job_type, _seconds: seen.append(yard.get(job.id).current) if job_type == "import" else None
+    worker.run(until=lambda: yard.store.job_status(job.id).is_finished)
+    return seen
+
+
+def test_a_running_import_shows_the_line_it_is_at(yard: Yard) -> None:
+    """Chunks of valid rows complete as they load: the job still shows the last line each one took."""
+    seen = _currents_after_each_chunk(yard, list(product_rows(12_000)))  # three chunks, every row valid
+
+    assert len(seen) == 3
+    assert all(current is not None and current.startswith("line ") for current in seen)
+    assert seen[-1] == "line 12001"
+
+
+def test_the_line_shown_moves_on_past_a_chunk_with_a_bad_row(yard: Yard) -> None:
+    rows = list(product_rows(15_000))
+    rows[10][2] = "-1"  # the first chunk's rows go one by one, the others complete as they load
+    seen = _currents_after_each_chunk(yard, rows)
+
+    assert len(set(seen)) == len(seen) == 4

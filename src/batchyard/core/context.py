@@ -37,9 +37,9 @@ class Completed(list[Any]):
     for progress. ``items``: the items themselves, kept for a failure after loading (``write`` refusing one of
     them records what it was); without them, the outputs stand in."""
 
-    def __init__(self, outputs: Iterable[Any] = (), *, items: list[Any] | None = None) -> None:
+    def __init__(self, outputs: Iterable[Any] = (), *, items: Iterable[Any] | None = None) -> None:
         super().__init__(outputs)
-        self.items = items
+        self.items = None if items is None else list(items)
 
 
 class Context:

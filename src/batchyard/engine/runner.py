@@ -56,7 +56,7 @@ def run_chunk(
     elif isinstance(loaded.items, Completed):
         completed = loaded.items
         chunk = loaded if completed.items is None else dataclasses.replace(loaded, items=completed.items)
-        _complete_loaded(completed, progress)
+        _complete_loaded(completed, chunk, ctx, progress)
     elif guard is None:
         chunk = loaded
         _process_items(job_type.process, job_type, chunk, ctx, progress)
@@ -88,21 +88,27 @@ def _loaded(job_type: JobType, chunk: ClaimedChunk, ctx: Context) -> ClaimedChun
         items = job_type.load(chunk.items, ctx)
     except Exception as exc:  # noqa: BLE001 - a file gone or unreadable fails its items, never the worker
         return exc
-    found = len(items) if not isinstance(items, Completed) or items.items is None else len(items.items)
-    if len(items) != len(chunk.states) or found != len(chunk.states):
-        return ChunkChanged(expected=len(chunk.states), found=found)
+    kept = items.items if isinstance(items, Completed) and items.items is not None else items
+    for found in (len(items), len(kept)):
+        if found != len(chunk.states):
+            return ChunkChanged(expected=len(chunk.states), found=found)
     return dataclasses.replace(chunk, items=items)
 
 
-def _complete_loaded(outputs: list[Any], progress: _Progress) -> None:
-    """Every pending item succeeded as its chunk was loaded, with the output ``load`` gave it."""
+def _complete_loaded(outputs: list[Any], chunk: ClaimedChunk, ctx: Context, progress: _Progress) -> None:
+    """Every pending item succeeded as its chunk was loaded, with the output ``load`` gave it; the last of them
+    is the item in hand, as after the item loop (what the job shows as ``current``)."""
     states, kept, attempts = progress.states, progress.outputs, progress.attempts
+    last = None
     for i, state in enumerate(states):
         if state == PENDING:
             states[i] = SUCCEEDED
             kept[i] = outputs[i]
+            last = i
             if i in attempts:
                 attempts[i] += 1
+    if last is not None and isinstance(chunk.items, list):
+        ctx.item, ctx.index = chunk.items[last], chunk.first_index + last
 
 
 def _fail_pending(job_type: JobType, chunk: ClaimedChunk, ctx: Context, error: Exception, progress: _Progress) -> None:

@@ -23,7 +23,7 @@ from batchyard.core.jobtype import JobType, define_job_type
 from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource
 from batchyard.core.sniff import TEXT, XLSX
-from batchyard.errors import DuplicateRow, InvalidParams, RowRejected
+from batchyard.errors import DuplicateRow, InvalidParams, RowRejected, ValueRefused
 from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
 from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, shaped_row, sheet_records
@@ -273,13 +273,12 @@ def _judged_rows(
     their records as the chunk's outputs (the rows kept as its items)."""
     shaped = [row for row in rows if row.problem is None] if any(map(_problem, rows)) else rows
     checked = validator.check_chunk(list(map(_cells_of, shaped)))
-    if rows and len(checked.valid) == len(rows):  # the usual chunk, every row valid: nothing left to ``process``
-        valid, refused = records.valid(checked)
-        if not refused:
-            lines, cells = map(_line_of, rows), map(_cells_of, rows)
-            made = list(map(_new_source_row, zip(lines, cells, repeat(None), repeat(header), valid, repeat(()))))
-            return Completed(valid, items=made)
-    verdicts = iter(records.of(checked))
+    valid = records.valid(checked) if checked.valid else ([], {})
+    if rows and len(checked.valid) == len(rows) and not valid[1]:  # the usual chunk: nothing left to ``process``
+        lines, cells = map(_line_of, rows), map(_cells_of, rows)
+        made = list(map(_new_source_row, zip(lines, cells, repeat(None), repeat(header), valid[0], repeat(()))))
+        return Completed(valid[0], items=made)
+    verdicts = iter(records.of(checked, *valid))
     unread = (None, ())
     return [_new_source_row((*row, header, *(unread if row.problem is not None else next(verdicts)))) for row in rows]
 
@@ -295,7 +294,8 @@ class _Records:
     was given) fails its own row, as the write would have."""
 
     def __init__(self, resource: Resource, converters: list[Callable[[Any], Any] | None]) -> None:
-        self._key = [[f.name for f in resource.fields].index(k) for k in resource.key]
+        self._names = [f.name for f in resource.fields]
+        self._key = [self._names.index(k) for k in resource.key]
         self._converters = converters
 
     def valid(self, checked: CheckedChunk) -> tuple[list[Record], dict[int, Exception]]:
@@ -303,44 +303,58 @@ class _Records:
         rows a conversion refused (their records are not to be written)."""
         fields = checked.fields
         refused: dict[int, Exception] = {}
-        stored = [_stored(convert, column, refused) for convert, column in zip(self._converters, fields, strict=True)]
+        stored = [
+            self._stored(name, convert, column, refused)
+            for name, convert, column in zip(self._names, self._converters, fields, strict=True)
+        ]
         keys = zip(*(fields[p] for p in self._key), strict=True)
         return list(zip(keys, zip(*stored, strict=True), strict=True)), refused
 
-    def of(self, checked: CheckedChunk) -> list[Judged]:
-        """Each row's record and no reasons, or None and its reasons."""
+    def of(self, checked: CheckedChunk, valid: list[Record], refused: dict[int, Exception]) -> list[Judged]:
+        """Each row's record and no reasons, or None and its reasons (``valid`` and ``refused`` as ``valid``
+        gave them)."""
         found: list[Judged] = [(None, ())] * checked.size
-        if checked.valid:  # none when the chunk was checked row by row
-            valid, refused = self.valid(checked)
-            for place, (i, record) in enumerate(zip(checked.valid, valid, strict=True)):
-                found[i] = (None, refused[place]) if place in refused else (record, ())
+        for place, (i, record) in enumerate(zip(checked.valid, valid, strict=True)):
+            found[i] = (None, refused[place]) if place in refused else (record, ())
         for i, (values, reasons) in checked.others.items():
             found[i] = (None, reasons) if values is None else self._record(values)
         return found
 
     def _record(self, values: tuple[Any, ...]) -> Judged:
         refused: dict[int, Exception] = {}
-        stored = tuple(_stored(c, [v], refused)[0] for c, v in zip(self._converters, values, strict=True))
+        try:
+            stored = tuple(v if c is None or v is None else c(v) for c, v in zip(self._converters, values, strict=True))
+        except Exception:  # noqa: BLE001 - which value, and why: as for a column
+            columns = zip(self._names, self._converters, values, strict=True)
+            stored = tuple(self._stored(name, c, [v], refused)[0] for name, c, v in columns)
         if refused:
             return None, refused[0]
         return (tuple(values[p] for p in self._key), stored), ()
 
+    @staticmethod
+    def _stored(
+        name: str, convert: Callable[[Any], Any] | None, column: list[Any], refused: dict[int, Exception]
+    ) -> Sequence[Any]:
+        """``stored_column``, or when it raises, the column converted value by value: a value that raises is
+        noted in ``refused`` by its place (a row's first refusal is kept) and left as it was."""
+        try:
+            return stored_column(convert, column)
+        except Exception:  # noqa: BLE001 - a converter may raise anything for a value it was not made for
+            assert convert is not None
+            converted = []
+            for place, value in enumerate(column):
+                try:
+                    converted.append(None if value is None else convert(value))
+                except Exception as error:  # noqa: BLE001 - as above: the row fails with it
+                    reason = f"{name}: {_quoted(value)} does not fit its column ({type(error).__name__}: {error})"
+                    refused.setdefault(place, ValueRefused(reason=reason))
+                    converted.append(value)
+            return converted
 
-def _stored(convert: Callable[[Any], Any] | None, column: list[Any], refused: dict[int, Exception]) -> Sequence[Any]:
-    """``stored_column``, or when it raises, the column converted value by value: a value that raises is noted
-    in ``refused`` by its place (the first reason of a row is kept) and left as it was."""
-    try:
-        return stored_column(convert, column)
-    except Exception:  # noqa: BLE001 - a converter may raise anything for a value it was not made for
-        assert convert is not None
-        converted = []
-        for place, value in enumerate(column):
-            try:
-                converted.append(None if value is None else convert(value))
-            except Exception as error:  # noqa: BLE001 - as above: the row fails with it
-                refused.setdefault(place, error)
-                converted.append(value)
-        return converted
+
+def _quoted(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return f'"{text[:60]}"'
 
 
 class _ChunkState:
