@@ -152,12 +152,17 @@ def batchyard_export(url: str, data_dir: Path, fmt: str, limit: int | None, work
             workers.stop()
 
 
-def raw_sqlite_import(path: Path, db: Path) -> float:
-    conn = sqlite3.connect(db)
+def _create_keyed_table(conn: sqlite3.Connection) -> None:
+    """The raw limit's table: the product's columns and its unique key."""
     conn.execute(
         "CREATE TABLE items (sku VARCHAR(32), name VARCHAR(200), category VARCHAR(50), price TEXT, cost TEXT, "
         "stock BIGINT, weight FLOAT, launched DATE, UNIQUE (sku))"
     )
+
+
+def raw_sqlite_import(path: Path, db: Path) -> float:
+    conn = sqlite3.connect(db)
+    _create_keyed_table(conn)
     began = settled()
     with path.open(newline="", encoding="utf-8") as source:
         rows = csv.reader(source)
@@ -228,10 +233,7 @@ def pandas_keyed_import(path: Path, db: Path) -> float:
     import pandas
 
     conn = sqlite3.connect(db)
-    conn.execute(
-        "CREATE TABLE items (sku VARCHAR(32), name VARCHAR(200), category VARCHAR(50), price TEXT, cost TEXT, "
-        "stock BIGINT, weight FLOAT, launched DATE, UNIQUE (sku))"
-    )
+    _create_keyed_table(conn)
     began = settled()
     frame = pandas.read_csv(path)
     frame.to_sql("items", conn, if_exists="append", index=False)
