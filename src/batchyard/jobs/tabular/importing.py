@@ -28,7 +28,7 @@ from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
 from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, shaped_row, sheet_records
 from batchyard.jobs.tabular.segments import Piece, TextLayout, read_piece, scan
-from batchyard.jobs.tabular.validation import CheckedChunk, Reason, RowValidator
+from batchyard.jobs.tabular.validation import CheckedChunk, Reason, RowValidator, quoted
 from batchyard.store.sql.resource_reads import ResourceDatabases
 from batchyard.store.sql.resource_rows import (
     existing_keys,
@@ -346,15 +346,10 @@ class _Records:
                 try:
                     converted.append(None if value is None else convert(value))
                 except Exception as error:  # noqa: BLE001 - as above: the row fails with it
-                    reason = f"{name}: {_quoted(value)} does not fit its column ({type(error).__name__}: {error})"
+                    reason = f"{name}: {quoted(value)} does not fit its column ({type(error).__name__}: {error})"
                     refused.setdefault(place, ValueRefused(reason=reason))
                     converted.append(value)
             return converted
-
-
-def _quoted(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return f'"{text[:60]}"'
 
 
 class _ChunkState:

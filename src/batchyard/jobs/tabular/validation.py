@@ -425,7 +425,7 @@ def _reason(detail: ErrorDetails) -> Reason:
 
 def _filled(field: str | None, detail: ErrorDetails, en: str, zh: str) -> Reason:
     """The two templates filled with the field, the quoted value, pydantic's message and the error's context."""
-    common = {**detail.get("ctx", {}), "value": _quoted(detail["input"]), "msg": detail["msg"]}
+    common = {**detail.get("ctx", {}), "value": quoted(detail["input"]), "msg": detail["msg"]}
     en_label, zh_label = (field, field) if field is not None else _ROW_LABEL
     return Reason(
         field=field,
@@ -440,7 +440,7 @@ def _zh_context(common: Mapping[str, Any]) -> dict[str, Any]:
     return {"expected": expected.replace(" or ", " 或 ")} if isinstance(expected, str) else {}
 
 
-def _quoted(value: object) -> str:
+def quoted(value: object) -> str:
     """The offending value in quotes, cut so one long cell cannot swamp the report."""
     text = value if isinstance(value, str) else str(value)
     if len(text) > QUOTED_VALUE_LIMIT:
