@@ -17,7 +17,7 @@ import xlsxwriter  # type: ignore[import-untyped]  # ships annotations but no py
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from batchyard.store.sql.resource_rows import resource_table, write_rows
+from batchyard.store.sql.resource_rows import resource_table, stored_converters, stored_rows, write_rows
 from batchyard.yard import Yard
 
 SEED = 20261130
@@ -176,6 +176,8 @@ def seed(yard: Yard) -> int:
                 continue
             records = [resource.model.model_validate(dict(zip(fields, row, strict=True))) for row in rows]
             values = [tuple(getattr(r, f) for f in fields) for r in records]
-            write_rows(conn, table, columns=fields, key=list(resource.key), rows=values, update=False)
+            stored = stored_rows(stored_converters(conn.dialect, resource), values)
+            keys = [tuple(getattr(r, k) for k in resource.key) for r in records]
+            write_rows(conn, table, columns=fields, key=list(resource.key), rows=stored, keys=keys, update=False)
             written += len(values)
     return written

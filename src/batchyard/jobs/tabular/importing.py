@@ -196,9 +196,8 @@ class Import:
             columns=state.columns,
             key=resource.key,
             rows=list(map(_stored_of, records)) if every else [records[i][1] for i in chosen],
-            update=params.mode == "upsert",
             keys=keys if every else [keys[i] for i in chosen],
-            stored=True,
+            update=params.mode == "upsert",
         )
         if not written.updated and len(written.inserted) == len(chosen):
             return said | dict.fromkeys(chosen, INSERTED)  # every row new: the usual chunk of an import

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import repeat
-from operator import is_, itemgetter
+from operator import is_
 from threading import Lock
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Dialect, MetaData, Table, bindparam, inspect, tuple_
@@ -149,40 +149,30 @@ def write_rows(
     *,
     columns: Sequence[str],
     key: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[tuple[Any, ...]],
+    keys: Sequence[KeyValues],
     update: bool,
-    keys: Sequence[KeyValues] | None = None,
-    stored: bool = False,
 ) -> Written:
-    """Insert ``rows`` (values in ``columns`` order, keys unique among them); with ``update``, a row whose key
-    exists replaces that row's other columns, else it is left out. Which keys were inserted and which updated
-    is exact even with other transactions writing the same keys at once (the rest were refused). ``keys`` are
-    the rows' key values when the caller has them already (an import judged duplicates by them); ``stored``: the
-    rows are tuples converted already (``stored_converters``), and ``keys`` must then be given."""
+    """Insert ``rows`` (values in ``columns`` order as the driver takes them — see ``stored_converters`` — with
+    ``keys``, their key values as the model gave them, unique among them); with ``update``, a row whose key
+    exists replaces that row's other columns, else it is left out. Which keys were inserted and which updated is
+    exact even with other transactions writing the same keys at once (the rest were refused)."""
     if not rows:
         return Written(set(), set())
-    converted = cast(list[tuple[Any, ...]], rows) if stored else _converted(conn, table, columns, rows)
-    if keys is None:
-        positions = [columns.index(name) for name in key]
-        keys = (
-            list(map(itemgetter(*positions), rows))
-            if len(positions) > 1
-            else list(zip(map(itemgetter(positions[0]), rows)))
-        )
     if conn.dialect.name == "postgresql":
-        return _copy_and_merge(conn, table, columns, key, converted, update=update, keys=keys)
+        return _copy_and_merge(conn, table, columns, key, rows, update=update, keys=keys)
     # SQLite: this transaction holds the database's only write lock, so what exists now is what the insert meets
-    if _all_inserted(conn, _insert_sql(conn, table, columns, key, update=False, placeholder="?"), converted):
+    if _all_inserted(conn, _insert_sql(conn, table, columns, key, update=False, placeholder="?"), rows):
         return Written(set(keys), set())  # the usual batch of an import: every key new, no lookup needed
     exist = existing_keys(conn, table, key, keys)
-    chosen = converted if update else [row for row, k in zip(converted, keys, strict=True) if k not in exist]
+    chosen = rows if update else [row for row, k in zip(rows, keys, strict=True) if k not in exist]
     if chosen:
         conn.exec_driver_sql(_insert_sql(conn, table, columns, key, update=update, placeholder="?"), chosen)
     new = {k for k in keys if k not in exist}
     return Written(new, (set(keys) & exist) if update else set())
 
 
-def _all_inserted(conn: Connection, insert: str, rows: list[tuple[Any, ...]]) -> bool:
+def _all_inserted(conn: Connection, insert: str, rows: Sequence[tuple[Any, ...]]) -> bool:
     """Insert every row, or none: under a savepoint, undone unless each row went in (the statement's own count
     of rows, which leaves out what triggers write)."""
     conn.exec_driver_sql("SAVEPOINT by_rows")
@@ -193,24 +183,20 @@ def _all_inserted(conn: Connection, insert: str, rows: list[tuple[Any, ...]]) ->
     return complete
 
 
-def _converted(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> list[tuple[Any, ...]]:
-    """Values as the driver should get them: each column's SQLAlchemy bind processing for this database (a date
-    as ISO text and a decimal as its exact text on SQLite), applied only to the columns that have one, a column
-    at a time. The dialect's own type must be asked: the generic Numeric's processor would pass decimals through
-    a float."""
-    converters = [_fast_processor(table.c[name].type.dialect_impl(conn.dialect), conn.dialect) for name in columns]
-    if not any(converters):
-        return [tuple(row) for row in rows]
-    by_column = list(zip(*rows, strict=True))
-    return list(zip(*map(stored_column, converters, by_column), strict=True))
-
-
 def stored_converters(dialect: Dialect, resource: Resource) -> list[Callable[[Any], Any] | None]:
-    """Per field of ``resource``, what makes its value the one ``write_rows`` gives this database's driver (None:
-    the value as it is) — for a caller that converts rows before the commit, off the write's critical path."""
+    """Per field of ``resource``, what makes its value the one this database's driver takes (None: the value as
+    it is): each column's SQLAlchemy bind processing, so that what is written reads back through SQLAlchemy
+    exactly (a decimal as its text on SQLite). The dialect's own type is asked: the generic Numeric's processor
+    would pass decimals through a float. A caller converts its rows with these before the commit, off the
+    write's critical path."""
     return [_fast_processor(column_type(f).dialect_impl(dialect), dialect) for f in resource.fields]
+
+
+def stored_rows(converters: list[Callable[[Any], Any] | None], rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Whole rows converted by ``stored_converters``, a column at a time."""
+    if not rows:
+        return []
+    return list(zip(*map(stored_column, converters, zip(*rows, strict=True)), strict=True))
 
 
 def stored_column(convert: Callable[[Any], Any] | None, values: Sequence[Any]) -> Sequence[Any]:
