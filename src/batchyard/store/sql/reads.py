@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, Row, func, select
 
 from batchyard.core.causes import Failure
 from batchyard.core.model import Counters, ItemRecord, Job, Stats, Tally
@@ -18,6 +18,7 @@ from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import as_utc, load_job
 from batchyard.store.sql.tables import chunks, events, item_errors, job_counters, jobs
 
+T = TypeVar("T")
 CHUNKS_PER_READ = 50
 OUTPUT_WORD_CHARS = 64
 """The longest output counted by its value: a word such as an import's "inserted" or "updated", not a record."""
@@ -66,24 +67,11 @@ def items(db: Database, job_id: int, status: str | None, start: int = 0) -> Iter
     ``status`` is one of succeeded, failed, skipped, pending, or cancelled (items a cancel left undone).
     """
     get_job(db, job_id)
-    after = _seq_before(db, job_id, start)
-    while True:
-        with db.read() as conn:
-            batch = (
-                conn.execute(
-                    select(chunks)
-                    .where(chunks.c.job_id == job_id, chunks.c.seq > after)
-                    .order_by(chunks.c.seq)
-                    .limit(CHUNKS_PER_READ)
-                )
-                .mappings()
-                .all()
-            )
-            records = [r for chunk in batch for r in _chunk_items(conn, chunk, status) if r.index >= start]
-        yield from records  # outside the transaction: a slow reader holds no database snapshot
-        if len(batch) < CHUNKS_PER_READ:
-            return
-        after = batch[-1]["seq"]
+
+    def read(conn: Connection, batch: Sequence[Row[Any]]) -> list[ItemRecord]:
+        return [r for chunk in batch for r in _chunk_items(conn, chunk._mapping, status) if r.index >= start]
+
+    return _by_chunks(db, job_id, [chunks], read, after=_seq_before(db, job_id, start))
 
 
 def tally(db: Database, job_id: int) -> Tally:
@@ -94,30 +82,49 @@ def tally(db: Database, job_id: int) -> Tally:
     job = get_job(db, job_id)
     found: Counter[str] = Counter()
     others = 0
-    after = -1
+    c = chunks.c
+
+    def read(_: Connection, batch: Sequence[Row[Any]]) -> list[tuple[str, str | None]]:
+        return [(row.states, row.outputs) for row in batch]
+
+    for states, outputs in _by_chunks(db, job_id, [c.seq, c.states, c.outputs], read):
+        if ItemState.SUCCEEDED not in states:
+            continue
+        values = codec.loads(outputs) or ()
+        words = Counter(
+            value
+            for state, value in zip(states, values, strict=False)
+            if state == ItemState.SUCCEEDED and isinstance(value, str) and len(value) <= OUTPUT_WORD_CHARS
+        )
+        for word, count in words.items():
+            if word in found or len(found) < OUTPUT_WORDS_KEPT:
+                found[word] += count
+            else:
+                others += count
+    return Tally(job_id, job.succeeded, job.failed, job.skipped, dict(found), others)
+
+
+def _by_chunks(
+    db: Database,
+    job_id: int,
+    columns: Sequence[Any],
+    read: Callable[[Connection, Sequence[Row[Any]]], list[T]],
+    *,
+    after: int = -1,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Iterator[T]:
+    """What ``read`` makes of the job's chunks after seq ``after``, ``CHUNKS_PER_READ`` of them at a time in one
+    transaction, yielded outside it: a 10M-item job streams in constant memory, and a slow reader holds no
+    database snapshot. ``columns`` must hold the chunk's seq."""
+    c = chunks.c
     while True:
         with db.read() as conn:
-            batch = conn.execute(
-                select(chunks.c.seq, chunks.c.states, chunks.c.outputs)
-                .where(chunks.c.job_id == job_id, chunks.c.seq > after)
-                .order_by(chunks.c.seq)
-                .limit(CHUNKS_PER_READ)
-            ).all()
-        for _, states, outputs in batch:
-            if ItemState.SUCCEEDED in states:
-                values = codec.loads(outputs) or ()
-                words = Counter(
-                    value
-                    for state, value in zip(states, values, strict=False)
-                    if state == ItemState.SUCCEEDED and isinstance(value, str) and len(value) <= OUTPUT_WORD_CHARS
-                )
-                for word, count in words.items():
-                    if word in found or len(found) < OUTPUT_WORDS_KEPT:
-                        found[word] += count
-                    else:
-                        others += count
+            query = select(*columns).where(c.job_id == job_id, c.seq > after, *where)
+            batch = conn.execute(query.order_by(c.seq).limit(CHUNKS_PER_READ)).all()
+            found = read(conn, batch)
+        yield from found
         if len(batch) < CHUNKS_PER_READ:
-            return Tally(job_id, job.succeeded, job.failed, job.skipped, dict(found), others)
+            return
         after = batch[-1].seq
 
 
@@ -184,20 +191,12 @@ def failures(db: Database, job_id: int) -> Iterator[Failure]:
     """The job's items that are failed now, each with its latest reason, a few chunks at a time."""
     get_job(db, job_id)
     c = chunks.c
-    after = -1
-    while True:
-        with db.read() as conn:
-            batch = conn.execute(
-                select(c.id, c.seq, c.first_index, c.states)
-                .where(c.job_id == job_id, c.seq > after, c.states.contains(ItemState.FAILED))
-                .order_by(c.seq)
-                .limit(CHUNKS_PER_READ)
-            ).all()
-            found = [failure for chunk in batch for failure in _chunk_failures(conn, job_id, chunk)]
-        yield from found  # outside the transaction, as items()
-        if len(batch) < CHUNKS_PER_READ:
-            return
-        after = batch[-1].seq
+
+    def read(conn: Connection, batch: Sequence[Row[Any]]) -> list[Failure]:
+        return [failure for chunk in batch for failure in _chunk_failures(conn, job_id, chunk)]
+
+    columns = [c.id, c.seq, c.first_index, c.states]
+    return _by_chunks(db, job_id, columns, read, where=[c.states.contains(ItemState.FAILED)])
 
 
 def _chunk_failures(conn: Connection, job_id: int, chunk: Any) -> list[Failure]:
