@@ -14,7 +14,15 @@ JOBS ?= 2
 # The long chaos and model tests are marked slow: CI runs them after `make test` (`make slow`).
 MARKS ?= not slow
 
-.PHONY: all run test quick slow lint typecheck imports pytest bench clean install
+.PHONY: all run test quick slow lint typecheck imports pytest bench clean install frontend frontend-check api-types browser e2e
+
+# The dashboard (frontend/, Vue + Vite) is built into the package, which serves it and which a wheel carries.
+NODE_MODULES := frontend/node_modules/.package-lock.json
+DASHBOARD := src/batchyard/api/dashboard/index.html
+FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/index.html \
+	frontend/vite.config.ts frontend/tsconfig.json
+# The browser tests drive Debian's Chromium; Noto CJK so that Chinese renders in screenshots.
+BROWSER_PACKAGES := chromium fonts-noto-cjk
 
 all: test
 
@@ -28,7 +36,32 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced
 
-run: install
+$(NODE_MODULES): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(DASHBOARD): $(NODE_MODULES) $(FRONTEND_SOURCES)
+	cd frontend && npm run --silent build
+	touch $@
+
+frontend: $(DASHBOARD)
+
+# Type check, component tests, API types against the service's document, and the first-load budget.
+frontend-check: $(DASHBOARD)
+	cd frontend && npx vitest run --reporter=dot
+	cd frontend && node scripts/check-api-types.mjs
+	cd frontend && node scripts/first-load-size.mjs
+
+# After changing a route or schema: the OpenAPI document the dashboard is typed from, and its types.
+api-types: install $(NODE_MODULES)
+	$(BIN)/batchyard openapi -o frontend/openapi.json
+	cd frontend && npm run --silent api-types
+
+browser:
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
+
+run: install $(DASHBOARD)
 	$(BIN)/batchyard db upgrade
 	$(BIN)/batchyard serve --demo
 
@@ -44,7 +77,7 @@ imports: install
 
 # The coverage floor applies to the full run only: `make pytest PYTEST_ARGS=tests/unit` reports without judging;
 # `make pytest MARKS=` runs the slow tests too.
-pytest: install
+pytest: install $(DASHBOARD) browser
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m pytest -n $(JOBS) $(if $(MARKS),-m "$(MARKS)") $(PYTEST_ARGS)
 	$(BIN)/coverage combine --quiet
@@ -54,14 +87,19 @@ pytest: install
 quick: install
 	$(BIN)/pytest -q -n $(JOBS) -m "not slow" tests/unit tests/contract $(PYTEST_ARGS)
 
-test: lint typecheck imports pytest
+test: lint typecheck imports frontend-check pytest
+
+# The browser tests alone (a real `batchyard serve`, Chromium), screenshots in tests/e2e/artifacts/.
+e2e: install $(DASHBOARD) browser
+	$(BIN)/pytest -q -p no:xdist tests/e2e $(PYTEST_ARGS)
 
 # The slow tests alone: kill -9 chaos, database outages, hung items, leases, takeovers, model-based runs (~4 min).
-slow: install
+slow: install $(DASHBOARD) browser
 	$(BIN)/pytest -q -n $(JOBS) -m slow $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/engine.py --memory
 
 clean:
+	rm -rf frontend/node_modules src/batchyard/api/dashboard
 	rm -rf $(VENV) $(TOOLS) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .batchyard

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from batchyard.api import channels, errors, metrics, requests
+from batchyard.api import channels, dashboard, errors, metrics, requests
 from batchyard.api.routes import (
     actions,
     auth,
@@ -44,10 +45,12 @@ def create_app(
     deliver: bool = False,
     files: FileService | None = None,
     resources: Mapping[str, Resource] | None = None,
+    dashboard_dir: Path = dashboard.BUILT,
 ) -> FastAPI:
     """``settings``: the webhook key, SMTP server and delivery policy (see ``api/channels.py`` without them);
     ``deliver``: the app's lifespan runs a dispatcher sending webhooks and e-mail (``batchyard serve`` and
-    ``batchyard api`` do); ``files``: uploads and artifacts (without it, file routes answer that none are kept)."""
+    ``batchyard api`` do); ``files``: uploads and artifacts (without it, file routes answer that none are kept);
+    ``dashboard_dir``: the built web app served at ``/``."""
     hub = EventHub(store)
     notices = channels.build(store, settings, deliver=deliver)
 
@@ -94,4 +97,5 @@ def create_app(
     app.include_router(metrics.router)
     errors.install(app)
     requests.install(app)
+    dashboard.install(app, dashboard_dir)  # last: its page route takes any address the others did not
     return app

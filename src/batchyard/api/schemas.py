@@ -99,6 +99,11 @@ class LedgerPage(BaseModel):
     next_cursor: str | None
 
 
+class UserPage(BaseModel):
+    users: list[UserOut]
+    next_cursor: str | None
+
+
 class JobPage(BaseModel):
     jobs: list[JobOut]
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page; null on the last")

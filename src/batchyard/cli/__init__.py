@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from batchyard.cli import db, remote, serve, tabular, users, worker
+from batchyard.cli import db, openapi, remote, serve, tabular, users, worker
 
 app = typer.Typer(
     name="batchyard",
@@ -21,6 +21,7 @@ app.add_typer(remote.jobs, name="jobs")
 app.command("login")(remote.login)
 app.command("import")(tabular.import_file)
 app.command("export")(tabular.export)
+app.command("openapi")(openapi.openapi)
 
 
 def main() -> None:

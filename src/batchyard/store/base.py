@@ -147,9 +147,13 @@ class Store(Protocol):
         before: int | None = None,
         limit: int = 50,
         resource: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        text: str | None = None,
     ) -> list[Job]:
         """Newest first; ``before``: only jobs with a smaller id (the next page); ``resource``: imports and
-        exports of that resource."""
+        exports of that resource; ``created_after`` (inclusive) and ``created_before``: UTC instants; ``text``: found
+        in the type or the params as written (case-insensitive), or the job's id."""
 
     def items(self, job_id: int, status: str | None = None, start: int = 0) -> Iterator[ItemRecord]: ...
     def failures(self, job_id: int) -> Iterator[Failure]:
@@ -175,6 +179,9 @@ class Store(Protocol):
     # users, tokens (kept as digests) and failed sign-ins
     def create_user(self, name: str, role: Role, quota: int, password_hash: str | None) -> User: ...
     def get_user(self, user: int | str) -> User: ...
+    def list_users(self, *, after: int | None = None, limit: int = 100) -> list[User]:
+        """In the order they were made; ``after``: only users with a larger id (the next page)."""
+
     def update_user(self, user_id: int, *, role: Role | None = None, quota: int | None = None) -> User: ...
     def password_hash(self, name: str) -> tuple[int, str | None] | None: ...
     def set_password_hash(self, user_id: int, hashed: str) -> None: ...

@@ -12,10 +12,9 @@ from pydantic import BaseModel, Field
 
 from batchyard.api.deps import MAX_ID, ActingUser, Jobs, StoreDep, owned
 from batchyard.api.errors import language, responses
-from batchyard.api.routes.jobs import GROUPS, StatusGroup
 from batchyard.api.schemas import JSON_INTEGER, QuotaOut
+from batchyard.api.selection import Selection, matching
 from batchyard.core.model import Job
-from batchyard.core.status import JobStatus
 from batchyard.core.users import User
 from batchyard.errors import BatchyardError
 from batchyard.service.jobs import JobService
@@ -30,13 +29,6 @@ class Action(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     RETRY_FAILED = "retry-failed"
-
-
-class Selection(BaseModel):
-    status: list[JobStatus] | None = None
-    group: StatusGroup | None = None
-    type: str | None = Field(default=None, max_length=200)
-    owner: str | None = Field(default=None, max_length=200, description="admins only")
 
 
 JobIdIn = Annotated[int, Field(ge=1, le=MAX_ID), JSON_INTEGER]
@@ -80,14 +72,7 @@ def bulk_action(body: BulkIn, request: Request, user: ActingUser, store: StoreDe
 
 
 def _matching(store: Store, user: User, selection: Selection) -> list[int]:
-    statuses = set(selection.status or ()) | set(GROUPS[selection.group] if selection.group else ())
-    found = store.list_jobs(
-        owner=selection.owner if user.is_admin else user.name,
-        statuses=sorted(statuses) or None,
-        type=selection.type,
-        limit=MAX_JOBS,
-    )
-    return [job.id for job in found]
+    return [job.id for job in matching(store, user, selection, before=None, limit=MAX_JOBS)]
 
 
 def _actions(store: Store, jobs: JobService) -> dict[Action, Callable[[int], Job]]:

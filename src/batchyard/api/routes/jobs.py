@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from enum import StrEnum
 from itertools import islice
 from typing import Annotated, Any
 
@@ -23,9 +22,9 @@ from batchyard.api.schemas import (
     SubmitIn,
     TallyOut,
 )
+from batchyard.api.selection import Selection, matching
 from batchyard.core.causes import group_failures
 from batchyard.core.model import Job
-from batchyard.core.status import JobStatus
 from batchyard.core.users import User
 from batchyard.store.base import Store
 
@@ -33,24 +32,6 @@ router = APIRouter(tags=["jobs"])
 
 SEEN = responses(401, 403, 404, 422)  # a job must exist and be the caller's (or the caller an admin)
 ACTED = responses(401, 403, 404, 409, 422)
-
-
-class StatusGroup(StrEnum):
-    ACTIVE = "active"
-    FINISHED = "finished"
-    FAILED = "failed"
-
-
-GROUPS: dict[StatusGroup, tuple[JobStatus, ...]] = {
-    StatusGroup.ACTIVE: (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLING),
-    StatusGroup.FINISHED: (
-        JobStatus.SUCCEEDED,
-        JobStatus.PARTIALLY_SUCCEEDED,
-        JobStatus.FAILED,
-        JobStatus.CANCELLED,
-    ),
-    StatusGroup.FAILED: (JobStatus.FAILED, JobStatus.PARTIALLY_SUCCEEDED),
-}
 
 
 @router.post(
@@ -98,25 +79,13 @@ def submit_job(
 def list_jobs(
     user: CurrentUser,
     store: StoreDep,
+    selection: Annotated[Selection, Query()],
     *,
-    status: Annotated[list[JobStatus] | None, Query(description="one or more statuses")] = None,
-    group: Annotated[StatusGroup | None, Query(description="active, finished or failed")] = None,
-    type: Annotated[str | None, Query(max_length=200)] = None,
-    resource: Annotated[str | None, Query(max_length=200, description="imports and exports of this resource")] = None,
-    owner: Annotated[str | None, Query(max_length=200, description="admins only; others see their own")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JobPage:
-    """The caller's jobs (an admin's: everyone's, or one owner's), newest first."""
-    statuses = set(status or ()) | set(GROUPS[group] if group else ())
-    found = store.list_jobs(
-        owner=owner if user.is_admin else user.name,
-        statuses=sorted(statuses) or None,
-        type=type,
-        resource=resource,
-        before=int(cursor) if cursor else None,
-        limit=limit + 1,
-    )
+    """The caller's jobs (an admin's: everyone's, or one owner's), newest first, matching every filter given."""
+    found = matching(store, user, selection, before=int(cursor) if cursor else None, limit=limit + 1)
     page = found[:limit]
     more = len(found) > limit
     return JobPage(jobs=[JobOut.of(j) for j in page], next_cursor=str(page[-1].id) if more else None)

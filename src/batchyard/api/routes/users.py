@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from batchyard.api.deps import Admin, Auth, EmailEnabled, StoreDep, UserId
 from batchyard.api.errors import responses
-from batchyard.api.schemas import IssuedTokenOut, NewUserIn, NewUserOut, TokenOut, UserChangeIn, UserOut
+from batchyard.api.schemas import IssuedTokenOut, NewUserIn, NewUserOut, TokenOut, UserChangeIn, UserOut, UserPage
 from batchyard.service.profile import set_email
 
 router = APIRouter(tags=["users"])
+
+
+@router.get("/users", operation_id="list_users", response_model=UserPage, responses=responses(401, 403, 422))
+def list_users(
+    _admin: Admin,
+    store: StoreDep,
+    *,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> UserPage:
+    """Every user, oldest first (admins only)."""
+    found = store.list_users(after=int(cursor) if cursor else None, limit=limit + 1)
+    page = found[:limit]
+    more = len(found) > limit
+    return UserPage(users=[UserOut.of(u) for u in page], next_cursor=str(page[-1].id) if more else None)
 
 
 @router.post(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Row, func, or_, select
 
 from batchyard.core.causes import Failure
 from batchyard.core.model import Counters, ItemRecord, Job, Stats, Tally
@@ -34,30 +36,54 @@ def get_job(db: Database, job_id: int) -> Job:
     return job
 
 
-def list_jobs(
-    db: Database,
-    *,
-    owner: str | None,
-    statuses: Sequence[str] | None,
-    type: str | None,
-    before: int | None,
-    limit: int,
-    resource: str | None = None,
-) -> list[Job]:
+@dataclass(frozen=True)
+class JobFilter:
+    owner: str | None
+    statuses: Sequence[str] | None
+    type: str | None
+    resource: str | None
+    created_after: datetime | None
+    created_before: datetime | None
+    text: str | None
+
+
+def list_jobs(db: Database, where: JobFilter, *, before: int | None, limit: int) -> list[Job]:
     query = select(jobs.c.id).order_by(jobs.c.id.desc()).limit(limit)
-    if owner is not None:
-        query = query.where(jobs.c.owner == owner)
-    if statuses:
-        query = query.where(jobs.c.status.in_(statuses))
-    if type is not None:
-        query = query.where(jobs.c.type == type)
-    if resource is not None:
-        query = query.where(jobs.c.resource == resource)
+    for condition in _conditions(where):
+        query = query.where(condition)
     if before is not None:
         query = query.where(jobs.c.id < before)
     with db.read() as conn:
         found = [load_job(conn, job_id) for job_id in conn.execute(query).scalars()]
     return [job for job in found if job is not None]
+
+
+def _conditions(where: JobFilter) -> Iterator[ColumnElement[bool]]:
+    c = jobs.c
+    if where.owner is not None:
+        yield c.owner == where.owner
+    if where.statuses:
+        yield c.status.in_(where.statuses)
+    if where.type is not None:
+        yield c.type == where.type
+    if where.resource is not None:
+        yield c.resource == where.resource
+    if where.created_after is not None:
+        yield c.created_at >= where.created_after
+    if where.created_before is not None:
+        yield c.created_at < where.created_before
+    if where.text:
+        yield _text_matches(where.text)
+
+
+def _text_matches(text: str) -> ColumnElement[bool]:
+    """The words as typed, anywhere in the type or the params' JSON text; digits alone may also be the id."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    found = or_(jobs.c.type.ilike(pattern, escape="\\"), jobs.c.params.ilike(pattern, escape="\\"))
+    if text.isdigit() and len(text) <= 18:
+        found = or_(found, jobs.c.id == int(text))
+    return found
 
 
 def items(db: Database, job_id: int, status: str | None, start: int = 0) -> Iterator[ItemRecord]:

@@ -162,11 +162,13 @@ class SqlStore:
         before: int | None = None,
         limit: int = 50,
         resource: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        text: str | None = None,
     ) -> list[Job]:
         wanted = [*(statuses or ()), *([status] if status else [])] or None
-        return reads.list_jobs(
-            self.db, owner=owner, statuses=wanted, type=type, before=before, limit=limit, resource=resource
-        )
+        found = reads.JobFilter(owner, wanted, type, resource, created_after, created_before, text)
+        return reads.list_jobs(self.db, found, before=before, limit=limit)
 
     def items(self, job_id: int, status: str | None = None, start: int = 0) -> Iterator[ItemRecord]:
         return reads.items(self.db, job_id, status, start)
@@ -202,6 +204,9 @@ class SqlStore:
 
     def get_user(self, user: int | str) -> User:
         return users.get_user(self.db, user)
+
+    def list_users(self, *, after: int | None = None, limit: int = 100) -> list[User]:
+        return users.list_users(self.db, after=after, limit=limit)
 
     def update_user(self, user_id: int, *, role: Role | None = None, quota: int | None = None) -> User:
         return users.update_user(self.db, user_id, role=role, quota=quota)

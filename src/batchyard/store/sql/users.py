@@ -40,6 +40,15 @@ def get_user(db: Database, user: int | str) -> User:
     return _user(row)
 
 
+def list_users(db: Database, *, after: int | None, limit: int) -> list[User]:
+    """Users in the order they were made, from the one after id ``after``."""
+    query = select(users).order_by(users.c.id).limit(limit)
+    if after is not None:
+        query = query.where(users.c.id > after)
+    with db.read() as conn:
+        return [_user(row) for row in conn.execute(query).mappings()]
+
+
 def update_user(db: Database, user_id: int, *, role: Role | None, quota: int | None) -> User:
     """Set the role, and the balance to ``quota`` (the difference is a ledger row, so the balance stays the
     sum of the user's rows)."""

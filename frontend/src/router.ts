@@ -1,0 +1,23 @@
+// Pages and their addresses. Every page but sign-in needs a session; each page's code loads when first shown.
+import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
+import { useSession } from "@/stores/session";
+
+const routes: RouteRecordRaw[] = [
+  { path: "/sign-in", name: "sign-in", component: () => import("@/pages/SignInPage.vue"), meta: { public: true } },
+  { path: "/", redirect: { name: "jobs" } },
+  { path: "/jobs", name: "jobs", component: () => import("@/pages/JobListPage.vue") },
+  { path: "/jobs/new", name: "new-job", component: () => import("@/pages/NewJobPage.vue") },
+  { path: "/jobs/:id(\\d+)", name: "job", component: () => import("@/pages/JobDetailPage.vue"), props: true },
+  { path: "/account", name: "account", component: () => import("@/pages/AccountPage.vue") },
+  { path: "/notifications", name: "notifications", component: () => import("@/pages/NotificationsPage.vue") },
+  { path: "/admin/users", name: "users", component: () => import("@/pages/UsersPage.vue"), meta: { admin: true } },
+  { path: "/:rest(.*)*", name: "not-found", component: () => import("@/pages/NotFoundPage.vue") },
+];
+
+export const router = createRouter({ history: createWebHistory(), routes });
+
+router.beforeEach((to) => {
+  const session = useSession();
+  if (!to.meta.public && !session.signedIn) return { name: "sign-in", query: { next: to.fullPath } };
+  return true;
+});

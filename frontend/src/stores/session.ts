@@ -1,0 +1,37 @@
+// Who is signed in. The token lives in sessionStorage: it lasts as long as the tab, not the browser.
+import { defineStore } from "pinia";
+import { computed, ref } from "vue";
+import { api, unwrap, type User } from "@/api/client";
+
+const TOKEN_KEY = "batchyard.token";
+
+export const useSession = defineStore("session", () => {
+  const token = ref<string | null>(sessionStorage.getItem(TOKEN_KEY));
+  const user = ref<User | null>(null);
+
+  const signedIn = computed(() => token.value !== null);
+  /** A viewer sees jobs but no buttons that change them. */
+  const canAct = computed(() => user.value !== null && user.value.role !== "viewer");
+  const isAdmin = computed(() => user.value?.role === "admin");
+
+  async function signIn(username: string, password: string): Promise<void> {
+    const answer = await unwrap(api.POST("/api/v1/auth/login", { body: { username, password } }));
+    token.value = answer.token;
+    sessionStorage.setItem(TOKEN_KEY, answer.token);
+    user.value = answer.user;
+  }
+
+  /** The caller afresh (quota moves with every job); signs out when the token is no longer good. */
+  async function refresh(): Promise<void> {
+    if (!token.value) return;
+    user.value = await unwrap(api.GET("/api/v1/me"));
+  }
+
+  function forget(): void {
+    token.value = null;
+    user.value = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+  }
+
+  return { token, user, signedIn, canAct, isAdmin, signIn, refresh, forget };
+});

@@ -1,0 +1,65 @@
+"""Which jobs a list or a bulk action means: one filter for both, so that "everything matching" acts on exactly
+the jobs the list showed (the caller's own; an admin's, anyone's or one owner's)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from batchyard.core.model import Job
+from batchyard.core.status import JobStatus
+from batchyard.core.users import User
+from batchyard.store.base import Store
+
+
+class StatusGroup(StrEnum):
+    ACTIVE = "active"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+GROUPS: dict[StatusGroup, tuple[JobStatus, ...]] = {
+    StatusGroup.ACTIVE: (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLING),
+    StatusGroup.FINISHED: (
+        JobStatus.SUCCEEDED,
+        JobStatus.PARTIALLY_SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    ),
+    StatusGroup.FAILED: (JobStatus.FAILED, JobStatus.PARTIALLY_SUCCEEDED),
+}
+
+
+class Selection(BaseModel):
+    status: list[JobStatus] | None = Field(default=None, description="one or more statuses")
+    group: StatusGroup | None = Field(default=None, description="active, finished or failed")
+    type: str | None = Field(default=None, max_length=200)
+    resource: str | None = Field(default=None, max_length=200, description="imports and exports of this resource")
+    owner: str | None = Field(default=None, max_length=200, description="admins only; others see their own")
+    created_after: AwareDatetime | None = Field(default=None, description="made at or after this instant")
+    created_before: AwareDatetime | None = Field(default=None, description="made before this instant")
+    q: str | None = Field(
+        default=None, min_length=1, max_length=200, description="text in the job's type or params, or its id"
+    )
+
+
+def matching(store: Store, user: User, selection: Selection, *, before: int | None, limit: int) -> list[Job]:
+    """The newest ``limit`` jobs the caller may see that match, below id ``before``."""
+    statuses = set(selection.status or ()) | set(GROUPS[selection.group] if selection.group else ())
+    return store.list_jobs(
+        owner=selection.owner if user.is_admin else user.name,
+        statuses=sorted(statuses) or None,
+        type=selection.type,
+        resource=selection.resource,
+        created_after=_utc(selection.created_after),
+        created_before=_utc(selection.created_before),
+        text=selection.q,
+        before=before,
+        limit=limit,
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None
