@@ -77,25 +77,30 @@ imports: install
 
 # The coverage floor applies to the full run only: `make pytest PYTEST_ARGS=tests/unit` reports without judging;
 # `make pytest MARKS=` runs the slow tests too.
-pytest: install $(DASHBOARD) browser
+# The browser tests run apart (`make e2e`): Playwright keeps an event loop running in its test process, which
+# tests that start one of their own cannot share.
+pytest: install
 	rm -f .coverage .coverage.*
-	$(BIN)/coverage run -m pytest -n $(JOBS) $(if $(MARKS),-m "$(MARKS)") $(PYTEST_ARGS)
+	$(BIN)/coverage run -m pytest -n $(JOBS) --ignore=tests/e2e $(if $(MARKS),-m "$(MARKS)") $(PYTEST_ARGS)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report $(if $(PYTEST_ARGS),,--fail-under=90)
 
 # For developers between edits: unit and contract tests without the slow ones, no coverage (~1 minute).
-quick: install
+quick: install $(NODE_MODULES)
 	$(BIN)/pytest -q -n $(JOBS) -m "not slow" tests/unit tests/contract $(PYTEST_ARGS)
+	cd frontend && npx vitest run --reporter=dot
 
-test: lint typecheck imports frontend-check pytest
+test: lint typecheck imports frontend-check pytest e2e
 
-# The browser tests alone (a real `batchyard serve`, Chromium), screenshots in tests/e2e/artifacts/.
+# The browser tests (a real `batchyard serve --demo` per test process, Debian's Chromium), once with the
+# browser in Asia/Shanghai and once in UTC; screenshots in tests/e2e/artifacts/.
 e2e: install $(DASHBOARD) browser
-	$(BIN)/pytest -q -p no:xdist tests/e2e $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(JOBS) $(if $(MARKS),-m "$(MARKS)") tests/e2e $(PYTEST_ARGS)
 
 # The slow tests alone: kill -9 chaos, database outages, hung items, leases, takeovers, model-based runs (~4 min).
 slow: install $(DASHBOARD) browser
-	$(BIN)/pytest -q -n $(JOBS) -m slow $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(JOBS) -m slow --ignore=tests/e2e $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(JOBS) -m slow tests/e2e $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/engine.py --memory

@@ -108,7 +108,7 @@ function seed(count: number, top = count): void {
 const TYPES = [
   { name: "demo_slow", title: "Count slowly (demo)" },
   { name: "export", title: "Export a table" },
-].map((t) => ({ ...t, unit_cost: 0, jobs_per_hour: null, jobs_per_day: null, max_active_jobs: null, params_schema: null, takes_items: true, chunk_size: 5, max_items: null, max_concurrency: null, priority: 0, exclusive: null }));
+].map((t) => ({ ...t, unit_cost: 0, jobs_per_hour: null, jobs_per_day: null, max_active_jobs: null, params_schema: null, takes_items: true, chunk_size: 5, max_items: null, max_concurrency: null, priority: 0, exclusive: null, accepts: null, max_file_bytes: null }));
 
 const service: Record<string, Handler> = {
   "GET /api/v1/job-types": () => ({ body: TYPES }),

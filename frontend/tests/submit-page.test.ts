@@ -71,6 +71,7 @@ const JOB_TYPES: Schemas["JobTypeOut"][] = [
   {
     name: "demo_slow", title: "Count slowly (demo)", unit_cost: 0, jobs_per_hour: null, jobs_per_day: null, max_active_jobs: null,
     params_schema: null, takes_items: true, chunk_size: 5, max_items: null, max_concurrency: null, priority: 0, exclusive: null,
+    accepts: null, max_file_bytes: 100_000_000,
   },
   {
     name: "export", title: "Export a table", unit_cost: 0, jobs_per_hour: null, jobs_per_day: null, max_active_jobs: null,
@@ -82,6 +83,7 @@ const JOB_TYPES: Schemas["JobTypeOut"][] = [
       required: ["resource"], title: "ExportParams", type: "object",
     },
     takes_items: false, chunk_size: 500, max_items: null, max_concurrency: null, priority: 0, exclusive: null,
+    accepts: null, max_file_bytes: 100_000_000,
   },
   {
     name: "images", title: "Images: clean up and enhance", unit_cost: 1, jobs_per_hour: 5, jobs_per_day: 20, max_active_jobs: null,
@@ -93,6 +95,7 @@ const JOB_TYPES: Schemas["JobTypeOut"][] = [
       title: "Clean up and enhance", type: "object",
     },
     takes_items: true, chunk_size: 1, max_items: 50, max_concurrency: 5, priority: 0, exclusive: null,
+    accepts: ["image/jpeg", "image/png", "image/webp"], max_file_bytes: 10_000_000,
   },
   {
     name: "import", title: "Import a table", unit_cost: 0, jobs_per_hour: null, jobs_per_day: null, max_active_jobs: null,
@@ -107,6 +110,7 @@ const JOB_TYPES: Schemas["JobTypeOut"][] = [
       required: ["resource"], title: "ImportParams", type: "object",
     },
     takes_items: false, chunk_size: 500, max_items: null, max_concurrency: null, priority: 0, exclusive: null,
+    accepts: ["text/plain", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"], max_file_bytes: 100_000_000,
   },
 ];
 

@@ -18,6 +18,8 @@ import {
 } from "@/components/submit/uploadRules";
 import { i18n } from "@/i18n";
 
+const MB = 1_000_000;
+
 function jobType(overrides: Partial<JobType>): JobType {
   return {
     name: "x",
@@ -33,20 +35,27 @@ function jobType(overrides: Partial<JobType>): JobType {
     max_concurrency: null,
     priority: 0,
     exclusive: null,
+    accepts: null,
+    max_file_bytes: 100 * MB,
     ...overrides,
   };
 }
 
-const IMAGES = jobType({ name: "images", unit_cost: 1, max_items: 50 });
+const IMAGES = jobType({
+  name: "images",
+  unit_cost: 1,
+  max_items: 50,
+  accepts: ["image/jpeg", "image/png", "image/webp"],
+  max_file_bytes: 10 * MB,
+});
 const IMPORT = jobType({
   name: "import",
   takes_items: false,
   params_schema: { type: "object", properties: { resource: { type: "string" }, upload_ids: { type: "array" } } },
+  accepts: ["text/plain", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"],
 });
 const EXPORT = jobType({ name: "export", takes_items: false, params_schema: { type: "object", properties: { resource: { type: "string" } } } });
 const SLOW = jobType({ name: "demo_slow" });
-
-const MB = 1_000_000;
 
 describe("what a type takes", () => {
   it("images: JPEG, PNG or WebP, 10 MB each, 50 files", () => {
@@ -67,10 +76,16 @@ describe("what a type takes", () => {
     expect(rulesFor(SLOW)).toEqual({ accepts: null, maxBytes: 100 * MB, maxFiles: null });
   });
 
-  it("prefers what the service publishes for a type when it does", () => {
-    const published = { ...jobType({ name: "scans", max_items: 5 }), accepts: ["image/png"], max_file_mb: 2 } as JobType;
+  it("takes what the service publishes for any type", () => {
+    const published = jobType({ name: "scans", max_items: 5, accepts: ["image/png"], max_file_bytes: 2 * MB });
     expect(rulesFor(published)).toEqual({ accepts: ["image/png"], maxBytes: 2 * MB, maxFiles: 5 });
     expect(filesByDefault(published)).toBe(true);
+  });
+
+  it("a server that keeps no files states no size", () => {
+    const rules = rulesFor(jobType({ max_file_bytes: null }));
+    expect(rules.maxBytes).toBeNull();
+    expect(checkFile({ name: "a.txt", size: 10 ** 9, type: "text/plain" }, rules, 0)).toBeNull();
   });
 });
 

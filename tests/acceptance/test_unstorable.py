@@ -93,6 +93,15 @@ def test_worker_survives_outputs_that_cannot_be_stored(app_yard: Yard, database_
         _next_job_runs(app_yard, pool, proc, app_yard.submit("unstorable", items=range(10, 20)))
 
 
+def test_worker_survives_a_label_that_is_not_text(app_yard: Yard, database_url: str, tmp_path: Path) -> None:
+    job = app_yard.submit("labelled", items=range(10))
+    with one_worker(database_url, tmp_path) as pool:
+        proc = _run_alone(app_yard, pool, job.id)
+        done = app_yard.get(job.id)
+        assert (done.status, done.succeeded) == (JobStatus.SUCCEEDED, 10), (done.error, pool.describe())
+        _next_job_runs(app_yard, pool, proc, app_yard.submit("labelled", items=range(10, 20)))
+
+
 def test_worker_survives_params_that_no_longer_parse(app_yard: Yard, database_url: str, tmp_path: Path) -> None:
     job = app_yard.submit("scaled", items=range(10), params={"factor": 3})
     with app_yard.store.db.write() as conn:

@@ -72,6 +72,7 @@ ROUTES: dict[str, Access] = {
     "download_item_output": Access(job=True, ok=404),  # the item has no output file
     "download_errors_csv": Access(job=True),
     "download_errors_xlsx": Access(job=True),
+    "list_users": Access(admin=True),
     "create_user": Access(acts=True, admin=True, ok=201),
     "change_user": Access(acts=True, admin=True),
 }

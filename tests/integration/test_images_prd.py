@@ -126,6 +126,29 @@ def test_7_1_format_check_refuses_a_gif_with_its_reason(server: ImagesServer) ->
     assert only_gif.json()["error"]["details"]["rejected"][0]["code"] == "unsupported_file_type"
 
 
+def test_7_1_a_text_file_uploaded_without_a_job_type_is_refused_at_submit_in_words(server: ImagesServer) -> None:
+    alice = server.user()
+    kept = alice.http.post(f"{API}/uploads", files=[("files", ("notes.jpg", b"just some text\n", "image/jpeg"))])
+    assert kept.status_code == 201, kept.text
+    upload_id = kept.json()["uploads"][0]["id"]
+    body = {"type": "images", "upload_ids": [upload_id]}
+    refused = alice.http.post(f"{API}/jobs", json=body, headers={"Accept-Language": "zh-CN"})
+    assert refused.status_code == 422
+    message = refused.json()["error"]["message"]
+    assert "文本文件" in message, message
+    assert "PLAIN" not in message
+    english = alice.http.post(f"{API}/jobs", json=body, headers={"Accept-Language": "en"}).json()["error"]["message"]
+    assert "a text file" in english, english
+    assert "JPEG" in english
+
+
+def test_job_types_say_which_files_they_take_and_how_large(server: ImagesServer) -> None:
+    types = {t["name"]: t for t in server.user().http.get(f"{API}/job-types").json()}
+    images = types["images"]
+    assert (images["accepts"], images["max_file_bytes"]) == (["image/jpeg", "image/png", "image/webp"], 10_000_000)
+    assert images["max_items"] == 50
+
+
 def test_7_1_count_limit_keeps_the_first_50_of_51(server: ImagesServer) -> None:
     alice = server.user()
     response = alice.upload(photos(51), job_type="images")

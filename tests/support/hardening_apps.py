@@ -25,6 +25,23 @@ def unstorable(item: int, ctx: Context) -> object:
     return UNSTORABLE.get(item, item * item)
 
 
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no text for this")
+
+
+# chunks of 5: each chunk's last item leaves a label that is not text, the one a worker reports when it commits
+LABELS: dict[int, object] = {0: 42, 1: ["a", "b"], 2: "x" * 10_000, 4: {"sku": "A1"}, 9: _Unprintable()}
+
+
+@yard.job("labelled", chunk_size=5, max_attempts=1)
+def labelled(item: int, ctx: Context) -> int:
+    """Says what it is doing with whatever its code had in hand (a record, a number, a list, something that cannot
+    be printed, a long text) instead of text: people watching see a label; the worker does not mind."""
+    ctx.current = LABELS.get(item % 10)
+    return item
+
+
 class Scaled:
     """Multiplies each item by ``factor``: its params must parse for any item to run."""
 

@@ -209,3 +209,20 @@ def test_every_error_has_a_code_and_a_chinese_message() -> None:
     for cls in classes:
         assert cls.__doc__, f"{cls.__name__} needs an English message"
         assert cls.code in errors._ZH, f"{cls.__name__} has no Chinese message"
+
+
+def test_a_label_of_any_value_reads_as_text() -> None:
+    from batchyard.core.context import LABEL_LIMIT, Context
+
+    class Unprintable:
+        def __repr__(self) -> str:
+            raise RuntimeError("no text")
+
+    ctx = Context(job_id=1, owner="alice", params=None, round=1)
+    for value, shown in [({"sku": "A1"}, "{'sku': 'A1'}"), (42, "42"), ("line 7", "line 7"), (None, None)]:
+        ctx.current = value
+        assert ctx.current == shown
+    ctx.current = Unprintable()
+    assert ctx.current == "Unprintable"
+    ctx.current = "x" * (LABEL_LIMIT + 5)
+    assert ctx.current == "x" * LABEL_LIMIT

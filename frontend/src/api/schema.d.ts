@@ -30,7 +30,8 @@ export interface paths {
         };
         /**
          * Job Types
-         * @description Every job type with its params' JSON Schema and limits: forms are rendered from it.
+         * @description Every job type with its params' JSON Schema and limits, the files it takes among them: forms are rendered
+         *     from it, and uploads checked before they are sent.
          */
         get: operations["list_job_types"];
         put?: never;
@@ -1135,6 +1136,16 @@ export interface components {
             priority: number;
             /** Exclusive */
             exclusive: string | null;
+            /**
+             * Accepts
+             * @description content types its uploads may have, by their bytes; null: any
+             */
+            accepts: string[] | null;
+            /**
+             * Max File Bytes
+             * @description the largest upload it takes, this server's own cap included; null: this server keeps no files
+             */
+            max_file_bytes: number | null;
         };
         /** LedgerEntryOut */
         LedgerEntryOut: {

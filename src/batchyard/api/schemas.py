@@ -160,11 +160,19 @@ class JobTypeOut(BaseModel):
     max_concurrency: int | None
     priority: int
     exclusive: str | None
+    accepts: list[str] | None = Field(description="content types its uploads may have, by their bytes; null: any")
+    max_file_bytes: int | None = Field(
+        description="the largest upload it takes, this server's own cap included; null: this server keeps no files"
+    )
 
     @classmethod
-    def of(cls, job_type: JobType) -> JobTypeOut:
+    def of(cls, job_type: JobType, server_cap: int | None) -> JobTypeOut:
+        """``server_cap``: the largest file this server keeps at all (none without a blob store)."""
         p = job_type.policies
         schema = job_type.params_model.model_json_schema() if job_type.params_model else None
+        cap = server_cap
+        if cap is not None and p.max_file_mb is not None:
+            cap = min(cap, int(p.max_file_mb * 1_000_000))
         return cls(
             name=job_type.name,
             title=job_type.title or job_type.name,
@@ -179,6 +187,8 @@ class JobTypeOut(BaseModel):
             max_concurrency=p.max_concurrency,
             priority=p.priority,
             exclusive=p.exclusive,
+            accepts=list(p.accepts) if p.accepts is not None else None,
+            max_file_bytes=cap,
         )
 
 

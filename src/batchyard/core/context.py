@@ -70,12 +70,12 @@ class Context:
             return self.label[:LABEL_LIMIT]
         if self.item is None:
             return None
-        text = self.item if isinstance(self.item, str) else repr(self.item)
-        return text[:LABEL_LIMIT]
+        return _as_text(self.item)[:LABEL_LIMIT]
 
     @current.setter
-    def current(self, label: str | None) -> None:
-        self.label = label
+    def current(self, label: object) -> None:
+        """Any value: a job's code may well hand over the record in hand rather than text (read as its repr)."""
+        self.label = None if label is None else _as_text(label)[: LABEL_LIMIT * 2]
 
     def open_upload(self, upload_id: int) -> BinaryIO:
         """A file the job's owner uploaded (an item of a job submitted with ``upload_ids``), to read."""
@@ -122,3 +122,13 @@ class Context:
 
     def request_stop(self) -> None:
         self.stop_requested = True
+
+
+def _as_text(value: object) -> str:
+    """A label for people: text as it is, anything else as its repr, or its type's name when that fails too."""
+    if isinstance(value, str):
+        return value
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - a label must never fail the item or the worker that reports it
+        return type(value).__name__

@@ -56,6 +56,16 @@ TEXT = Sniffed("text/plain", "txt", "a text file", "文本文件")
 BINARY = Sniffed("application/octet-stream", "bin", "unrecognised binary data", "无法识别的二进制数据")
 EMPTY = Sniffed("application/x-empty", "", "an empty file", "空文件")
 
+_KINDS = (JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC, AVIF, MP4, PDF, ZIP, XLSX, DOCX, PPTX, GZIP, HTML, SVG, XML, TEXT)
+_KNOWN = {kind.content_type: kind for kind in _KINDS}
+
+
+def described(content_type: str) -> Sniffed:
+    """The kind a stored content type stands for, with its names for people in both languages."""
+    short = content_type.rpartition("/")[2].upper()
+    return _KNOWN.get(content_type) or Sniffed(content_type, "", short, short)
+
+
 IMAGE_TYPES = frozenset({JPEG.content_type, PNG.content_type, WEBP.content_type})
 """The content types the built-in ``images`` job accepts."""
 

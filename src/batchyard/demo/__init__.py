@@ -10,6 +10,7 @@ import time
 from pydantic import BaseModel, Field
 
 from batchyard.core.context import Context
+from batchyard.core.sniff import IMAGE_TYPES
 from batchyard.demo import shop
 from batchyard.yard import Yard
 
@@ -23,12 +24,14 @@ class DemoEnhance:
 
     Params = Enhance
 
-    def process(self, item: str, ctx: Context) -> dict[str, object]:
-        ctx.current = item
+    def process(self, item: str | dict[str, object], ctx: Context) -> dict[str, object]:
+        """An item is a name, or an upload (``upload_ids``) with its file name."""
+        name = str(item.get("filename", "")) if isinstance(item, dict) else item
+        ctx.current = name
         time.sleep(0.05)
         if random.random() < 0.1:
-            raise ValueError(f"cannot read image {item!r}: truncated file")
-        return {"file": item, "brightness": ctx.params.brightness}
+            raise ValueError(f"cannot read image {name!r}: truncated file")
+        return {"file": name, "brightness": ctx.params.brightness}
 
 
 def slow_count(item: int, ctx: Context) -> int:
@@ -39,6 +42,14 @@ def slow_count(item: int, ctx: Context) -> int:
 
 
 yard = Yard()  # the app `batchyard serve --demo` runs: `--app batchyard.demo:yard`
-yard.job("demo_enhance", title="Enhance product photos (demo)", chunk_size=1, unit_cost=1, max_items=50)(DemoEnhance)
+yard.job(
+    "demo_enhance",
+    title="Enhance product photos (demo)",
+    chunk_size=1,
+    unit_cost=1,
+    max_items=50,
+    accepts=sorted(IMAGE_TYPES),
+    max_file_mb=10,
+)(DemoEnhance)
 yard.job("demo_slow", title="Count slowly (demo)", chunk_size=5)(slow_count)
 shop.declare(yard)

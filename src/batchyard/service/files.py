@@ -14,7 +14,7 @@ from typing import BinaryIO
 from batchyard.blobs import BlobStore
 from batchyard.core.filenames import safe_name
 from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
-from batchyard.core.sniff import SNIFF_BYTES, sniff
+from batchyard.core.sniff import SNIFF_BYTES, described, sniff
 from batchyard.errors import (
     ArtifactNotFound,
     EmptyFile,
@@ -104,7 +104,8 @@ class FileService:
         chosen = [found[upload_id] for upload_id in upload_ids]
         for upload in chosen:
             if accepts is not None and upload.content_type not in accepts:
-                raise UnsupportedFileType(found=sniff_label(upload.content_type), accepted=_labels(accepts))
+                kind = described(upload.content_type)
+                raise UnsupportedFileType(found=kind.label, found_zh=kind.label_zh, accepted=_labels(accepts))
             if max_bytes is not None and upload.size > max_bytes:
                 raise FileTooLarge(limit_mb=max_bytes / 1_000_000, upload_id=upload.id)
         return chosen

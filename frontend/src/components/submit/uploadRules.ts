@@ -1,36 +1,19 @@
 // What a job type's files must be (types, size, how many) and the checks made in the browser before a byte is
-// sent, so a GIF, an oversized file or the 51st file is refused at once, each with its reason.
-//
-// The service does not publish a type's accepted file types and size cap (JobTypeOut has neither); they are
-// read from the answer if it ever carries `accepts` / `max_file_mb`, otherwise taken from KNOWN below, which
-// mirrors the built-in types' declared policies. The server checks every file again regardless.
+// sent, so a GIF, an oversized file or the 51st file is refused at once, each with its reason. The rules are the
+// service's own (GET /job-types: `accepts`, `max_file_bytes`, `max_items`); the server checks every file again.
 import type { Schemas } from "@/api/client";
 import type { JsonSchema } from "./schema";
 
 export type JobType = Schemas["JobTypeOut"];
 
-export const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
 export const TEXT_TYPE = "text/plain";
 export const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-/** The service's own cap on one file (settings.upload_max_file_mb, 100 MB unless configured otherwise). */
-export const SERVICE_MAX_FILE_MB = 100;
-
-interface KnownRules {
-  accepts?: string[];
-  max_file_mb?: number;
-}
-
-/** Built-in types whose items (or source) are uploaded files, with what they declare server-side. */
-const KNOWN: Record<string, KnownRules> = {
-  images: { accepts: IMAGE_TYPES, max_file_mb: 10 },
-  demo_enhance: {},
-  import: { accepts: [TEXT_TYPE, XLSX_TYPE] },
-};
 
 export interface UploadRules {
   /** Content types the server takes (found from the bytes), or null for any. */
   accepts: string[] | null;
-  maxBytes: number;
+  /** The largest file the server takes for this type, or null when it keeps no files. */
+  maxBytes: number | null;
   /** The most files one job takes, or null for no limit. */
   maxFiles: number | null;
 }
@@ -50,24 +33,16 @@ export function inputModeOf(type: JobType): InputMode {
 
 /** Whether the type's items are best given as files (rather than typed) when the form opens. */
 export function filesByDefault(type: JobType): boolean {
-  const published = type as JobType & { accepts?: unknown };
-  return inputModeOf(type) === "source-files" || Array.isArray(published.accepts) || type.name in KNOWN;
+  return inputModeOf(type) === "source-files" || type.accepts !== null;
 }
 
 export function rulesFor(type: JobType): UploadRules {
-  const published = type as JobType & { accepts?: unknown; max_file_mb?: unknown };
-  const known = KNOWN[type.name] ?? {};
-  const accepts = Array.isArray(published.accepts)
-    ? published.accepts.filter((value): value is string => typeof value === "string")
-    : (known.accepts ?? null);
-  const ownCap = typeof published.max_file_mb === "number" ? published.max_file_mb : known.max_file_mb;
-  const mb = Math.min(SERVICE_MAX_FILE_MB, ownCap ?? SERVICE_MAX_FILE_MB);
   let maxFiles = type.max_items ?? null;
   if (inputModeOf(type) === "source-files") {
     // a source reads the one file it is given unless its schema says it takes more
     maxFiles = schemaOf(type)?.properties?.upload_ids?.maxItems ?? 1;
   }
-  return { accepts, maxBytes: Math.round(mb * 1_000_000), maxFiles };
+  return { accepts: type.accepts, maxBytes: type.max_file_bytes, maxFiles };
 }
 
 /** The file names and browser types that stand for each content type the server finds from the bytes. */
@@ -139,7 +114,7 @@ export function checkFile(
 ): ClientRejection | null {
   if (!typeAccepted(file, rules.accepts)) return { code: "type", accepted: acceptedLabel(rules) };
   if (file.size === 0) return { code: "empty" };
-  if (file.size > rules.maxBytes) return { code: "tooLarge", limit: rules.maxBytes };
+  if (rules.maxBytes !== null && file.size > rules.maxBytes) return { code: "tooLarge", limit: rules.maxBytes };
   if (rules.maxFiles !== null && taken >= rules.maxFiles) return { code: "tooMany", limit: rules.maxFiles };
   return null;
 }

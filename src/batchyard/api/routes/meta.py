@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -13,6 +13,7 @@ from batchyard.api.deps import CurrentUser, Reg, StoreDep
 from batchyard.api.errors import responses
 from batchyard.api.schemas import JobTypeOut
 from batchyard.errors import BatchyardError
+from batchyard.service.files import FileService
 
 router = APIRouter()
 
@@ -44,6 +45,9 @@ def health(store: StoreDep) -> JSONResponse:
     tags=["jobs"],
     responses=responses(401),
 )
-def job_types(user: CurrentUser, registry: Reg) -> list[JobTypeOut]:
-    """Every job type with its params' JSON Schema and limits: forms are rendered from it."""
-    return [JobTypeOut.of(registry.get(name)) for name in registry.names]
+def job_types(request: Request, user: CurrentUser, registry: Reg) -> list[JobTypeOut]:
+    """Every job type with its params' JSON Schema and limits, the files it takes among them: forms are rendered
+    from it, and uploads checked before they are sent."""
+    files: FileService | None = request.app.state.files
+    cap = files.limits.max_file_bytes if files is not None else None
+    return [JobTypeOut.of(registry.get(name), cap) for name in registry.names]
