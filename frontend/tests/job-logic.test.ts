@@ -1,7 +1,7 @@
 // The job page's rules without the page: which actions a status and role allow, the quota an action moved
 // in words, the throttle behind live refreshes, event summaries, output words and output files.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { offeredActions, quotaMoved, quotaText, retryCount } from "@/components/job/JobActions.vue";
+import { offeredActions, quotaAhead, quotaMoved, quotaText, retryCount } from "@/components/job/JobActions.vue";
 import { outputFile } from "@/components/job/JobItemsTable.vue";
 import { outputWord } from "@/components/job/JobTally.vue";
 import { kindLabel, summarize } from "@/components/job/JobTimeline.vue";
@@ -141,5 +141,23 @@ describe("output words and files", () => {
     expect(outputFile("inserted")).toBeNull();
     expect(outputFile(null)).toBeNull();
     expect(outputFile([1, 2])).toBeNull();
+  });
+});
+
+describe("the quota a confirmation announces", () => {
+  const job = { failed: 2, total: 10, processed: 6 };
+
+  it("a cancel refunds the unprocessed items at the type's price", () => {
+    expect(quotaAhead("cancel", job, 3)).toEqual({ kind: "refund", n: 12 });
+  });
+
+  it("a retry charges the failed and unprocessed items again", () => {
+    expect(quotaAhead("retry-failed", job, 1)).toEqual({ kind: "charge", n: 6 });
+  });
+
+  it("says nothing for a free type, nothing left, or the other actions", () => {
+    expect(quotaAhead("cancel", job, 0)).toBeNull();
+    expect(quotaAhead("cancel", { failed: 0, total: 5, processed: 5 }, 1)).toBeNull();
+    expect(quotaAhead("pause", job, 1)).toBeNull();
   });
 });

@@ -107,3 +107,14 @@ describe("filter → what the service takes", () => {
     expect(newJobMayMatch({ group: "active" }, "export", "alice")).toBe(true);
   });
 });
+
+describe("days at the edges of the calendar", () => {
+  it("an address with a day past what can be a job's is read without that day, not as a broken list", () => {
+    const filter = filterFromQuery({ type: "demo_slow", to: "9999-12-31", from: "0001-01-01" });
+    expect(filter.to).toBeNull();
+    expect(filter.from).toBeNull();
+    expect(filter.type).toBe("demo_slow");
+    expect(() => toSelection(filter, "Asia/Shanghai", false)).not.toThrow();
+    expect(toSelection({ ...filter, to: "9998-12-31" }, "UTC", false).created_before).toBe("9999-01-01T00:00:00.000Z");
+  });
+});

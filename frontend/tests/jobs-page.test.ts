@@ -429,6 +429,7 @@ describe("bulk actions", () => {
         type: "demo_slow",
         created_after: "2026-02-28T16:00:00.000Z",
         created_before: "2026-03-01T16:00:00.000Z",
+        up_to_id: 250, // the newest job the list showed: jobs made since are not acted on
       },
       reason: "维护窗口",
     });

@@ -319,7 +319,7 @@ describe("typed items", () => {
     const posts = calls("POST", "/api/v1/jobs");
     expect(posts).toHaveLength(1);
     expect(posts[0]!.body).toEqual({ type: "demo_slow", params: {}, items: [1, 2, 3] });
-    expect(posts[0]!.headers.get("Idempotency-Key")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(posts[0]!.headers.get("Idempotency-Key")).toMatch(/^[0-9a-f]{32}$/);
     expect(router.currentRoute.value.fullPath).toBe("/jobs/41");
   });
 
@@ -671,5 +671,26 @@ describe("accessibility", () => {
     await flushPromises();
     const result = await axe.run(document.body, { rules: { "color-contrast": { enabled: false }, region: { enabled: false } } });
     expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html.slice(0, 160)).join(" | ")}`)).toEqual([]);
+  });
+});
+
+describe("the idempotency key on a page that is not a secure context", () => {
+  it("is made without crypto.randomUUID, which plain-HTTP pages on a host name lack", async () => {
+    const { randomKey, createSubmitter } = await import("@/components/submit/submitter");
+    const original = crypto.randomUUID;
+    Object.defineProperty(crypto, "randomUUID", { value: undefined, configurable: true });
+    try {
+      const keys: string[] = [];
+      const submitter = createSubmitter(async (_body, key) => {
+        keys.push(key);
+        return { id: 1 } as never;
+      });
+      await submitter.submit({ type: "demo_slow", params: {}, items: [1] });
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatch(/^[0-9a-f]{32}$/);
+      expect(randomKey()).not.toBe(randomKey());
+    } finally {
+      Object.defineProperty(crypto, "randomUUID", { value: original, configurable: true });
+    }
   });
 });

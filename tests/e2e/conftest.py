@@ -27,6 +27,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # a host name that is not localhost: a page there over plain HTTP is not a secure context, as on a LAN
+    "--host-resolver-rules=MAP yard.internal 127.0.0.1",
 ]
 
 
@@ -103,8 +105,8 @@ def watched(page: Page, request: pytest.FixtureRequest) -> Iterator[Page]:
     assert unexpected == [], "\n".join(unexpected)
 
 
-def sign_in(page: Page, demo: DemoServer, user: str = "alice", path: str = "/jobs") -> None:
-    page.goto(f"{demo.url}/sign-in?next={path}")
+def sign_in(page: Page, demo: DemoServer, user: str = "alice", path: str = "/jobs", *, origin: str = "") -> None:
+    page.goto(f"{origin or demo.url}/sign-in?next={path}")
     page.locator("#username").fill(user)
     page.locator("#password").fill(demo.users[user].password)
     page.locator("[data-test=sign-in]").click()

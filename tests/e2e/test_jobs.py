@@ -102,3 +102,17 @@ def test_times_are_shown_in_the_browsers_time_zone(watched: Page, demo: DemoServ
     expect(created).to_contain_text(re.compile(r"\d{2}:\d{2}:\d{2}"))
     made = datetime.fromisoformat(job["created_at"]).astimezone(ZoneInfo(time_zone))
     assert made.strftime("%H:%M:%S") in created.inner_text()
+
+
+def test_a_job_is_submitted_from_a_plain_http_page_on_a_host_name(watched: Page, demo: DemoServer) -> None:
+    """Not a secure context (no HTTPS, not localhost), as a service on a LAN is usually reached."""
+    origin = demo.url.replace("127.0.0.1", "yard.internal")
+    sign_in(watched, demo, path="/jobs/new?type=demo_slow", origin=origin)
+    assert watched.evaluate("() => window.isSecureContext") is False
+    watched.locator("[data-test=type-demo_slow]").click()
+    watched.locator("[data-test=items-text] textarea").fill("1\n2\n3")
+    watched.locator("[data-test=submit-button]").click()
+    watched.wait_for_url(lambda url: "/jobs/new" not in url and "/jobs/" in url)
+    job_id = int(watched.url.rstrip("/").rsplit("/", 1)[1])
+    assert demo.http("alice").get(f"/jobs/{job_id}").json()["total"] == 3
+    demo.http("alice").post(f"/jobs/{job_id}/cancel")

@@ -3,6 +3,7 @@ a viewer's view, and no serious accessibility violation in either theme."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -27,8 +28,11 @@ def test_a_deep_link_survives_a_reload_and_sign_out_forgets_the_token(watched: P
     watched.reload()
     expect(watched.locator("main")).to_contain_text(str(job["id"]))
     assert watched.url.endswith(f"/jobs/{job['id']}")
+    token = watched.evaluate("() => sessionStorage.getItem('batchyard.token')")
     watched.locator("[data-test=sign-out]").click()
     watched.wait_for_url(lambda url: "/sign-in" in url)
+    signed_out = httpx.get(f"{demo.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert signed_out.status_code == 401, "the token no longer works anywhere"
     watched.goto(f"{demo.url}/jobs/{job['id']}")
     watched.wait_for_url(lambda url: "/sign-in?next=" in url)
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from batchyard.api.app import create_app
 from batchyard.core.users import Role
-from tests.integration.api_helpers import Service, service
+from tests.integration.api_helpers import PASSWORD, Service, service
 
 API = "/api/v1"
 
@@ -149,3 +149,75 @@ def test_without_a_build_the_root_says_how_to_build_it(svc: Service, tmp_path: P
     assert page.status_code == 200
     assert "make run" in page.text
     assert "尚未构建" in page.text
+
+
+# Found by review: input the validation let through made 500s; a filter's bulk action stopped silently at its cap
+# and reached jobs the list had not shown; a sign-in token outlived its sign-out.
+
+
+@pytest.mark.parametrize("text", ["²", "١", "12\x00"])
+def test_text_that_only_looks_like_an_id_is_searched_as_text(svc: Service, text: str) -> None:
+    job = _submit(svc, "alice", "plain")
+    response = svc.client.get(f"{API}/jobs", params={"q": text}, headers=svc.headers("alice"))
+    if "\x00" in text:
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_params")
+    else:
+        assert response.status_code == 200, response.text
+        assert job not in [j["id"] for j in response.json()["jobs"]]
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00"])
+def test_an_instant_past_the_calendars_ends_is_refused_not_a_crash(svc: Service, moment: str) -> None:
+    for bound in ("created_after", "created_before"):
+        listed = svc.client.get(f"{API}/jobs", params={bound: moment}, headers=svc.headers("alice"))
+        assert (listed.status_code, listed.json()["error"]["code"]) == (422, "invalid_params"), listed.text
+        body = {"action": "cancel", "filter": {bound: moment}}
+        acted = svc.client.post(f"{API}/jobs/actions", json=body, headers=svc.headers("alice"))
+        assert acted.status_code == 422, acted.text
+
+
+def test_a_bulk_action_by_filter_reaches_only_what_the_list_showed_and_says_when_it_stopped_short(
+    svc: Service,
+) -> None:
+    shown = [_submit(svc, "alice", f"batch {i}") for i in range(3)]
+    later = _submit(svc, "alice", "made later")
+    body = {"action": "cancel", "filter": {"q": "batch", "up_to_id": max(shown)}, "reason": "r"}
+    answer = svc.client.post(f"{API}/jobs/actions", json=body, headers=svc.headers("alice")).json()
+    assert sorted(o["job_id"] for o in answer["outcomes"]) == shown
+    assert answer["more"] is False
+    assert svc.client.get(f"{API}/jobs/{later}", headers=svc.headers("alice")).json()["status"] == "pending"
+
+    from batchyard.api.routes import actions
+
+    for i in range(3):
+        _submit(svc, "alice", f"more {i}")
+    cap, actions.MAX_JOBS = actions.MAX_JOBS, 2
+    try:
+        body = {"action": "pause", "filter": {"group": "active"}}
+        answer = svc.client.post(f"{API}/jobs/actions", json=body, headers=svc.headers("alice")).json()
+    finally:
+        actions.MAX_JOBS = cap
+    assert (answer["matched"], answer["more"]) == (2, True)
+
+
+def test_signing_out_ends_the_session_token(svc: Service) -> None:
+    signed = svc.client.post(f"{API}/auth/login", json={"username": "alice", "password": PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {signed['token']}"}
+    assert svc.client.get(f"{API}/me", headers=headers).status_code == 200
+    out = svc.client.post(f"{API}/auth/logout", headers=headers)
+    assert out.status_code == 204, out.text
+    assert svc.client.get(f"{API}/me", headers=headers).status_code == 401
+    assert svc.client.get(f"{API}/me", headers=svc.headers("alice")).status_code == 200  # other tokens live on
+    assert svc.client.post(f"{API}/auth/logout").status_code == 401
+
+
+def test_the_page_route_serves_only_the_builds_own_top_level_files(svc: Service, built: Path) -> None:
+    (built / ".env").write_text("SECRET=1", encoding="utf-8")
+    client = _app_with(built, svc)
+    for path in ("/.env", "/..%5C..%5Cpyproject.toml", "/C:%5CWindows%5Cwin.ini", "/" + "a" * 300):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.text.startswith("<!doctype html>"), path
+    index = client.get("/index.html")
+    assert index.headers["cache-control"] == "no-cache"
+    assert client.get("/favicon.svg").text == "<svg/>"

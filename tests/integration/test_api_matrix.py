@@ -35,6 +35,7 @@ ROUTES: dict[str, Access] = {
     "health": Access(public=True),
     "metrics": Access(public=True),
     "sign_in": Access(public=True),
+    "sign_out": Access(ok=204),  # with a token of its own for each caller: it ends the token it is sent with
     "me": Access(),
     "my_tokens": Access(),
     "my_ledger": Access(),
@@ -144,7 +145,8 @@ def test_every_route_answers_every_caller_as_the_matrix_says(svc: Service) -> No
                 continue
             url = _url(svc, path, caller)
             body = BODIES[operation](svc) if operation in BODIES else None
-            response = svc.client.request(method, url, json=body, headers=svc.headers(caller))
+            headers = _session_of(svc, caller) if operation == "sign_out" else svc.headers(caller)
+            response = svc.client.request(method, url, json=body, headers=headers)
             if response.status_code != want:
                 failures.append(f"{method} {path} as {caller}: {response.status_code}, expected {want}")
             elif response.status_code >= 400:
@@ -156,6 +158,14 @@ def test_an_unknown_job_is_404_for_everyone_signed_in(svc: Service) -> None:
     for caller in ("owner", "other", "viewer", "admin"):
         response = svc.client.get(f"{API}/jobs/987654321", headers=svc.headers(caller))
         assert response.status_code == 404, caller
+
+
+def _session_of(svc: Service, caller: str) -> dict[str, str]:
+    """A token of the caller's to spend (signing out revokes it), or the caller's own when they have no user."""
+    if caller not in svc.user_ids:
+        return svc.headers(caller)
+    issued = svc.auth.issue_token(svc.yard.store.get_user(caller), "spent", expires_at=None)
+    return {"Authorization": f"Bearer {issued.secret}"}
 
 
 def _url(svc: Service, path: str, caller: str) -> str:

@@ -146,3 +146,11 @@ def test_labels_read_well_in_an_error_message(head: bytes, label: str) -> None:
 def test_the_images_job_accepts_jpeg_png_and_webp_only() -> None:
     assert frozenset({"image/jpeg", "image/png", "image/webp"}) == IMAGE_TYPES
     assert sniff(_pillow_file("GIF")).content_type not in IMAGE_TYPES
+
+
+def test_every_kind_a_stored_upload_can_have_is_named_in_both_languages() -> None:
+    from batchyard.core.sniff import BINARY, TEXT, described
+
+    assert (described(TEXT.content_type).label, described(TEXT.content_type).label_zh) == ("a text file", "文本文件")
+    assert described(BINARY.content_type).label_zh == "无法识别的二进制数据"
+    assert described("application/x-unknown").label == "X-UNKNOWN"

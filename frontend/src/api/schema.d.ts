@@ -63,6 +63,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign Out
+         * @description End the session of the token this request carries (the dashboard's sign-out); other tokens live on.
+         */
+        post: operations["sign_out"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -831,6 +851,11 @@ export interface components {
             reason: string | null;
             /** Matched */
             matched: number;
+            /**
+             * More
+             * @description more jobs match the filter than one request acts on (1000, the newest): send it again
+             */
+            more: boolean;
             /** Outcomes */
             outcomes: components["schemas"]["Outcome"][];
         };
@@ -1396,6 +1421,11 @@ export interface components {
              * @description text in the job's type or params, or its id
              */
             q?: string | null;
+            /**
+             * Up To Id
+             * @description only jobs up to this id: the newest a list showed, so that jobs made since are left alone
+             */
+            up_to_id?: number | null;
         };
         /** SignInIn */
         SignInIn: {
@@ -1694,6 +1724,42 @@ export interface operations {
             };
             /** @description Too Many Requests */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    sign_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2147,6 +2213,8 @@ export interface operations {
                 created_before?: string | null;
                 /** @description text in the job's type or params, or its id */
                 q?: string | null;
+                /** @description only jobs up to this id: the newest a list showed, so that jobs made since are left alone */
+                up_to_id?: number | null;
                 cursor?: string | null;
                 limit?: number;
             };

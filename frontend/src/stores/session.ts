@@ -27,11 +27,17 @@ export const useSession = defineStore("session", () => {
     user.value = await unwrap(api.GET("/api/v1/me"));
   }
 
+  /** End the session on the service too (the token stops working everywhere), then here. */
+  async function signOut(): Promise<void> {
+    if (token.value) await api.POST("/api/v1/auth/logout").catch(() => undefined);
+    forget();
+  }
+
   function forget(): void {
     token.value = null;
     user.value = null;
     sessionStorage.removeItem(TOKEN_KEY);
   }
 
-  return { token, user, signedIn, canAct, isAdmin, signIn, refresh, forget };
+  return { token, user, signedIn, canAct, isAdmin, signIn, refresh, signOut, forget };
 });

@@ -35,14 +35,19 @@ def install(app: FastAPI, built: Path = BUILT) -> None:
 
 def _pages(built: Path) -> Any:
     index = built / "index.html"
+    # the files beside index.html (the favicon and the like), named when the app starts: a request's path is only
+    # ever looked up among these names, never joined to a directory
+    beside = (
+        {p.name: p for p in built.iterdir() if p.is_file() and not p.name.startswith(".")} if built.is_dir() else {}
+    )
+    beside.pop("index.html", None)
 
     def page(request: Request) -> Response:
         if not index.is_file():
             return HTMLResponse(_NOT_BUILT)
-        path = request.path_params["path"]
-        beside_index = built / path
-        if path and "/" not in path and beside_index.is_file():  # the favicon and the like
-            return FileResponse(beside_index)
+        found = beside.get(request.path_params["path"])
+        if found is not None:
+            return FileResponse(found)
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
     return page

@@ -60,11 +60,16 @@ async def email_enabled(request: Request) -> bool:
     return bool(request.app.state.email_enabled)
 
 
-def current_user(
-    service: Annotated[AuthService, Depends(auth)],
+def bearer_secret(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    return credentials.credentials if credentials else None
+
+
+def current_user(
+    service: Annotated[AuthService, Depends(auth)], secret: Annotated[str | None, Depends(bearer_secret)]
 ) -> User:
-    return service.authenticate(credentials.credentials if credentials else None)
+    return service.authenticate(secret)
 
 
 async def acting_user(user: Annotated[User, Depends(current_user)]) -> User:
@@ -101,6 +106,7 @@ Admin = Annotated[User, Depends(admin)]
 Jobs = Annotated[JobService, Depends(jobs)]
 FilesDep = Annotated[FileService, Depends(files)]
 Auth = Annotated[AuthService, Depends(auth)]
+BearerSecret = Annotated[str | None, Depends(bearer_secret)]
 Reg = Annotated[Registry, Depends(registry)]
 StoreDep = Annotated[Store, Depends(store)]
 Webhooks = Annotated[WebhookService, Depends(webhooks)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from batchyard.core.model import Job
 from batchyard.core.status import JobStatus
@@ -41,25 +41,47 @@ class Selection(BaseModel):
     created_after: AwareDatetime | None = Field(default=None, description="made at or after this instant")
     created_before: AwareDatetime | None = Field(default=None, description="made before this instant")
     q: str | None = Field(
-        default=None, min_length=1, max_length=200, description="text in the job's type or params, or its id"
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]*$",
+        description="text in the job's type or params, or its id",
     )
+    up_to_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description="only jobs up to this id: the newest a list showed, so that jobs made since are left alone",
+    )
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def _in_utc(cls, moment: datetime | None) -> datetime | None:
+        """An instant that has no UTC time (its offset carries it past year 1 or 9999) is refused."""
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the instant is outside the years 1 to 9999 in UTC") from None
 
 
 def matching(store: Store, user: User, selection: Selection, *, before: int | None, limit: int) -> list[Job]:
-    """The newest ``limit`` jobs the caller may see that match, below id ``before``."""
+    """The newest ``limit`` jobs the caller may see that match, below id ``before`` (and up to ``up_to_id``)."""
     statuses = set(selection.status or ()) | set(GROUPS[selection.group] if selection.group else ())
     return store.list_jobs(
         owner=selection.owner if user.is_admin else user.name,
         statuses=sorted(statuses) or None,
         type=selection.type,
         resource=selection.resource,
-        created_after=_utc(selection.created_after),
-        created_before=_utc(selection.created_before),
+        created_after=selection.created_after,
+        created_before=selection.created_before,
         text=selection.q,
-        before=before,
+        before=_lowest(before, None if selection.up_to_id is None else selection.up_to_id + 1),
         limit=limit,
     )
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(UTC) if moment is not None else None
+def _lowest(*bounds: int | None) -> int | None:
+    given = [b for b in bounds if b is not None]
+    return min(given) if given else None

@@ -122,6 +122,11 @@ class AuthService:
             raise NotSignedIn()
         return user
 
+    def sign_out(self, secret: str) -> None:
+        """The token ends here: a sign-in session is over when its tab signs out, not when it expires."""
+        self.authenticate(secret)
+        self.store.revoke_token_by_digest(digest(secret))
+
     def _refuse_if_guessing(self, subjects: tuple[str, ...], minute: int) -> None:
         """Refuse when this try (already counted) is past the limit for the name or the address; Retry-After
         is when enough of the counted tries will have left the window for one more."""

@@ -68,7 +68,13 @@ function day(raw: LocationQueryValue | LocationQueryValue[] | undefined): string
 }
 
 /** A real calendar day written yyyy-mm-dd. */
+/** A day a filter may name: a real one in the years a job can have been made in (1970 to 9998: the day after
+ * it, where a range ends, must exist too). */
 export function isDay(value: string): boolean {
+  return isCalendarDay(value) && value >= "1970-01-01" && value <= "9998-12-31";
+}
+
+function isCalendarDay(value: string): boolean {
   const match = DAY.exec(value);
   if (!match) return false;
   const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
@@ -154,7 +160,7 @@ function dayOf(ms: number, timeZone: string): string {
 
 /** The instant a calendar day begins in a time zone, as an ISO string in UTC. */
 export function startOfDay(day: string, timeZone: string): string {
-  if (!isDay(day)) throw new RangeError(`not a day: ${day}`);
+  if (!isCalendarDay(day)) throw new RangeError(`not a day: ${day}`);
   const [y, m, d] = day.split("-").map(Number) as [number, number, number];
   const wall = Date.UTC(y, m - 1, d);
   // The offset at the day's start may differ from the one a few hours either side (daylight saving): try both,

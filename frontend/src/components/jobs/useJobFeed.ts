@@ -37,6 +37,7 @@ export interface JobFeed {
   /** Read these shown jobs again now (after acting on them). */
   refreshJobs(ids: number[]): Promise<void>;
   dispose(): void;
+  newestShown(): number | null;
 }
 
 const MAX_READS_PER_FLUSH = 50;
@@ -59,6 +60,8 @@ export function useJobFeed(options: FeedOptions): JobFeed {
   /** Bumped on every fresh start: answers to older requests are dropped. */
   let generation = 0;
   let newest = 0;
+  /** Jobs an event named while the list was being read: the page may predate the event, so they are read again. */
+  const heardWhileLoading = new Set<number>();
   let positions = new Map<number, number>();
   const dirty = new Set<number>();
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -90,6 +93,7 @@ export function useJobFeed(options: FeedOptions): JobFeed {
     loading.value = true;
     error.value = null;
     moreError.value = null;
+    heardWhileLoading.clear();
     try {
       const first = await page(null);
       if (mine !== generation) return;
@@ -98,6 +102,9 @@ export function useJobFeed(options: FeedOptions): JobFeed {
       newest = first.jobs.reduce((max, job) => Math.max(max, job.id), 0);
       newCount.value = 0;
       newSaturated.value = false;
+      for (const id of heardWhileLoading) if (positions.has(id)) dirty.add(id);
+      heardWhileLoading.clear();
+      if (dirty.size) scheduleFlush();
     } catch (caught) {
       if (mine !== generation) return;
       show([]);
@@ -212,7 +219,11 @@ export function useJobFeed(options: FeedOptions): JobFeed {
 
   function onEvent(event: LiveEvent): void {
     const id = event.job_id;
-    if (id === null || disposed || loading.value) return;
+    if (id === null || disposed) return;
+    if (loading.value) {
+      heardWhileLoading.add(id);
+      return;
+    }
     if (positions.has(id)) {
       dirty.add(id);
       scheduleFlush();
@@ -251,7 +262,13 @@ export function useJobFeed(options: FeedOptions): JobFeed {
     clearTimers();
   }
 
+  /** The newest job the list has shown: a bulk action by filter reaches no job made after it. */
+  function newestShown(): number | null {
+    return newest > 0 ? newest : null;
+  }
+
   return {
+    newestShown,
     jobs,
     nextCursor,
     loading,

@@ -15,7 +15,14 @@ export interface Submitter {
   reset(): void;
 }
 
-export function createSubmitter(send: Send = sendSubmit, newKey: () => string = () => crypto.randomUUID()): Submitter {
+/** 128 random bits as hex. Not `crypto.randomUUID()`: browsers give it only to secure pages (HTTPS or localhost),
+ * and the dashboard is often reached over plain HTTP on an internal host name. */
+export function randomKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function createSubmitter(send: Send = sendSubmit, newKey: () => string = randomKey): Submitter {
   let inFlight: Promise<Job> | null = null;
   let lastBody: string | null = null;
   let key: string | null = null;

@@ -39,6 +39,7 @@ export default {
           body: "{n} item runs again as a new round and is charged again. | {n} items run again as a new round and are charged again.",
         },
       },
+      ahead: { refund: "About {n} quota will be refunded.", charge: "About {n} quota will be charged." },
       done: {
         pause: "Job #{id} paused.",
         resume: "Job #{id} resumed.",
@@ -182,6 +183,7 @@ export default {
           body: "{n} 个项目将作为新一轮重新处理，并再次扣除配额。 | {n} 个项目将作为新一轮重新处理，并再次扣除配额。",
         },
       },
+      ahead: { refund: "预计退还 {n} 配额。", charge: "预计扣除 {n} 配额。" },
       done: {
         pause: "任务 #{id} 已暂停。",
         resume: "任务 #{id} 已继续。",

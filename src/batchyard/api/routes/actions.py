@@ -58,6 +58,9 @@ class BulkOut(BaseModel):
     action: Action
     reason: str | None
     matched: int
+    more: bool = Field(
+        description=f"more jobs match the filter than one request acts on ({MAX_JOBS}, the newest): send it again"
+    )
     outcomes: list[Outcome]
 
 
@@ -65,14 +68,15 @@ class BulkOut(BaseModel):
 def bulk_action(body: BulkIn, request: Request, user: ActingUser, store: StoreDep, jobs: Jobs) -> BulkOut:
     """Act on `ids`, or on every job of the caller's (an admin's: anyone's) matching `filter`; one job's
     refusal does not stop the others."""
-    ids = body.ids if body.ids is not None else _matching(store, user, body.filter or Selection())
+    more = False
+    if body.ids is not None:
+        ids = body.ids
+    else:
+        found = matching(store, user, body.filter or Selection(), before=None, limit=MAX_JOBS + 1)
+        ids, more = [job.id for job in found[:MAX_JOBS]], len(found) > MAX_JOBS
     act = _actions(store, jobs)[body.action]
     outcomes = [_one(job_id, user, store, act, language(request)) for job_id in ids]
-    return BulkOut(action=body.action, reason=body.reason, matched=len(ids), outcomes=outcomes)
-
-
-def _matching(store: Store, user: User, selection: Selection) -> list[int]:
-    return [job.id for job in matching(store, user, selection, before=None, limit=MAX_JOBS)]
+    return BulkOut(action=body.action, reason=body.reason, matched=len(ids), more=more, outcomes=outcomes)
 
 
 def _actions(store: Store, jobs: JobService) -> dict[Action, Callable[[int], Job]]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from batchyard.api.deps import Auth, CurrentUser, EmailEnabled, StoreDep, TokenId
+from batchyard.api.deps import Auth, BearerSecret, CurrentUser, EmailEnabled, StoreDep, TokenId
 from batchyard.api.errors import responses
 from batchyard.api.schemas import (
     IssuedTokenOut,
@@ -38,6 +38,12 @@ def sign_in(body: SignInIn, request: Request, auth: Auth) -> SignInOut:
     issued = auth.sign_in(body.username, body.password, address)
     user = auth.store.get_user(issued.token.user_id)
     return SignInOut(token=issued.secret, expires_at=issued.token.expires_at, user=UserOut.of(user))
+
+
+@router.post("/auth/logout", operation_id="sign_out", status_code=204, responses=responses(401))
+def sign_out(secret: BearerSecret, auth: Auth) -> None:
+    """End the session of the token this request carries (the dashboard's sign-out); other tokens live on."""
+    auth.sign_out(secret or "")
 
 
 @router.get("/me", operation_id="me", response_model=UserOut, responses=responses(401))

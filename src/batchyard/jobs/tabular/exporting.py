@@ -37,6 +37,7 @@ from batchyard.core.jobtype import JobType, define_job_type
 from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource, ResourceField
 from batchyard.errors import BlobNotFound, CellTooLong, InvalidParams
+from batchyard.jobs.labels import zh
 from batchyard.store.sql.resource_reads import Condition, Order, ResourceDatabases, page_bounds, read_page
 
 Format = Literal["csv", "xlsx", "jsonl"]
@@ -59,26 +60,65 @@ _CONTENT_TYPES = {
 
 
 class ExportFilter(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, title="Condition", json_schema_extra=zh("条件", "字段、比较方式和值。")
+    )
 
-    field: str = Field(min_length=1)
-    op: Op = "eq"
-    value: Any = None
+    field: str = Field(min_length=1, title="Field", json_schema_extra=zh("字段"))
+    op: Op = Field("eq", title="Comparison", json_schema_extra=zh("比较"))
+    value: Any = Field(None, title="Value", json_schema_extra=zh("值"))
 
 
 class ExportParams(BaseModel):
     """What to export: the resource, which rows (a structured filter, never SQL), which columns, in what order."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, title="Export a table", json_schema_extra=zh("导出表格", "把表中的行写成文件。")
+    )
 
-    resource: str = Field(min_length=1)
-    format: Format = "csv"
-    columns: list[str] | None = Field(None, description="The fields to export, in order; all when not given.")
-    filter: list[ExportFilter] = Field(default_factory=list, description="Terms that must all hold.")
-    order_by: str | None = Field(None, description='A field, "-field" for descending; the key when not given.')
-    language: str = Field("en", description="The language of the column titles: en or zh-CN.")
-    bom: bool = Field(False, description="CSV: start with a UTF-8 BOM, so Excel reads Chinese correctly.")
-    gzip: bool = Field(False, description="Compress the file with gzip.")
+    resource: str = Field(
+        min_length=1,
+        title="Resource",
+        description="The resource (table) to export.",
+        json_schema_extra=zh("资源", "要导出的资源（表）。"),
+    )
+    format: Format = Field("csv", title="Format", json_schema_extra=zh("格式"))
+    columns: list[str] | None = Field(
+        None,
+        title="Columns",
+        description="The fields to export, in order; all when not given.",
+        json_schema_extra=zh("列", "要导出的字段及其顺序；不填则导出全部。"),
+    )
+    filter: list[ExportFilter] = Field(
+        default_factory=list,
+        title="Filter",
+        description="Terms that must all hold.",
+        json_schema_extra=zh("筛选", "须同时满足的条件。"),
+    )
+    order_by: str | None = Field(
+        None,
+        title="Order by",
+        description='A field, "-field" for descending; the key when not given.',
+        json_schema_extra=zh("排序", "字段名，前加 “-” 为降序；不填则按主键。"),
+    )
+    language: str = Field(
+        "en",
+        title="Column titles",
+        description="The language of the column titles: en or zh-CN.",
+        json_schema_extra=zh("列标题语言", "列标题的语言：en 或 zh-CN。"),
+    )
+    bom: bool = Field(
+        False,
+        title="UTF-8 BOM",
+        description="CSV: start with a UTF-8 BOM, so Excel reads Chinese correctly.",
+        json_schema_extra=zh("UTF-8 BOM", "CSV：文件以 UTF-8 BOM 开头，Excel 才能正确显示中文。"),
+    )
+    gzip: bool = Field(
+        False,
+        title="gzip",
+        description="Compress the file with gzip.",
+        json_schema_extra=zh("gzip 压缩", "用 gzip 压缩文件。"),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from batchyard.core.planning import Segment
 from batchyard.core.resources import Resource
 from batchyard.core.sniff import TEXT, XLSX
 from batchyard.errors import DuplicateRow, InvalidParams, RowRejected, ValueRefused
+from batchyard.jobs.labels import zh
 from batchyard.jobs.tabular.formats import detect_format
 from batchyard.jobs.tabular.mapping import ColumnMapping, FieldNames, map_columns
 from batchyard.jobs.tabular.reading import HEAD_BYTES, Row, problem_zh, shaped_row, sheet_records
@@ -52,19 +53,58 @@ INSERTED, UPDATED = "inserted", "updated"
 class ImportParams(BaseModel):
     """What to import and how: the resource, what to do with rows whose key exists, and how to read the file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="Import a table",
+        json_schema_extra=zh("导入表格", "把文件的行校验后写入表中。"),
+    )
 
-    resource: str = Field(min_length=1, description="The resource (table) the rows go to.")
+    resource: str = Field(
+        min_length=1,
+        title="Resource",
+        description="The resource (table) the rows go to.",
+        json_schema_extra=zh("资源", "行写入的资源（表）。"),
+    )
     mode: Mode = Field(
         "insert",
+        title="Mode",
         description="insert: an existing key is an error; upsert: it is updated; skip_existing: it is left as it "
         "is and the row counted as skipped.",
+        json_schema_extra=zh(
+            "模式", "insert：键已存在即为错误；upsert：更新已有行；skip_existing：保留已有行，计为跳过。"
+        ),
     )
-    dry_run: bool = Field(False, description="Validate and count what would happen; write nothing.")
-    encoding: str | None = Field(None, description="The text file's encoding; found from its bytes when not given.")
-    mapping: dict[str, str] | None = Field(None, description="File column -> field, where names do not match.")
-    sheet: str | None = Field(None, description="The workbook's sheet; the first when not given.")
-    upload_ids: list[int] = Field(default_factory=list, description="The uploaded file (given at submit).")
+    dry_run: bool = Field(
+        False,
+        title="Dry run",
+        description="Validate and count what would happen; write nothing.",
+        json_schema_extra=zh("试运行", "只校验并统计将会发生什么，不写入任何数据。"),
+    )
+    encoding: str | None = Field(
+        None,
+        title="Encoding",
+        description="The text file's encoding; found from its bytes when not given.",
+        json_schema_extra=zh("编码", "文本文件的编码；不填则根据内容自动识别。"),
+    )
+    mapping: dict[str, str] | None = Field(
+        None,
+        title="Column mapping",
+        description="File column -> field, where names do not match.",
+        json_schema_extra=zh("列映射", "文件列 → 字段，名称不一致时填写。"),
+    )
+    sheet: str | None = Field(
+        None,
+        title="Sheet",
+        description="The workbook's sheet; the first when not given.",
+        json_schema_extra=zh("工作表", "工作簿中的工作表；不填则为第一个。"),
+    )
+    upload_ids: list[int] = Field(
+        default_factory=list,
+        title="File",
+        description="The uploaded file (given at submit).",
+        json_schema_extra=zh("文件", "上传的文件（提交时给出）。"),
+    )
 
 
 Record = tuple[tuple[Any, ...], tuple[Any, ...]]

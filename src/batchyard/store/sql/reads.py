@@ -81,7 +81,7 @@ def _text_matches(text: str) -> ColumnElement[bool]:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
     found = or_(jobs.c.type.ilike(pattern, escape="\\"), jobs.c.params.ilike(pattern, escape="\\"))
-    if text.isdigit() and len(text) <= 18:
+    if text.isascii() and text.isdigit() and len(text) <= 18:
         found = or_(found, jobs.c.id == int(text))
     return found
 

@@ -229,6 +229,9 @@ class SqlStore:
     def revoke_token(self, user_id: int, token_id: int) -> bool:
         return users.revoke_token(self.db, user_id, token_id)
 
+    def revoke_token_by_digest(self, digest: str) -> bool:
+        return users.revoke_token_by_digest(self.db, digest)
+
     def record_login_failure(self, subjects: Sequence[str], minute: int) -> None:
         users.record_login_failure(self.db, subjects, minute)
 

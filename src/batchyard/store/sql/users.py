@@ -135,6 +135,15 @@ def revoke_token(db: Database, user_id: int, token_id: int) -> bool:
     return bool(result.rowcount)
 
 
+def revoke_token_by_digest(db: Database, digest: str) -> bool:
+    t = tokens.c
+    with db.write() as conn:
+        result = conn.execute(
+            update(tokens).where(t.digest == digest, t.revoked_at.is_(None)).values(revoked_at=utcnow())
+        )
+    return bool(result.rowcount)
+
+
 def record_login_failure(db: Database, subjects: Sequence[str], minute: int) -> None:
     f = login_failures.c
     with db.write() as conn:
