@@ -111,6 +111,9 @@ def test_a_gbk_file_with_three_bad_rows_previewed_dry_run_imported_and_its_error
     counts = watched.locator("[data-test=dry-run-counts]")
     expect(counts.locator("[data-test=count-new]")).to_contain_text("37", timeout=60_000)
     expect(counts.locator("[data-test=count-invalid]")).to_contain_text("3")
+    lines = watched.locator("[data-test=invalid-line]")
+    expect(lines).to_have_count(3)
+    assert lines.all_inner_texts() == ["5", "12", "19"]  # the file's own lines, as the preview numbers them
     with watched.expect_download() as download:
         watched.locator("[data-test=error-report]").click()
     report = tmp_path / "errors.csv"

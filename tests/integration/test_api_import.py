@@ -67,6 +67,8 @@ def test_an_import_over_http_from_upload_to_fixed_error_report(database_url: str
         lines = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
         assert [line[0] for line in lines[1:]] == ["SKU0000005"]
         assert lines[1][6] == "7"  # its line in the uploaded file
+        [failed] = http.get(f"/api/v1/jobs/{job_id}/items?status=failed", headers=alice).json()["items"]
+        assert (failed["index"], failed["ref"]) == (5, 7)  # the line, as the preview and the report name it
         lines[1][3] = "2"
         fixed = io.StringIO()
         csv.writer(fixed).writerows(lines)

@@ -1046,6 +1046,11 @@ export interface components {
             error: string | null;
             /** Attempts */
             attempts: number;
+            /**
+             * Ref
+             * @description where the item was in its source, when known: the line of an imported row
+             */
+            ref?: number | null;
         };
         /** ItemPage */
         ItemPage: {

@@ -139,6 +139,9 @@ class ItemOut(Out):
         description="why it failed or was skipped; in Chinese for `Accept-Language: zh-CN` when the reason has it"
     )
     attempts: int
+    ref: int | None = Field(
+        default=None, description="where the item was in its source, when known: the line of an imported row"
+    )
 
 
 class ItemPage(BaseModel):
