@@ -12,5 +12,5 @@ export default defineConfig({
   resolve: { alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) } },
   build: { outDir, emptyOutDir: true, chunkSizeWarningLimit: 700 },
   server: { proxy: { "/api": api } },
-  test: { environment: "happy-dom", include: ["tests/**/*.test.ts"] },
+  test: { environment: "happy-dom", include: ["tests/**/*.test.ts"], setupFiles: ["tests/support/setup.ts"] },
 });

@@ -1,81 +1,10 @@
 // The notifications page: listing, paging, the unread filter and marking read.
-import { flushPromises, mount, type VueWrapper } from "@vue/test-utils";
-import { createPinia, setActivePinia } from "pinia";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { defineComponent, h, type Component } from "vue";
-import { createMemoryHistory, createRouter } from "vue-router";
-import { configureClient, type User } from "@/api/client";
-import { i18n, missingKeys } from "@/i18n";
+import { flushPromises, type VueWrapper } from "@vue/test-utils";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { missingKeys } from "@/i18n";
 import NotificationsPage from "@/pages/NotificationsPage.vue";
-import { usePrefs } from "@/stores/prefs";
-import { useSession } from "@/stores/session";
+import { serve, sent, refusal, mountPage, ALICE, type Handler } from "./support/fakeService";
 
-// openapi-fetch keeps the fetch it finds when the client is made, so the stub must be in place before imports.
-const fetchMock = vi.hoisted(() => {
-  const mock = vi.fn<(request: Request) => Promise<Response>>();
-  vi.stubGlobal("fetch", mock);
-  return mock;
-});
-
-interface Sent {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  body: unknown;
-}
-type Handler = (sent: Sent) => { status?: number; body?: unknown };
-
-let sent: Sent[] = [];
-let routes: Record<string, Handler> = {};
-
-function serve(table: Record<string, Handler>): void {
-  routes = table;
-  sent = [];
-  fetchMock.mockImplementation(async (request: Request) => {
-    const url = new URL(request.url);
-    const text = await request.clone().text();
-    const call: Sent = { method: request.method, path: url.pathname, query: url.searchParams, body: text ? JSON.parse(text) : undefined };
-    sent.push(call);
-    const handler = routes[`${request.method} ${url.pathname}`];
-    if (!handler) return new Response(JSON.stringify({ error: { code: "not_found", message: "no route" } }), { status: 404 });
-    const { status = 200, body } = handler(call);
-    if (status === 204) return new Response(null, { status });
-    return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-  });
-}
-
-const ALICE: User = { id: 2, name: "alice", role: "operator", quota: 78, created_at: "2026-12-01T02:00:26.874202Z", email: null };
-
-function refusal(code: string, message: string) {
-  return { error: { code, message, details: {} } };
-}
-
-async function mountPage(page: Component, user: User): Promise<VueWrapper> {
-  const pinia = createPinia();
-  setActivePinia(pinia);
-  const session = useSession();
-  session.token = "by_test";
-  session.user = user;
-  const prefs = usePrefs();
-  prefs.locale = "en";
-  prefs.timeZone = "UTC";
-  i18n.global.locale.value = "en";
-  configureClient({ token: () => "by_test", language: () => "en", signedOut: () => undefined });
-  const blank = { render: () => null };
-  const router = createRouter({
-    history: createMemoryHistory(),
-    routes: [
-      { path: "/", name: "home", component: blank },
-      { path: "/jobs/:id", name: "job", component: blank },
-    ],
-  });
-  await router.push("/");
-  await router.isReady();
-  const host = defineComponent({ render: () => h(page) });
-  const wrapper = mount(host, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body });
-  await flushPromises();
-  return wrapper;
-}
 
 function notice(id: number, jobId: number, read: boolean, status = "succeeded") {
   return {
