@@ -90,6 +90,7 @@ def watched(page: Page, request: pytest.FixtureRequest) -> Iterator[Page]:
         if message.type == "error":
             problems.append(f"console: {message.text}")
 
+    page.add_init_script(COUNT_REQUESTS)
     page.on("console", on_console)
     page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
     page.on(
@@ -113,15 +114,33 @@ def sign_in(page: Page, demo: DemoServer, user: str = "alice", path: str = "/job
     page.wait_for_url(lambda url: "/sign-in" not in url)
 
 
+# Counts the page's requests in flight (live event streams aside): a table that is about to load is not settled.
+COUNT_REQUESTS = """
+window.__inFlight = 0;
+const pageFetch = window.fetch;
+window.fetch = (...args) => {
+  const url = String(args[0] && args[0].url ? args[0].url : args[0]);
+  if (url.includes("/events")) return pageFetch(...args);
+  window.__inFlight += 1;
+  return pageFetch(...args).finally(() => { window.__inFlight -= 1; });
+};
+"""
+_QUIET = (
+    "() => (window.__inFlight ?? 0) === 0"
+    " && document.getAnimations().every(a => a.playState !== 'running'"
+    " || a.effect?.getComputedTiming().iterations === Infinity)"
+    " && !document.querySelector('.n-data-table--loading, .n-spin--spinning')"
+)
+
+
 def settled(page: Page) -> None:
-    """No transition running (a theme switch fades colours; a loading table is dimmed), nothing loading; endless
-    animations (a spinner, a live dot) do not count."""
-    page.wait_for_function(
-        "() => document.getAnimations().every(a => a.playState !== 'running'"
-        " || a.effect?.getComputedTiming().iterations === Infinity)"
-        " && !document.querySelector('.n-data-table--loading, .n-spin--spinning')"
-    )
-    page.wait_for_timeout(100)
+    """Nothing loading and no transition running (a theme switch fades colours; a loading table is dimmed), and
+    still so a moment later: a page often asks for more once its first answer is in. Endless animations (a
+    spinner, a live dot) do not count."""
+    for _ in range(2):
+        page.wait_for_function(_QUIET)
+        page.wait_for_timeout(300)
+    page.wait_for_function(_QUIET)
 
 
 def screenshot(page: Page, name: str) -> Path:
