@@ -67,6 +67,15 @@ def test_created_range_is_between_instants_in_any_offset(svc: Service) -> None:
     assert _ids(svc, "alice", created_before=before) == []
 
 
+@pytest.mark.parametrize("moment", ["0", "1700000000", "2026-03-01"])
+def test_a_created_bound_that_is_not_an_instant_in_words_is_refused(svc: Service, moment: str) -> None:
+    listed = svc.client.get(f"{API}/jobs", params={"created_before": moment}, headers=svc.headers("alice"))
+    assert (listed.status_code, listed.json()["error"]["code"]) == (422, "invalid_params"), listed.text
+    body = {"action": "cancel", "filter": {"created_before": 0}}
+    acted = svc.client.post(f"{API}/jobs/actions", json=body, headers=svc.headers("alice"))
+    assert acted.status_code == 422, acted.text
+
+
 def test_a_created_bound_without_an_offset_is_refused(svc: Service) -> None:
     response = svc.client.get(
         f"{API}/jobs", params={"created_after": "2026-01-01T00:00:00"}, headers=svc.headers("alice")

@@ -3,6 +3,7 @@ the jobs the list showed (the caller's own; an admin's, anyone's or one owner's)
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -32,6 +33,9 @@ GROUPS: dict[StatusGroup, tuple[JobStatus, ...]] = {
 }
 
 
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
 class Selection(BaseModel):
     status: list[JobStatus] | None = Field(default=None, description="one or more statuses")
     group: StatusGroup | None = Field(default=None, description="active, finished or failed")
@@ -53,6 +57,16 @@ class Selection(BaseModel):
         le=2**63 - 1,
         description="only jobs up to this id: the newest a list showed, so that jobs made since are left alone",
     )
+
+    @field_validator("created_after", "created_before", mode="before")
+    @classmethod
+    def _written_as_an_instant(cls, value: object) -> object:
+        """An instant as the document says it is: ISO 8601 text (pydantic alone would take a number of seconds)."""
+        if value is None or isinstance(value, datetime):
+            return value
+        if not isinstance(value, str) or not _ISO_INSTANT.match(value):
+            raise ValueError("an instant is written as in 2026-03-01T00:00:00+08:00")
+        return value
 
     @field_validator("created_after", "created_before")
     @classmethod
