@@ -18,6 +18,7 @@ from batchyard.api.channels import build
 from batchyard.core.users import Role
 from batchyard.errors import UserExists
 from batchyard.service.auth import AuthService
+from tests.acceptance.helpers import wait_for
 from tests.integration.api_helpers import Service
 from tests.support.receivers import receiving, smtp_server, verify
 
@@ -99,7 +100,13 @@ def test_a_webhook_made_over_http_receives_a_signed_notice_when_a_job_finishes(
         body = json.loads(hit.body)
         assert (body["type"], body["data"]["job_id"], body["data"]["status"]) == ("job.finished", job_id, "succeeded")
 
-        page = svc.client.get(f"{API}/me/webhooks/{hook['id']}/deliveries", headers=svc.headers("alice")).json()
+        # the receiver has the notice before the dispatcher has recorded its answer: wait for that record
+        def recorded() -> dict[str, Any] | None:
+            url = f"{API}/me/webhooks/{hook['id']}/deliveries"
+            found: dict[str, Any] = svc.client.get(url, headers=svc.headers("alice")).json()
+            return found if found["deliveries"][0]["status"] != "pending" else None
+
+        page = wait_for(recorded, timeout=10, what="the delivery's answer to be recorded")
     [delivery] = page["deliveries"]
     assert (delivery["id"], delivery["status"], delivery["attempts"]) == (body["id"], "delivered", 1)
     assert [(a["status_code"], a["error"]) for a in delivery["log"]] == [(200, None)]
