@@ -169,13 +169,10 @@ class JobTypeOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, job_type: JobType, server_cap: int | None) -> JobTypeOut:
-        """``server_cap``: the largest file this server keeps at all (none without a blob store)."""
+    def of(cls, job_type: JobType, max_file_bytes: int | None) -> JobTypeOut:
+        """``max_file_bytes``: the largest upload it takes here (none without a blob store)."""
         p = job_type.policies
         schema = job_type.params_model.model_json_schema() if job_type.params_model else None
-        cap = server_cap
-        if cap is not None and p.max_file_mb is not None:
-            cap = min(cap, int(p.max_file_mb * 1_000_000))
         return cls(
             name=job_type.name,
             title=job_type.title or job_type.name,
@@ -191,7 +188,7 @@ class JobTypeOut(BaseModel):
             priority=p.priority,
             exclusive=p.exclusive,
             accepts=list(p.accepts) if p.accepts is not None else None,
-            max_file_bytes=cap,
+            max_file_bytes=max_file_bytes,
         )
 
 

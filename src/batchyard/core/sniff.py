@@ -56,11 +56,11 @@ TEXT = Sniffed("text/plain", "txt", "a text file", "文本文件")
 BINARY = Sniffed("application/octet-stream", "bin", "unrecognised binary data", "无法识别的二进制数据")
 EMPTY = Sniffed("application/x-empty", "", "an empty file", "空文件")
 
-_KNOWN = {
-    kind.content_type: kind
-    for kind in (JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC, AVIF, MP4, PDF, ZIP, XLSX, DOCX, PPTX, GZIP, HTML, SVG, XML)
-}
-_KNOWN |= {kind.content_type: kind for kind in (TEXT, BINARY, EMPTY)}
+_KINDS: tuple[Sniffed, ...] = (
+    *(JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC, AVIF, MP4, PDF, ZIP, XLSX, DOCX, PPTX, GZIP, HTML, SVG, XML),
+    *(TEXT, BINARY, EMPTY),
+)
+_KNOWN = {kind.content_type: kind for kind in _KINDS}
 
 
 def described(content_type: str) -> Sniffed:

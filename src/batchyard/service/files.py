@@ -14,6 +14,7 @@ from typing import BinaryIO
 from batchyard.blobs import BlobStore
 from batchyard.core.filenames import safe_name
 from batchyard.core.files import Artifact, NewArtifact, NewUpload, Upload
+from batchyard.core.policies import Policies
 from batchyard.core.sniff import SNIFF_BYTES, described, sniff
 from batchyard.errors import (
     ArtifactNotFound,
@@ -109,6 +110,13 @@ class FileService:
             if max_bytes is not None and upload.size > max_bytes:
                 raise FileTooLarge(limit_mb=max_bytes / 1_000_000, upload_id=upload.id)
         return chosen
+
+    def max_file_bytes(self, policies: Policies | None = None) -> int:
+        """The largest file kept: this server's cap, or a job type's tighter one (``max_file_mb``)."""
+        cap = self.limits.max_file_bytes
+        if policies is not None and policies.max_file_mb is not None:
+            cap = min(cap, int(policies.max_file_mb * 1_000_000))
+        return cap
 
     def kept_until(self) -> datetime:
         """How long the uploads of a job submitted now are kept at least."""

@@ -187,8 +187,7 @@ class JobService:
         if self.files is None:
             raise InvalidParams(reason="this service keeps no files")
         policies = job_type.policies
-        cap = None if policies.max_file_mb is None else int(policies.max_file_mb * 1_000_000)
-        return self.files.uploads_for(owner, upload_ids, policies.accepts, cap)
+        return self.files.uploads_for(owner, upload_ids, policies.accepts, self.files.max_file_bytes(policies))
 
     def _plan_now(
         self, job_type: JobType, owner: str, params: dict[str, Any], items: Iterable[Any]

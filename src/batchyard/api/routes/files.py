@@ -150,13 +150,10 @@ def _discard_quietly(files: FileService, kept: list[Upload]) -> None:
 
 
 def _accepted(registry: Registry, job_type: str | None, files: FileService) -> tuple[tuple[str, ...] | None, int]:
-    cap = files.limits.max_file_bytes
     if job_type is None:
-        return None, cap
+        return None, files.max_file_bytes()
     policies = registry.get(job_type).policies
-    if policies.max_file_mb is not None:
-        cap = min(cap, int(policies.max_file_mb * 1_000_000))
-    return policies.accepts, cap
+    return policies.accepts, files.max_file_bytes(policies)
 
 
 def _keep(files: FileService, owner: str, received: ReceivedFile, accepts: tuple[str, ...] | None, cap: int) -> Upload:

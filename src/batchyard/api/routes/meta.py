@@ -49,5 +49,5 @@ def job_types(request: Request, user: CurrentUser, registry: Reg) -> list[JobTyp
     """Every job type with its params' JSON Schema and limits, the files it takes among them: forms are rendered
     from it, and uploads checked before they are sent."""
     files: FileService | None = request.app.state.files
-    cap = files.limits.max_file_bytes if files is not None else None
-    return [JobTypeOut.of(registry.get(name), cap) for name in registry.names]
+    types = [registry.get(name) for name in registry.names]
+    return [JobTypeOut.of(t, files.max_file_bytes(t.policies) if files else None) for t in types]
