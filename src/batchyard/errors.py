@@ -82,6 +82,18 @@ class NoItems(BatchyardError):
     code = "no_items"
 
 
+class DateRangeReversed(BatchyardError):
+    """The range starts on {start} ({start_field}), after it ends on {end} ({end_field})."""
+
+    code = "date_range_reversed"
+
+
+class DateRangeTooLong(BatchyardError):
+    """A range may span at most {max_days} days; {start} to {end} spans {days}."""
+
+    code = "date_range_too_long"
+
+
 class JobNotFound(BatchyardError):
     """Job {job_id} does not exist."""
 
@@ -407,6 +419,25 @@ class NothingToDownload(BatchyardError):
     code = "nothing_to_download"
 
 
+class InvalidExpression(BatchyardError):
+    """The expression for {field!r} is not valid: {reason}"""
+
+    code = "invalid_expression"
+
+
+class ExpressionFailed(BatchyardError):
+    """The expression for {field!r} could not be computed for this row: {reason}"""
+
+    code = "expression_failed"
+    bare = True  # a row's failure reason: it names the field already
+
+
+class InvalidSchedule(BatchyardError):
+    """The schedule is not valid: {reason}"""
+
+    code = "invalid_schedule"
+
+
 _ZH: dict[str, str] = {
     "error": "batchyard 出错了。",
     "configuration_error": "配置无效：{reason}",
@@ -417,6 +448,8 @@ _ZH: dict[str, str] = {
     "invalid_resource": "资源 {name!r} 无效：{reason}",
     "too_many_items": "{type!r} 类型的任务最多 {limit} 项，实际有 {count} 项。",
     "no_items": "任务没有可处理的项目。",
+    "date_range_reversed": "开始日期 {start}（{start_field}）晚于结束日期 {end}（{end_field}）。",
+    "date_range_too_long": "日期范围最多 {max_days} 天；{start} 至 {end} 共 {days} 天。",
     "job_not_found": "任务 {job_id} 不存在。",
     "conflict": "{key!r} 已有进行中的任务 {job_id}；请等待其完成或先取消它。",
     "illegal_transition": "任务 {job_id} 当前状态为 {status}，无法{action}。",
@@ -472,4 +505,7 @@ _ZH: dict[str, str] = {
     "artifact_not_found": "产出文件 {artifact_id} 不存在（或已过期）。",
     "nothing_to_download": "任务 {job_id} 没有可下载的产出文件。",
     "no_item_output": "任务 {job_id} 的第 {index} 项没有产出文件。",
+    "invalid_expression": "字段 {field!r} 的表达式无效：{reason_zh}",
+    "expression_failed": "字段 {field!r} 的表达式无法对此行求值：{reason_zh}",
+    "invalid_schedule": "计划无效：{reason_zh}",
 }

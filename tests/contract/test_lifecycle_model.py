@@ -449,7 +449,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.crashed: list[Held] = []  # claims whose worker died: never committed, unless it comes back
         self.planners: list[Planner] = []  # planning claims a live worker holds
         self.dead_planners: list[Planner] = []  # planners that died: they may come back, stale
-        self.done: dict[str, set[str]] = {}  # skip_done scope → keys of items that succeeded
+        self.done: dict[str, set[str]] = {}  # skip_done scope → keys of items that succeeded or were skipped by the job
         self.seen: dict[int, JobStatus] = {}
         self.retried: set[int] = set()
         self.failing = True
@@ -1038,7 +1038,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             fresh = [
                 str(item)
                 for item, before, after in zip(claimed.items, claimed.states, expected.states, strict=True)
-                if before == ItemState.PENDING and after == ItemState.SUCCEEDED
+                if before == ItemState.PENDING and after in (ItemState.SUCCEEDED, ItemState.SKIPPED)
             ]
             self.done.setdefault(scope, set()).update(fresh)
         chunk.states, chunk.outputs, chunk.attempts = expected.states, expected.outputs, expected.attempts

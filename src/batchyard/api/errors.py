@@ -41,6 +41,8 @@ STATUS: dict[str, int] = {
     "invalid_params": 422,
     "too_many_items": 422,
     "no_items": 422,
+    "date_range_reversed": 422,
+    "date_range_too_long": 422,
     "too_many_sign_ins": 429,
     "quota_insufficient": 403,
     "rate_limited": 429,
@@ -63,6 +65,9 @@ STATUS: dict[str, int] = {
     "artifact_not_found": 404,
     "nothing_to_download": 400,
     "no_item_output": 404,
+    "invalid_expression": 422,
+    "expression_failed": 422,
+    "invalid_schedule": 422,
 }
 _HTTP_CODES = {400: "bad_request", 401: "not_signed_in", 404: "not_found", 405: "method_not_allowed"}
 # Errors whose details say where files are kept and what the storage answered: logged, not sent.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,30 @@ LoadFn = Callable[[dict[str, Any], Context], list[Any]]
 StoredFormFn = Callable[[Any], tuple[Any, "int | None"]]
 # What a job would do, before it is submitted (an import's column mapping and first rows): (params, ctx) -> JSON.
 PreviewFn = Callable[[Any, Context], "Mapping[str, Any]"]
+# A check of params their model cannot make alone (a date range's length), run at submit and preview: it raises.
+ValidateFn = Callable[[Any], None]
+
+
+class ItemSource(Protocol):
+    """What ``source=`` may be beyond a plain function (a date range): each part optional, found by name."""
+
+    def __call__(self, params: Any) -> Iterable[Any]: ...
+
+    def validate(self, params: Any) -> None:
+        """Raise when the params cannot make items (checked at submit, before the job exists)."""
+
+    def key(self, item: Any) -> str:
+        """The item's key, for ``skip_done``."""
+        raise NotImplementedError
+
+    def adapt(self, process: ProcessFn) -> ProcessFn:
+        """Wrap ``process`` to hand it each item in its own form."""
+        raise NotImplementedError
+
+    @property
+    def chunk_size(self) -> int:
+        """The chunk size the job type takes unless it says otherwise."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +66,7 @@ class JobType:
     load: LoadFn | None = None
     stored_form: StoredFormFn | None = None
     preview: PreviewFn | None = None
+    validate: ValidateFn | None = None
 
     @property
     def source_takes_context(self) -> bool:
@@ -54,13 +79,18 @@ class JobType:
             return False
 
     def parse_params(self, raw: dict[str, Any] | None) -> Any:
-        """Validate raw params into the type's model (or pass a plain dict through when it has none)."""
+        """Validate raw params into the type's model (or pass a plain dict through when it has none), then by
+        the type's own ``validate``."""
         if self.params_model is None:
-            return dict(raw or {})
-        try:
-            return self.params_model.model_validate(raw or {})
-        except ValidationError as exc:
-            raise InvalidParams(reason=_describe(exc), errors=exc.errors(include_url=False)) from exc
+            parsed: Any = dict(raw or {})
+        else:
+            try:
+                parsed = self.params_model.model_validate(raw or {})
+            except ValidationError as exc:
+                raise InvalidParams(reason=_describe(exc), errors=exc.errors(include_url=False)) from exc
+        if self.validate is not None:
+            self.validate(parsed)
+        return parsed
 
     def params_dict(self, params: Any) -> dict[str, Any]:
         if isinstance(params, BaseModel):
@@ -77,10 +107,15 @@ def _describe(exc: ValidationError) -> str:
 def define_job_type(name: str, target: Any, **options: Any) -> JobType:
     """Build a JobType from a function ``(item, ctx) -> output`` or a class with ``process`` and friends.
 
-    ``key=`` gives a function-form type its item key (a class may define a ``key`` method instead).
+    ``key=`` gives a function-form type its item key (a class may define a ``key`` method instead); ``source=``
+    its items from its params (see ``ItemSource``).
     """
     title = options.pop("title", "") or name
     key = options.pop("key", None)
+    source = options.pop("source", None)
+    declared = source if source is not None else getattr(target, "source", None)
+    if isinstance(chunk_size := getattr(declared, "chunk_size", None), int):
+        options.setdefault("chunk_size", chunk_size)  # a date range's day is its own chunk
     try:
         policies = Policies(**options)
     except InvalidJobType as exc:
@@ -91,7 +126,29 @@ def define_job_type(name: str, target: Any, **options: Any) -> JobType:
         if template is not None:
             check_template(template, type_name=name)
     job_type = _build(name, target, policies, title)
+    if source is not None:
+        job_type = _with_source(job_type, source, keyed=key is not None)
+    elif job_type.source is not None and not inspect.ismethod(job_type.source):  # a class's ``source = ...``
+        job_type = _with_source(replace(job_type, source=None), job_type.source, keyed=key is not None)
     return _with_key(job_type, key)
+
+
+def _with_source(job_type: JobType, source: Any, *, keyed: bool) -> JobType:
+    """A type given ``source=`` (or a class with ``source = ...``): a plain callable ``(params) -> items``, or an
+    ``ItemSource`` that also checks the params, keys its items and hands each to ``process`` in its own form."""
+    name = job_type.name
+    if not callable(source):
+        raise InvalidJobType(name=name, reason="source must be a function params -> items")
+    if job_type.source is not None:
+        raise InvalidJobType(name=name, reason="source is given both as an option and as a method")
+    adapt = getattr(source, "adapt", None)
+    return replace(
+        job_type,
+        source=source,
+        process=adapt(job_type.process) if callable(adapt) else job_type.process,
+        validate=job_type.validate or getattr(source, "validate", None),
+        key=job_type.key if keyed else job_type.key or getattr(source, "key", None),
+    )
 
 
 def _build(name: str, target: Any, policies: Policies, title: str) -> JobType:
@@ -143,4 +200,5 @@ def _from_instance(name: str, instance: Any, policies: Policies, title: str) -> 
         load=getattr(instance, "load", None),
         stored_form=getattr(instance, "stored_form", None),
         preview=getattr(instance, "preview", None),
+        validate=getattr(instance, "validate", None),
     )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from batchyard.core.context import Context
 from batchyard.core.sniff import IMAGE_TYPES
-from batchyard.demo import shop
+from batchyard.demo import market, shop
 from batchyard.yard import Yard
 
 
@@ -53,3 +53,4 @@ yard.job(
 )(DemoEnhance)
 yard.job("demo_slow", title="Count slowly (demo)", chunk_size=5)(slow_count)
 shop.declare(yard)
+market.declare(yard)

@@ -173,13 +173,18 @@ def _process_items(
 
 
 def _done_keys(chunk: ClaimedChunk, states: str) -> tuple[str, ...]:
+    """The keys ``skip_done`` remembers: items done now, succeeded or skipped by the job's code (a day with no
+    trading is as done as a day synced: neither is fetched again)."""
     if chunk.keys is None:
         return ()
     return tuple(
         key
         for key, before, after in zip(chunk.keys, chunk.states, states, strict=True)
-        if before == PENDING and after == SUCCEEDED
+        if before == PENDING and after in _DONE
     )
+
+
+_DONE = frozenset({SUCCEEDED, SKIPPED})
 
 
 def _record_failure(job_type: JobType, index: int, ctx: Context, exc: Exception, progress: _Progress) -> None:

@@ -30,6 +30,7 @@ from batchyard.errors import (
 )
 from batchyard.service.files import FileService
 from batchyard.service.keepalive import PlanningLease
+from batchyard.service.plan_preview import preview_planned_items
 from batchyard.store.base import Store
 
 # How far past ``max_items`` an oversized submission is counted for the error message.
@@ -93,7 +94,10 @@ class JobService:
         of theirs would."""
         job_type = self.registry.get(type_name)
         if job_type.preview is None:
-            raise InvalidParams(reason=f"the job type {type_name!r} has no preview")
+            parsed = job_type.parse_params(params)
+            raw = job_type.params_dict(parsed)
+            scope = skip_done_scope(job_type, owner, raw)
+            return preview_planned_items(job_type, self.store, scope=scope, params=parsed)
         _no_files_in_params(job_type, params)
         if upload_ids and job_type.source is not None:
             uploads = self._uploads(job_type, owner, None, upload_ids)
@@ -121,6 +125,8 @@ class JobService:
         self._prepare_resource(resource)
         if items is None and job_type.source is None:
             raise NoItems()
+        if items is None and job_type.source is not None and getattr(job_type.source, "plan_at_submit", False):
+            items = list(job_type.source(parsed))  # a few known items (a date range's days): counted and charged now
         counted = len(items) if isinstance(items, Sized) else None  # known now: charged when the job is created
         stream = None if items is None else _checked_items(job_type, items)
         inline = stream is not None and counted is not None and counted <= INLINE_ITEMS
