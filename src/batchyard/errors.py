@@ -82,6 +82,18 @@ class NoItems(BatchyardError):
     code = "no_items"
 
 
+class ScheduleNotFound(BatchyardError):
+    """Schedule {schedule_id} does not exist."""
+
+    code = "schedule_not_found"
+
+
+class ScheduleExists(BatchyardError):
+    """You have a schedule named {name!r} already; choose another name."""
+
+    code = "schedule_exists"
+
+
 class DateRangeReversed(BatchyardError):
     """The range starts on {start} ({start_field}), after it ends on {end} ({end_field})."""
 
@@ -448,6 +460,8 @@ _ZH: dict[str, str] = {
     "invalid_resource": "资源 {name!r} 无效：{reason}",
     "too_many_items": "{type!r} 类型的任务最多 {limit} 项，实际有 {count} 项。",
     "no_items": "任务没有可处理的项目。",
+    "schedule_not_found": "计划 {schedule_id} 不存在。",
+    "schedule_exists": "已有名为 {name!r} 的计划；请换一个名称。",
     "date_range_reversed": "开始日期 {start}（{start_field}）晚于结束日期 {end}（{end_field}）。",
     "date_range_too_long": "日期范围最多 {max_days} 天；{start} 至 {end} 共 {days} 天。",
     "job_not_found": "任务 {job_id} 不存在。",

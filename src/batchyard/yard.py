@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -12,16 +13,20 @@ from pydantic import BaseModel
 
 from batchyard.blobs import BlobStore
 from batchyard.bootstrap import file_service, open_blobs, open_store
+from batchyard.core.cron import validate_cron, validate_timezone
 from batchyard.core.files import WORKING_KINDS, Artifact, Upload
 from batchyard.core.jobtype import define_job_type
 from batchyard.core.model import ItemRecord, Job
 from batchyard.core.registry import Registry
 from batchyard.core.resources import Resource, define_resource
+from batchyard.core.schedules import NewSchedule, Schedule
+from batchyard.core.slot_rules import MissedPolicy, Overlap
 from batchyard.engine.worker import Worker
 from batchyard.errors import InvalidResource
 from batchyard.jobs import builtin_job_types
 from batchyard.service.files import FileService
 from batchyard.service.jobs import JobService
+from batchyard.service.schedules import ScheduleService, Tick
 from batchyard.settings import Settings, load_settings
 from batchyard.store.base import Store
 from batchyard.store.sql.resource_reads import ResourceDatabases
@@ -49,6 +54,7 @@ class Yard:
             self.registry.add(job_type, replaceable=True)
         self._store: Store | None = None
         self._blobs: BlobStore | None = None
+        self._declared_schedules: list[NewSchedule] = []
 
     # declaring
     def job(self, name: str, **options: Any) -> Callable[[T], T]:
@@ -98,6 +104,48 @@ class Yard:
     @property
     def service(self) -> JobService:
         return JobService(self.store, self.registry, self.files, self.resources)
+
+    @property
+    def schedules(self) -> ScheduleService:
+        return ScheduleService(self.store.schedules, self.service, self.registry)
+
+    def schedule(
+        self,
+        name: str,
+        cron: str,
+        *,
+        type: str,
+        params: dict[str, Any] | None = None,
+        timezone: str = "Asia/Shanghai",
+        overlap: str = "skip",
+        missed: str | dict[str, Any] = "latest_once",
+        pause_on_failure: bool = False,
+        owner: str = "system",
+    ) -> None:
+        """Declare a cron schedule: stored when a scheduler first runs (``batchyard scheduler``, ``serve``) and
+        kept as declared, by name; checked now, so a wrong cron or zone fails at import of the app."""
+        declared = NewSchedule(
+            name=name,
+            owner=owner,
+            type=type,
+            params=dict(params or {}),
+            cron=validate_cron(cron),
+            timezone=timezone,
+            overlap=Overlap.parse(overlap),
+            missed=MissedPolicy.parse(missed),
+            pause_on_failure=pause_on_failure,
+        )
+        validate_timezone(timezone)
+        self._declared_schedules.append(declared)
+
+    def store_schedules(self) -> list[Schedule]:
+        """Create the declared schedules missing from the database, and bring changed ones back to their
+        declaration; what a scheduler does as it starts."""
+        return [self.schedules.declare(new) for new in self._declared_schedules]
+
+    def tick_schedules(self, now: datetime | None = None) -> Tick:
+        """One scheduler tick: start the runs due by ``now``."""
+        return self.schedules.tick(now)
 
     def close(self) -> None:
         self._resource_databases.close()

@@ -41,6 +41,8 @@ STATUS: dict[str, int] = {
     "invalid_params": 422,
     "too_many_items": 422,
     "no_items": 422,
+    "schedule_not_found": 404,
+    "schedule_exists": 409,
     "date_range_reversed": 422,
     "date_range_too_long": 422,
     "too_many_sign_ins": 429,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from batchyard.core.context import Context
 from batchyard.core.sniff import IMAGE_TYPES
-from batchyard.demo import market, shop
+from batchyard.demo import billing, market, shop
 from batchyard.yard import Yard
 
 
@@ -54,3 +54,4 @@ yard.job(
 yard.job("demo_slow", title="Count slowly (demo)", chunk_size=5)(slow_count)
 shop.declare(yard)
 market.declare(yard)
+billing.declare(yard)

@@ -34,6 +34,7 @@ from batchyard.store.sql import (
 from batchyard.store.sql.database import Database, Timeouts
 from batchyard.store.sql.migrate import ensure_schema
 from batchyard.store.sql.rows import utcnow
+from batchyard.store.sql.schedules import SqlSchedules
 
 EVENTS_KEPT = timedelta(days=7)
 TIDY_EVERY = 300.0  # seconds between deletions of old rows by one process's reaper sweeps
@@ -54,6 +55,7 @@ class SqlStore:
         self.planning_lease = planning_lease
         self.events_kept = events_kept
         self._tidied_at: float | None = None  # monotonic time of the last tidy in this process
+        self.schedules = SqlSchedules(self.db)
         if create_schema:
             ensure_schema(self.db)
 

@@ -344,3 +344,45 @@ artifacts = Table(
     UniqueConstraint("job_id", "item_index", "name"),
     Index(None, "expires_at"),
 )
+
+# Cron schedules (decision 0029): the cursor says up to when every slot was decided; a slot row is written once
+# (the primary key), so any number of tickers start at most one job per slot.
+schedules = Table(
+    "by_schedules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("cron", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("overlap", String(32), nullable=False),
+    Column("missed", Text, nullable=False),
+    Column("pause_on_failure", Boolean, nullable=False, server_default=false()),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("paused_reason", Text),
+    Column("cursor_at", UtcTime, nullable=False),
+    Column("failure_seen", Id, nullable=False, server_default="0"),
+    Column("created_at", UtcTime, nullable=False),
+    Column("updated_at", UtcTime, nullable=False),
+    UniqueConstraint("owner", "name"),
+    Index(None, "paused", "cursor_at"),
+)
+
+schedule_slots = Table(
+    "by_schedule_slots",
+    metadata,
+    Column("schedule_id", Id, ForeignKey("by_schedules.id", ondelete="CASCADE"), nullable=False),
+    Column("slot_at", UtcTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(32)),
+    Column("job_id", Id),
+    Column("count", BigInteger, nullable=False, server_default="1"),
+    Column("last_at", UtcTime),
+    Column("detail", Text),
+    Column("detail_zh", Text),
+    Column("decided_at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("schedule_id", "slot_at"),
+    Index(None, "schedule_id", "outcome"),
+)
