@@ -8,6 +8,7 @@ const routes: RouteRecordRaw[] = [
   { path: "/jobs", name: "jobs", component: () => import("@/pages/JobListPage.vue") },
   { path: "/jobs/new", name: "new-job", component: () => import("@/pages/NewJobPage.vue") },
   { path: "/jobs/:id(\\d+)", name: "job", component: () => import("@/pages/JobDetailPage.vue"), props: true },
+  { path: "/sync", name: "sync", component: () => import("@/pages/DateSyncPage.vue") },
   { path: "/account", name: "account", component: () => import("@/pages/AccountPage.vue") },
   { path: "/notifications", name: "notifications", component: () => import("@/pages/NotificationsPage.vue") },
   { path: "/admin/users", name: "users", component: () => import("@/pages/UsersPage.vue"), meta: { admin: true } },

@@ -8,6 +8,7 @@ import job from "./messages/job";
 import jobs from "./messages/jobs";
 import shell from "./messages/shell";
 import submit from "./messages/submit";
+import sync from "./messages/sync";
 
 export interface Messages {
   [key: string]: string | Messages;
@@ -17,7 +18,7 @@ export interface Area {
   "zh-CN": Messages;
 }
 
-export const AREAS: Record<string, Area> = { account, common, job, jobs, shell, submit };
+export const AREAS: Record<string, Area> = { account, common, job, jobs, shell, submit, sync };
 
 export function messagesFor(locale: "en" | "zh-CN"): Messages {
   return Object.fromEntries(Object.entries(AREAS).map(([name, area]) => [name, area[locale]])) as Messages;

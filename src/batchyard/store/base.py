@@ -128,6 +128,7 @@ class ScheduleStore(Protocol):
 class Store(Protocol):
     @property
     def schedules(self) -> ScheduleStore: ...
+
     planning_lease: float  # seconds a planner's lease lasts; renewed every third of it
 
     # submitting and planning

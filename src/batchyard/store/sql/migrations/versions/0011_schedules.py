@@ -62,9 +62,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("schedule_id", "slot_at", name=op.f("pk_by_schedule_slots")),
     )
-    op.create_index(
-        op.f("ix_by_schedule_slots_schedule_id_outcome"), "by_schedule_slots", ["schedule_id", "outcome"]
-    )
+    op.create_index(op.f("ix_by_schedule_slots_schedule_id_outcome"), "by_schedule_slots", ["schedule_id", "outcome"])
 
 
 def downgrade() -> None:
