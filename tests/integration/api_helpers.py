@@ -70,6 +70,7 @@ def service(database_url: str, **settings: Any) -> Iterator[Service]:
     yard.job("paid", chunk_size=2, max_items=50, unit_cost=1, max_attempts=1)(_paid)
     yard.job("hourly", unit_cost=0, jobs_per_hour=5)(_paid)
     yard.job("single", max_active_jobs=1)(_paid)
+    yard.job("nightly", source=lambda params: [1, 2, 3])(_paid)  # finds its own items: a schedule may start it
     auth = AuthService(yard.store)
     try:
         app = create_app(

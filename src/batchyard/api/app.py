@@ -18,6 +18,7 @@ from batchyard.api.routes import (
     jobs,
     meta,
     notifications,
+    schedules,
     users,
     webhooks,
 )
@@ -89,6 +90,7 @@ def create_app(
         events,
         notifications,
         webhooks,
+        schedules,
         users,
     )
     for module in routes:

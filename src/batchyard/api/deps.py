@@ -16,6 +16,7 @@ from batchyard.errors import AdminOnly, ConfigurationError, Forbidden, ReadOnlyR
 from batchyard.service.auth import AuthService
 from batchyard.service.files import FileService
 from batchyard.service.jobs import JobService
+from batchyard.service.schedules import ScheduleService
 from batchyard.service.webhooks import WebhookService
 from batchyard.store.base import Store
 
@@ -48,6 +49,11 @@ async def jobs(request: Request) -> JobService:
     return JobService(
         request.app.state.store, request.app.state.registry, request.app.state.files, request.app.state.resources
     )
+
+
+async def schedules(request: Request) -> ScheduleService:
+    store: Store = request.app.state.store
+    return ScheduleService(store.schedules, await jobs(request), request.app.state.registry)
 
 
 async def webhooks(request: Request) -> WebhookService:
@@ -98,6 +104,7 @@ JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ScheduleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ArtifactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -110,4 +117,5 @@ BearerSecret = Annotated[str | None, Depends(bearer_secret)]
 Reg = Annotated[Registry, Depends(registry)]
 StoreDep = Annotated[Store, Depends(store)]
 Webhooks = Annotated[WebhookService, Depends(webhooks)]
+Schedules = Annotated[ScheduleService, Depends(schedules)]
 EmailEnabled = Annotated[bool, Depends(email_enabled)]

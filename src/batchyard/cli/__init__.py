@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from batchyard.cli import db, openapi, remote, serve, tabular, users, worker
+from batchyard.cli import db, openapi, remote, scheduler, serve, tabular, users, worker
 
 app = typer.Typer(
     name="batchyard",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)
 app.command("api")(serve.api)
+app.command("scheduler")(scheduler.scheduler)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(remote.jobs, name="jobs")

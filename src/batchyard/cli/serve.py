@@ -11,6 +11,7 @@ import typer
 from batchyard.bootstrap import upgrade_database
 from batchyard.cli.demo import create_demo_users, prepare_shop
 from batchyard.cli.loading import load_yard, setup_logging
+from batchyard.cli.scheduler import start_scheduler
 from batchyard.cli.worker import AppOption, worker_command
 from batchyard.engine.supervisor import Supervisor
 from batchyard.errors import BatchyardError
@@ -22,12 +23,14 @@ DEMO_APP = "batchyard.demo:yard"
 
 def serve(
     app: AppOption = None,
+    *,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int | None, typer.Option(min=0, help="worker processes (default: CPU count)")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="the demo's job types and users (printed once)")] = False,
+    scheduler: Annotated[bool, typer.Option(help="tick the cron schedules here too")] = True,
 ) -> None:
-    """Run everything: API on HOST:PORT plus worker processes; Ctrl-C stops the whole tree cleanly."""
+    """Run everything: API on HOST:PORT, the scheduler and worker processes; Ctrl-C stops the tree cleanly."""
     app = DEMO_APP if demo and not app else app
     import uvicorn  # imported here so that `batchyard worker` starts without the web stack
 
@@ -42,10 +45,13 @@ def serve(
     share_metrics(yard.settings.data_dir)  # before the workers start: they inherit where to write
     supervisor = Supervisor(worker_command(app), workers if workers is not None else (os.cpu_count() or 1))
     supervisor.start()
+    ticking = start_scheduler(yard) if scheduler else None
     try:
         if not stop.requested:
             uvicorn.run(_web_app(yard), host=host, port=port, log_config=None)
     finally:
+        if ticking is not None:
+            ticking.stop()
         supervisor.stop()
         yard.close()
 

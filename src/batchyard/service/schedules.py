@@ -108,6 +108,12 @@ class ScheduleService:
     def _check_params(self, type_name: str, params: dict[str, Any], *, owner: str) -> None:
         """The params a run would get (with a ``scheduled_for``) must pass the job type's checks now."""
         job_type = self.registry.get(type_name)
+        if job_type.source is None:
+            raise InvalidSchedule(
+                reason=f"a job of type {type_name!r} needs its items from whoever submits it; a schedule can only "
+                "start job types that find their own items",
+                reason_zh=f"{type_name!r} 类型的任务需要提交者给出项目；计划只能启动自行获取项目的任务类型",
+            )
         job_type.parse_params(_params_for(job_type, params, datetime.now(UTC)))
 
     # ticking -----------------------------------------------------------------------------------------------------
