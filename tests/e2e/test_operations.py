@@ -1,0 +1,94 @@
+"""The operations pages in a real browser against a real service: a date-range sync (seed 004) picked, previewed,
+started and watched to its summary; a second sync of the same range fetches nothing; a sync already running
+is named with a link to it."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import screenshot, serious_violations, settled, sign_in
+from tests.e2e.server import DemoServer
+
+
+def _pick_range(page: Page, start: str, end: str) -> None:
+    inputs = page.locator("[data-test=sync-range-picker] input")
+    inputs.nth(0).click()
+    inputs.nth(0).fill(start)
+    inputs.nth(1).click()
+    inputs.nth(1).fill(end)
+    inputs.nth(1).press("Enter")
+    page.keyboard.press("Escape")  # the picker's panel closes
+
+
+def _symbol(page: Page, symbol: str) -> None:
+    page.locator("[data-test=sync-form] input[type=text]").last.fill(symbol)
+
+
+def _symbol_for(time_zone: str, n: int) -> str:
+    """A symbol of its own per test and time zone: the tests share one server, and a synced day stays done."""
+    return f"6{'01' if time_zone == 'UTC' else '02'}{n:03d}"
+
+
+def test_sync_a_date_range_and_watch_each_day_to_the_summary(watched: Page, demo: DemoServer, time_zone: str) -> None:
+    """2025-10-09 … 2025-10-24: sixteen days, twelve of trading, four of weekend."""
+    symbol = _symbol_for(time_zone, 1)
+    sign_in(watched, demo, path="/sync")
+    _pick_range(watched, "2025-10-09", "2025-10-24")
+    _symbol(watched, symbol)
+    expect(watched.locator("[data-test=range-days]")).to_contain_text("16")
+    expect(watched.locator("[data-test=preview-summary]")).to_contain_text("16", timeout=10_000)
+    settled(watched)
+    assert serious_violations(watched) == []
+    screenshot(watched, "sync-form")
+    watched.locator("[data-test=sync-start]").click()
+    expect(watched.locator("[data-test=sync-current]")).to_contain_text("2025-10-", timeout=30_000)
+    screenshot(watched, "sync-running")
+    summary = watched.locator("[data-test=sync-summary]")
+    expect(summary).to_contain_text("12", timeout=60_000)
+    expect(summary).to_contain_text("4")
+    screenshot(watched, "sync-finished")
+    job_id = int(watched.url.split("job=")[1].split("&")[0])
+    job = demo.http("alice").get(f"/jobs/{job_id}").json()
+    assert (job["status"], job["succeeded"], job["failed"], job["skipped"]) == ("succeeded", 12, 0, 4)
+    assert job["params"] == {"start": "2025-10-09", "end": "2025-10-24", "symbol": symbol}
+
+    watched.locator("[data-test=sync-again]").click()  # the same range again: every day is done
+    _pick_range(watched, "2025-10-09", "2025-10-24")
+    _symbol(watched, symbol)
+    expect(watched.locator("[data-test=preview-summary]")).to_contain_text("0", timeout=10_000)
+    preview = (
+        demo.http("alice")
+        .post(
+            "/job-types/quotes_sync/preview",
+            json={"params": {"start": "2025-10-09", "end": "2025-10-24", "symbol": symbol}},
+        )
+        .json()
+    )
+    assert (preview["to_run"], preview["done"]) == (0, 16)
+
+
+@pytest.mark.refusals(409)
+def test_a_sync_already_running_is_named_with_a_link(watched: Page, demo: DemoServer, time_zone: str) -> None:
+    http = demo.http("alice")
+    symbol = _symbol_for(time_zone, 2)
+    running = http.post(
+        "/jobs",
+        json={"type": "quotes_sync", "params": {"start": "2025-07-01", "end": "2025-09-20", "symbol": symbol}},
+    ).json()
+    sign_in(watched, demo, path="/sync")
+    _pick_range(watched, "2025-07-01", "2025-07-05")
+    _symbol(watched, symbol)
+    with watched.expect_response(lambda r: r.url.endswith("/api/v1/jobs") and r.status == 409):
+        watched.locator("[data-test=sync-start]").click()
+    link = watched.locator("[data-test=conflict-job]")
+    expect(link).to_be_visible()
+    expect(link).to_have_attribute("href", f"/jobs/{running['id']}")
+    http.post(f"/jobs/{running['id']}/cancel")
+
+
+def test_a_range_over_ninety_days_is_refused_before_it_is_sent(watched: Page, demo: DemoServer) -> None:
+    sign_in(watched, demo, path="/sync")
+    _pick_range(watched, "2025-01-01", "2025-04-01")
+    expect(watched.locator("[data-test=range-error]")).to_contain_text("90")
+    expect(watched.locator("[data-test=sync-start]")).to_be_disabled()
