@@ -55,9 +55,10 @@ class Schedule:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleChange:
-    """A PATCH: only the fields given change."""
+    """A PATCH: only the fields given change (``type`` only by a declaration in code, never over HTTP)."""
 
     name: str | None = None
+    type: str | None = None
     params: dict[str, Any] | None = None
     cron: str | None = None
     timezone: str | None = None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import wraps
@@ -14,6 +15,7 @@ from batchyard.core.jobtype import ProcessFn
 from batchyard.errors import DateRangeReversed, DateRangeTooLong, InvalidJobType, InvalidParams
 
 DEFAULT_MAX_DAYS = 90
+_YEAR_MONTH_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +82,10 @@ def _date_param(params: Any, name: str) -> datetime.date:
         return value
     if not isinstance(value, str) or not value:
         raise InvalidParams(reason=f"{name}: a date is required (YYYY-MM-DD)")
+    if not _YEAR_MONTH_DAY.fullmatch(value):  # fromisoformat also reads week dates such as 2025-W01-1
+        return _refuse(name, value)
     try:
-        return datetime.date.fromisoformat(value) if len(value) == 10 else _refuse(name, value)
+        return datetime.date.fromisoformat(value)
     except ValueError:
         return _refuse(name, value)
 

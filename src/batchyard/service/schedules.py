@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from batchyard.core.cron import next_fire_times, validate_cron, validate_timezone
 from batchyard.core.jobtype import JobType
+from batchyard.core.model import Job
 from batchyard.core.registry import Registry
 from batchyard.core.schedules import NewSchedule, Schedule, ScheduleChange, Slot, SlotOutcome
 from batchyard.core.slot_rules import MissedRuns, OverlapAction, SlotDecision, decide_overlap, missed_runs
-from batchyard.errors import BatchyardError, IllegalTransition, InvalidSchedule, ScheduleNotFound
+from batchyard.errors import (
+    BatchyardError,
+    DatabaseUnavailable,
+    IllegalTransition,
+    InvalidSchedule,
+    ReadOnlyRole,
+    ScheduleExists,
+    ScheduleNotFound,
+    UserNotFound,
+)
 from batchyard.service.jobs import JobService
 from batchyard.store.base import ScheduleStore
 
@@ -50,19 +60,28 @@ class ScheduleService:
 
     def declare(self, new: NewSchedule) -> Schedule:
         """A schedule declared in code: created when missing (by owner and name), else brought back to its
-        declaration; pausing it stays the operators' business."""
-        found = next((s for s in self.store.listed(owner=new.owner, limit=10_000) if s.name == new.name), None)
+        declaration; pausing it stays the operators' business. Schedulers starting together agree: the one
+        whose create loses the race reads the winner's."""
+        found = self._named(new.owner, new.name)
         if found is None:
-            return self.create(new)
-        change = ScheduleChange(
-            params=new.params, cron=new.cron, timezone=new.timezone, overlap=new.overlap, missed=new.missed,
-            pause_on_failure=new.pause_on_failure,
-        )  # fmt: skip
-        if (found.type, found.params, found.cron, found.timezone, found.overlap, found.missed) == (
-            new.type, new.params, new.cron, new.timezone, new.overlap, new.missed,
-        ) and found.pause_on_failure == new.pause_on_failure:  # fmt: skip
+            try:
+                return self.create(new)
+            except ScheduleExists:
+                found = self._named(new.owner, new.name)
+                if found is None:
+                    raise
+        declared = (new.type, new.params, new.cron, new.timezone, new.overlap, new.missed, new.pause_on_failure)
+        stored = (found.type, found.params, found.cron, found.timezone, found.overlap, found.missed)
+        if (*stored, found.pause_on_failure) == declared:
             return found
+        change = ScheduleChange(
+            type=new.type, params=new.params, cron=new.cron, timezone=new.timezone, overlap=new.overlap,
+            missed=new.missed, pause_on_failure=new.pause_on_failure,
+        )  # fmt: skip
         return self.change(found.id, change)
+
+    def _named(self, owner: str, name: str) -> Schedule | None:
+        return next((s for s in self.store.listed(owner=owner, limit=10_000) if s.name == name), None)
 
     def change(self, schedule_id: int, change: ScheduleChange, *, now: datetime | None = None) -> Schedule:
         current = self.store.get(schedule_id)
@@ -70,8 +89,9 @@ class ScheduleService:
         zone = None if change.timezone is None else _zone(change.timezone)
         if change.name is not None:
             _check_name(change.name)
-        if change.params is not None:
-            self._check_params(current.type, change.params, owner=current.owner)
+        if change.params is not None or change.type is not None:
+            params = current.params if change.params is None else change.params
+            self._check_params(change.type or current.type, params, owner=current.owner)
         retimed = (cron or current.cron, zone or current.timezone) != (current.cron, current.timezone)
         at = (now or datetime.now(UTC)) if retimed else None
         return self.store.change(schedule_id, replace(change, cron=cron, timezone=zone), cursor_at=at)
@@ -118,28 +138,36 @@ class ScheduleService:
 
     # ticking -----------------------------------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> Tick:
-        """Decide every slot due by ``now`` of every schedule not paused."""
+        """Decide every slot due by ``now`` of every schedule not paused. One schedule's trouble (a job type's
+        own check failing, the database away) is logged and leaves the others ticking."""
         at = now or datetime.now(UTC)
         tick = Tick(started=[])
         for schedule in self.store.due(at):
+            if schedule.type not in self.registry:
+                log.warning("schedule %s: job type %r is not known here; left to a scheduler that knows it",
+                            schedule.id, schedule.type)  # fmt: skip
+                continue
             try:
-                self._tick_one(schedule, at, tick)
+                self._tick_one(_Ticking(schedule, at, tick))
             except ScheduleNotFound:
                 continue  # deleted under this tick
+            except Exception:
+                log.exception("schedule %s: its tick failed; the next one tries again", schedule.id)
         return tick
 
-    def _tick_one(self, schedule: Schedule, now: datetime, tick: Tick) -> None:
+    def _tick_one(self, t: _Ticking) -> None:
+        schedule = t.schedule
         if schedule.pause_on_failure and self._paused_for_failure(schedule):
-            tick.paused += 1
+            t.tick.paused += 1
             return
-        in_flight = self.store.runs_in_flight(schedule.id)
-        buffered = self._start_buffered(schedule, in_flight, tick)
-        self._restart_stale_claims(schedule, now, in_flight, tick)
-        due = missed_runs(schedule.cron, schedule.timezone, schedule.missed, schedule.cursor_at, now)
-        self._record_summaries(schedule, due, tick)
+        t.in_flight = self.store.runs_in_flight(schedule.id)
+        self._start_buffered(t)
+        self._take_over_claims(t)
+        due = missed_runs(schedule.cron, schedule.timezone, schedule.missed, schedule.cursor_at, t.now)
+        self._record_summaries(t, due)
         for decision in due.slots:
-            buffered = self._decide(schedule, decision, in_flight, buffered, tick)
-        self.store.advance(schedule.id, seen=schedule.cursor_at, to=now)
+            self._decide(t, decision)
+        self.store.advance(schedule.id, seen=schedule.cursor_at, to=t.now)
 
     def _paused_for_failure(self, schedule: Schedule) -> bool:
         failed = self.store.latest_failed_run(schedule.id, after=schedule.failure_seen)
@@ -148,79 +176,125 @@ class ScheduleService:
         self.store.pause_for_failure(schedule.id, failed, f"run {failed} failed")
         return True
 
-    def _start_buffered(self, schedule: Schedule, in_flight: list[int], tick: Tick) -> bool:
-        """Start the run that waited for the previous one, once that has ended; whether one still waits."""
-        waiting = self.store.slots(schedule.id, outcomes=[SlotOutcome.BUFFERED], limit=1)
-        if not waiting:
-            return False
-        if in_flight:
-            return True
-        self._start(schedule, waiting[0].slot_at, in_flight, tick)
-        return False
+    def _start_buffered(self, t: _Ticking) -> None:
+        """Start the run that waited for the previous one, once that has ended."""
+        waiting = self.store.slots(t.schedule.id, outcomes=[SlotOutcome.BUFFERED], limit=1)
+        t.buffered = bool(waiting)
+        if waiting and not t.running:
+            self._start(t, waiting[0].slot_at)
+            t.buffered = False
 
-    def _restart_stale_claims(self, schedule: Schedule, now: datetime, in_flight: list[int], tick: Tick) -> None:
-        """A ticker that claimed a slot and died before its job was recorded: the submit is repeated with the
-        same idempotency key, so the job it may have created is found, never doubled."""
-        for slot in self.store.slots(schedule.id, outcomes=[SlotOutcome.CLAIMED], limit=20):
-            if slot.decided_at is not None and now - slot.decided_at >= STALE_CLAIM:
-                self._start(schedule, slot.slot_at, in_flight, tick)
-
-    def _record_summaries(self, schedule: Schedule, due: MissedRuns, tick: Tick) -> None:
-        for summary in due.earlier:
-            slot = Slot(
-                schedule.id, summary.first, SlotOutcome.SKIPPED, summary.reason, None, summary.count, summary.last
-            )
-            if self.store.claim_slot(slot):
-                tick.skipped += summary.count
-
-    def _decide(
-        self, schedule: Schedule, decision: SlotDecision, in_flight: list[int], buffered: bool, tick: Tick
-    ) -> bool:
-        if not decision.run:
-            self._skip(schedule, decision.slot, decision.reason or "missed", tick)
-            return buffered
-        overlap = decide_overlap(schedule.overlap, previous_running=bool(in_flight), buffered=buffered)
-        if overlap.action is OverlapAction.SKIP:
-            self._skip(schedule, decision.slot, overlap.reason or "previous_running", tick)
-        elif overlap.action is OverlapAction.BUFFER:
-            if self.store.claim_slot(Slot(schedule.id, decision.slot, SlotOutcome.BUFFERED)):
-                tick.buffered += 1
-            return True
-        elif self.store.claim_slot(Slot(schedule.id, decision.slot, SlotOutcome.CLAIMED)):
+    def _take_over_claims(self, t: _Ticking) -> None:
+        """A slot claimed by a ticker still at work counts as a run in flight. One claimed ``STALE_CLAIM`` ago
+        lost its ticker before its job was recorded: it is decided again by the overlap policy, and started by
+        repeating the submit with the same idempotency key, which finds the job if it was made — never two."""
+        for slot in self.store.slots(t.schedule.id, outcomes=[SlotOutcome.CLAIMED], limit=20):
+            decided = slot.decided_at or t.now
+            if t.now - decided < STALE_CLAIM:
+                t.claims_in_hand += 1
+                continue
+            overlap = decide_overlap(t.schedule.overlap, previous_running=t.running, buffered=t.buffered)
+            if overlap.action is OverlapAction.SKIP or overlap.action is OverlapAction.BUFFER:
+                reason = overlap.reason or "previous_running"
+                self.store.settle_slot(t.schedule.id, slot.slot_at, SlotOutcome.SKIPPED, reason=reason)
+                t.tick.skipped += 1
+                continue
             if overlap.action is OverlapAction.CANCEL_PREVIOUS_THEN_START:
-                self._cancel(in_flight)
-            self._start(schedule, decision.slot, in_flight, tick)
-        return buffered
+                self._cancel(t)
+            self._start(t, slot.slot_at)
 
-    def _skip(self, schedule: Schedule, slot_at: datetime, reason: str, tick: Tick) -> None:
-        if self.store.claim_slot(Slot(schedule.id, slot_at, SlotOutcome.SKIPPED, reason)):
-            tick.skipped += 1
+    def _record_summaries(self, t: _Ticking, due: MissedRuns) -> None:
+        for summary in due.earlier:
+            slot = Slot(t.schedule.id, summary.first, SlotOutcome.SKIPPED, summary.reason, None, summary.count,
+                        summary.last, decided_at=t.now)  # fmt: skip
+            if self.store.claim_slot(slot):
+                t.tick.skipped += summary.count
 
-    def _cancel(self, in_flight: list[int]) -> None:
-        for job_id in list(in_flight):
+    def _decide(self, t: _Ticking, decision: SlotDecision) -> None:
+        if not decision.run:
+            self._skip(t, decision.slot, decision.reason or "missed")
+            return
+        overlap = decide_overlap(t.schedule.overlap, previous_running=t.running, buffered=t.buffered)
+        if overlap.action is OverlapAction.SKIP:
+            self._skip(t, decision.slot, overlap.reason or "previous_running")
+        elif overlap.action is OverlapAction.BUFFER:
+            if self.store.claim_slot(Slot(t.schedule.id, decision.slot, SlotOutcome.BUFFERED, decided_at=t.now)):
+                t.tick.buffered += 1
+            t.buffered = True
+        elif self.store.claim_slot(Slot(t.schedule.id, decision.slot, SlotOutcome.CLAIMED, decided_at=t.now)):
+            if overlap.action is OverlapAction.CANCEL_PREVIOUS_THEN_START:
+                self._cancel(t)
+            self._start(t, decision.slot)
+
+    def _skip(self, t: _Ticking, slot_at: datetime, reason: str) -> None:
+        if self.store.claim_slot(Slot(t.schedule.id, slot_at, SlotOutcome.SKIPPED, reason, decided_at=t.now)):
+            t.tick.skipped += 1
+
+    def _cancel(self, t: _Ticking) -> None:
+        for job_id in list(t.in_flight):
             with suppress(IllegalTransition):  # it finished meanwhile
                 self.jobs.cancel(job_id)
-            in_flight.remove(job_id)
+            t.in_flight.remove(job_id)
 
-    def _start(self, schedule: Schedule, slot_at: datetime, in_flight: list[int], tick: Tick) -> None:
-        """Submit the slot's job (idempotent by slot, so a repeat finds the same job) and record it."""
+    def _start(self, t: _Ticking, slot_at: datetime) -> None:
+        """Submit the slot's job (idempotent by slot, so a repeat finds the same job) and record it. A refusal
+        is recorded with its reason; a database that is away leaves the slot claimed, for a later tick."""
+        schedule = t.schedule
         try:
-            job_type = self.registry.get(schedule.type)
-            job = self.jobs.submit(
-                schedule.type,
-                owner=schedule.owner,
-                params=_params_for(job_type, schedule.params, slot_at),
-                idempotency_key=f"schedule:{schedule.id}:{slot_at.isoformat()}",
-            )
+            job = self._submit(schedule, slot_at)
+        except DatabaseUnavailable:
+            raise
         except BatchyardError as exc:
-            log.warning("schedule %s: the run for %s was refused: %s", schedule.id, slot_at, exc)
-            detail = (exc.message("en"), exc.message("zh-CN"))
-            self.store.settle_slot(schedule.id, slot_at, SlotOutcome.REFUSED, reason=exc.code, detail=detail)
+            self._refused(schedule, slot_at, exc.code, (exc.message("en"), exc.message("zh-CN")))
+            return
+        except Exception as exc:  # noqa: BLE001 - a job type's own check failed: this run is refused, the rest go on
+            text = f"{type(exc).__name__}: {exc}"
+            self._refused(schedule, slot_at, "error", (text, text))
             return
         self.store.settle_slot(schedule.id, slot_at, SlotOutcome.STARTED, job_id=job.id)
         if job.status.value not in ("succeeded", "partially_succeeded", "failed", "cancelled"):
-            in_flight.append(job.id)
-        tick.started.append(job.id)
+            t.in_flight.append(job.id)
+        t.tick.started.append(job.id)
+
+    def _submit(self, schedule: Schedule, slot_at: datetime) -> Job:
+        self._check_owner(schedule.owner)
+        job_type = self.registry.get(schedule.type)
+        return self.jobs.submit(
+            schedule.type,
+            owner=schedule.owner,
+            params=_params_for(job_type, schedule.params, slot_at),
+            idempotency_key=f"schedule:{schedule.id}:{slot_at.isoformat()}",
+        )
+
+    def _check_owner(self, owner: str) -> None:
+        """A run is submitted as the schedule's owner: an owner who may no longer act (made a viewer) starts
+        nothing. An owner who is not a user of the service (a schedule declared in code) may."""
+        try:
+            user = self.jobs.store.get_user(owner)
+        except UserNotFound:
+            return
+        if not user.can_act:
+            raise ReadOnlyRole()
+
+    def _refused(self, schedule: Schedule, slot_at: datetime, code: str, detail: tuple[str, str]) -> None:
+        log.warning("schedule %s: the run for %s was refused: %s", schedule.id, slot_at, detail[0])
+        self.store.settle_slot(schedule.id, slot_at, SlotOutcome.REFUSED, reason=code[:32], detail=detail)
+
+
+@dataclass
+class _Ticking:
+    """One schedule's tick: what it has seen so far."""
+
+    schedule: Schedule
+    now: datetime
+    tick: Tick
+    in_flight: list[int] = field(default_factory=list)
+    claims_in_hand: int = 0  # slots other tickers are starting right now
+    buffered: bool = False
+
+    @property
+    def running(self) -> bool:
+        return bool(self.in_flight) or self.claims_in_hand > 0
 
 
 def _params_for(job_type: JobType, params: dict[str, Any], slot_at: datetime) -> dict[str, Any]:

@@ -4,12 +4,13 @@ and the cursor moves only forward, by compare-and-set."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Insert, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.schedules import NewSchedule, Schedule, ScheduleChange, Slot, SlotOutcome
 from batchyard.core.slot_rules import MissedPolicy, Overlap
@@ -30,16 +31,15 @@ class SqlSchedules:
         self.db = db
 
     def create(self, new: NewSchedule, *, now: datetime | None = None) -> Schedule:
-        at = now or utcnow()
+        at = _utc(now or utcnow())
         values = {**_columns(new), "cursor_at": at, "created_at": at, "updated_at": at, "failure_seen": 0}
-        with self.db.write() as conn:
-            taken = conn.execute(
-                select(schedules.c.id).where(schedules.c.owner == new.owner, schedules.c.name == new.name)
-            ).scalar()
-            if taken is not None:
-                raise ScheduleExists(name=new.name)
-            schedule_id = conn.execute(insert(schedules).values(**values).returning(schedules.c.id)).scalar_one()
-            return _get(conn, schedule_id)
+        try:
+            with self.db.write() as conn:
+                _refuse_taken(conn, new.owner, new.name, but=None)
+                schedule_id = conn.execute(insert(schedules).values(**values).returning(schedules.c.id)).scalar_one()
+                return _get(conn, schedule_id)
+        except IntegrityError:  # another process created one of that name between the check and the insert
+            raise ScheduleExists(name=new.name) from None
 
     def get(self, schedule_id: int) -> Schedule:
         with self.db.read() as conn:
@@ -57,11 +57,17 @@ class SqlSchedules:
     def change(self, schedule_id: int, change: ScheduleChange, *, cursor_at: datetime | None = None) -> Schedule:
         values: dict[str, Any] = {k: v for k, v in _changed(change).items() if v is not None}
         if cursor_at is not None:  # a new cron or zone: slots are decided from now on, never back-filled
-            values["cursor_at"] = cursor_at
-        with self.db.write() as conn:
-            _get(conn, schedule_id)
-            conn.execute(update(schedules).where(schedules.c.id == schedule_id).values(updated_at=utcnow(), **values))
-            return _get(conn, schedule_id)
+            values["cursor_at"] = _utc(cursor_at)
+        try:
+            with self.db.write() as conn:
+                current = _get(conn, schedule_id)
+                if change.name is not None:
+                    _refuse_taken(conn, current.owner, change.name, but=schedule_id)
+                statement = update(schedules).where(schedules.c.id == schedule_id)
+                conn.execute(statement.values(updated_at=utcnow(), **values))
+                return _get(conn, schedule_id)
+        except IntegrityError:
+            raise ScheduleExists(name=change.name or "") from None
 
     def delete(self, schedule_id: int) -> None:
         with self.db.write() as conn:
@@ -76,7 +82,7 @@ class SqlSchedules:
         missed while paused are decided by the missed-run policy from there."""
         values: dict[str, Any] = {"paused": paused, "paused_reason": reason if paused else None}
         if not paused and resume_at is not None:
-            values["cursor_at"] = resume_at
+            values["cursor_at"] = _utc(resume_at)
         with self.db.write() as conn:
             _get(conn, schedule_id)
             conn.execute(update(schedules).where(schedules.c.id == schedule_id).values(updated_at=utcnow(), **values))
@@ -96,7 +102,7 @@ class SqlSchedules:
         """Schedules not paused, for a tick at ``now`` (those whose cursor is behind it)."""
         query = (
             select(schedules)
-            .where(schedules.c.paused.is_(False), schedules.c.cursor_at < now)
+            .where(schedules.c.paused.is_(False), schedules.c.cursor_at < _utc(now))
             .order_by(schedules.c.cursor_at)
             .limit(limit)
         )
@@ -108,16 +114,16 @@ class SqlSchedules:
         with self.db.write() as conn:
             moved = conn.execute(
                 update(schedules)
-                .where(schedules.c.id == schedule_id, schedules.c.cursor_at == seen)
-                .values(cursor_at=to)
+                .where(schedules.c.id == schedule_id, schedules.c.cursor_at == _utc(seen))
+                .values(cursor_at=_utc(to))
             )
             return bool(moved.rowcount)
 
     def claim_slot(self, slot: Slot) -> bool:
         """Write the slot's row unless one exists: the one ticker that wrote it decides what the slot does."""
         values = _slot_columns(slot)
-        with self.db.write() as conn:
-            return bool(conn.execute(_insert_ignoring(conn, values)).rowcount)
+        with self.db.write() as conn:  # a returned row, not the row count: psycopg's is -1 for this statement
+            return conn.execute(_insert_ignoring(conn, values)).first() is not None
 
     def settle_slot(
         self,
@@ -135,7 +141,7 @@ class SqlSchedules:
         with self.db.write() as conn:
             conn.execute(
                 update(schedule_slots)
-                .where(schedule_slots.c.schedule_id == schedule_id, schedule_slots.c.slot_at == slot_at)
+                .where(schedule_slots.c.schedule_id == schedule_id, schedule_slots.c.slot_at == _utc(slot_at))
                 .values(**values)
             )
 
@@ -147,7 +153,7 @@ class SqlSchedules:
         if outcomes:
             query = query.where(schedule_slots.c.outcome.in_([o.value for o in outcomes]))
         if before is not None:
-            query = query.where(schedule_slots.c.slot_at < before)
+            query = query.where(schedule_slots.c.slot_at < _utc(before))
         query = query.order_by(schedule_slots.c.slot_at.desc()).limit(limit)
         with self.db.read() as conn:
             return [_slot(row) for row in conn.execute(query).mappings()]
@@ -194,7 +200,22 @@ class SqlSchedules:
 def _insert_ignoring(conn: Connection, values: dict[str, Any]) -> Insert:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement: Any = dialect.insert(schedule_slots).values(**values)
-    return statement.on_conflict_do_nothing()  # type: ignore[no-any-return]
+    return statement.on_conflict_do_nothing().returning(schedule_slots.c.slot_at)  # type: ignore[no-any-return]
+
+
+def _refuse_taken(conn: Connection, owner: str, name: str, *, but: int | None) -> None:
+    query = select(schedules.c.id).where(schedules.c.owner == owner, schedules.c.name == name)
+    if but is not None:
+        query = query.where(schedules.c.id != but)
+    if conn.execute(query).first() is not None:
+        raise ScheduleExists(name=name)
+
+
+def _utc(value: datetime) -> datetime:
+    """Instants are stored in UTC: SQLite keeps a datetime's wall-clock digits and drops its offset."""
+    if value.tzinfo is None:
+        raise ValueError("an instant needs its time zone")
+    return value.astimezone(UTC)
 
 
 def _get(conn: Connection, schedule_id: int) -> Schedule:
@@ -222,6 +243,7 @@ def _columns(new: NewSchedule) -> dict[str, Any]:
 def _changed(change: ScheduleChange) -> dict[str, Any]:
     return {
         "name": change.name,
+        "type": change.type,
         "params": None if change.params is None else codec.dumps(change.params),
         "cron": change.cron,
         "timezone": change.timezone,
@@ -255,15 +277,15 @@ def _schedule(row: RowMapping) -> Schedule:
 def _slot_columns(slot: Slot) -> dict[str, Any]:
     return {
         "schedule_id": slot.schedule_id,
-        "slot_at": slot.slot_at,
+        "slot_at": _utc(slot.slot_at),
         "outcome": slot.outcome.value,
         "reason": slot.reason,
         "job_id": slot.job_id,
         "count": slot.count,
-        "last_at": slot.last_at,
+        "last_at": None if slot.last_at is None else _utc(slot.last_at),
         "detail": slot.detail,
         "detail_zh": slot.detail_zh,
-        "decided_at": slot.decided_at or utcnow(),
+        "decided_at": _utc(slot.decided_at or utcnow()),
     }
 
 
