@@ -450,6 +450,45 @@ class InvalidSchedule(BatchyardError):
     code = "invalid_schedule"
 
 
+class RollbackRefused(BatchyardError):
+    """Job {job_id} cannot be rolled back: {reason}"""
+
+    code = "rollback_refused"
+
+
+class UpdateNotPublished(BatchyardError):
+    """{failed} rows could not be computed; an atomic update publishes all rows or none, so none was changed"""
+
+    code = "update_not_published"
+    bare = True
+
+
+class TooManyRejects(BatchyardError):
+    """{rejected} rows were rejected, over the limit of {limit}; the migration stopped (see rejects.csv)"""
+
+    code = "too_many_rejects"
+    bare = True
+
+
+class VerificationFailed(BatchyardError):
+    """{rows} rows differ between the source and the target, in {ranges} range(s); re-copy those ranges"""
+
+    code = "verification_failed"
+    bare = True
+
+
+class RangeNotFound(BatchyardError):
+    """Job {job_id} has no copied range {range}."""
+
+    code = "range_not_found"
+
+
+class NoReport(BatchyardError):
+    """Job {job_id} is a {type!r} job, which keeps no migration report."""
+
+    code = "no_report"
+
+
 _ZH: dict[str, str] = {
     "error": "batchyard 出错了。",
     "configuration_error": "配置无效：{reason}",
@@ -522,4 +561,10 @@ _ZH: dict[str, str] = {
     "invalid_expression": "字段 {field!r} 的表达式无效：{reason_zh}",
     "expression_failed": "字段 {field!r} 的表达式无法对此行求值：{reason_zh}",
     "invalid_schedule": "计划无效：{reason_zh}",
+    "rollback_refused": "任务 {job_id} 无法回滚：{reason_zh}",
+    "update_not_published": "有 {failed} 行无法计算；原子更新要么全部发布、要么都不发布，因此没有修改任何行",
+    "too_many_rejects": "被拒绝的行有 {rejected} 行，超过上限 {limit}；迁移已停止（见 rejects.csv）",
+    "verification_failed": "源与目标有 {rows} 行不一致，分布在 {ranges} 个区间；请重新复制这些区间",
+    "range_not_found": "任务 {job_id} 没有已复制的区间 {range}。",
+    "no_report": "任务 {job_id} 是 {type!r} 任务，没有迁移报告。",
 }

@@ -17,11 +17,13 @@ from batchyard.api.routes import (
     events,
     jobs,
     meta,
+    migrations,
     notifications,
     schedules,
     users,
     webhooks,
 )
+from batchyard.api.routes import bulk as bulk_routes
 from batchyard.api.routes import files as file_routes
 from batchyard.api.routes import (
     resources as resource_routes,
@@ -84,9 +86,11 @@ def create_app(
         auth,
         actions,
         jobs,
+        bulk_routes,
         file_routes,
         downloads,
         resource_routes,
+        migrations,
         events,
         notifications,
         webhooks,

@@ -70,6 +70,12 @@ STATUS: dict[str, int] = {
     "invalid_expression": 422,
     "expression_failed": 422,
     "invalid_schedule": 422,
+    "rollback_refused": 409,
+    "update_not_published": 409,
+    "too_many_rejects": 422,
+    "verification_failed": 409,
+    "range_not_found": 404,
+    "no_report": 404,
 }
 _HTTP_CODES = {400: "bad_request", 401: "not_signed_in", 404: "not_found", 405: "method_not_allowed"}
 # Errors whose details say where files are kept and what the storage answered: logged, not sent.

@@ -18,7 +18,7 @@ DEMO_USERS = (("admin", Role.ADMIN, 0), ("alice", Role.OPERATOR, 100), ("victor"
 
 def prepare_shop(yard: Yard) -> Path:
     """The demo shop's tables filled (once) and its sample files written; where the files are."""
-    from batchyard.demo import billing, shop  # the demo's own code, loaded only for the demo
+    from batchyard.demo import billing, legacy, shop  # the demo's own code, loaded only for the demo
 
     samples = Path(yard.settings.data_dir) / "samples"
     shop.write_samples(samples)
@@ -26,6 +26,7 @@ def prepare_shop(yard: Yard) -> Path:
         _say(f"demo shop: {seeded:,} generated rows in products, customers and orders")
     if members := billing.seed_members(yard):
         _say(f"demo shop: {members:,} members with points")
+    legacy.prepare(yard)
     return samples
 
 

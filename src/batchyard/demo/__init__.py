@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from batchyard.core.context import Context
 from batchyard.core.sniff import IMAGE_TYPES
-from batchyard.demo import billing, market, shop
+from batchyard.demo import billing, legacy, market, shop
 from batchyard.yard import Yard
 
 
@@ -55,5 +55,6 @@ yard.job("demo_slow", title="Count slowly (demo)", chunk_size=5)(slow_count)
 shop.declare(yard)
 market.declare(yard)
 billing.declare(yard)
+legacy.declare(yard)
 yard.schedule("monthly-bills", "0 2 1 * *", type="monthly_bills", timezone="Asia/Shanghai", missed="latest_once")
 yard.schedule("points-expiry", "30 1 * * *", type="points_expiry", timezone="Asia/Shanghai", missed="latest_once")

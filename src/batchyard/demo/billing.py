@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from batchyard.core.context import Context, Skip
 from batchyard.core.resources import Resource
 from batchyard.demo import shop
 from batchyard.errors import InvalidParams
+from batchyard.jobs.bulk import register_transform
 from batchyard.jobs.labels import zh
 from batchyard.store.sql.resource_reads import ResourceDatabases
 from batchyard.store.sql.resource_rows import resource_table, stored_converters, stored_rows, write_rows
@@ -370,6 +371,17 @@ def seed_members(yard: Yard) -> int:
     return len(values)
 
 
+# the VIP level ----------------------------------------------------------------------------------------------------
+LEVEL_FLOORS = ((15_000, "diamond"), (8_000, "gold"), (3_000, "silver"))  # points needed, highest first
+
+
+def vip_level(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``vip_level`` transform of a ``bulk_update`` on members (run it with ``apply: atomic``, so no reader
+    sees half the members on the new scale): a member's level from their points."""
+    points = row.get("points") or 0
+    return {"level": next((level for floor, level in LEVEL_FLOORS if points >= floor), "regular")}
+
+
 # declaring ------------------------------------------------------------------------------------------------------
 def declare(yard: Yard) -> None:
     """The resources and the two job types; after ``shop.declare``, whose customers and orders are billed."""
@@ -382,3 +394,4 @@ def declare(yard: Yard) -> None:
     bills = MonthlyBills(tables, yard.resources["customers"], yard.resources["orders"], invoices)
     yard.job("monthly_bills", chunk_size=100, exclusive="monthly-bills:{params.month}")(bills)
     yard.job("points_expiry", chunk_size=200, exclusive="points-expiry")(PointsExpiry(tables, members_, expirations))
+    register_transform("vip_level", vip_level)

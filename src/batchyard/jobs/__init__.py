@@ -7,7 +7,9 @@ from collections.abc import Mapping
 
 from batchyard.core.jobtype import JobType
 from batchyard.core.resources import Resource
+from batchyard.jobs.bulk import bulk_rollback_job_type, bulk_update_job_type
 from batchyard.jobs.images.job import images_job_type
+from batchyard.jobs.migrate import migrate_job_type
 from batchyard.jobs.tabular.exporting import export_job_type
 from batchyard.jobs.tabular.importing import import_job_type
 from batchyard.store.sql.resource_reads import ResourceDatabases
@@ -16,4 +18,11 @@ from batchyard.store.sql.resource_reads import ResourceDatabases
 def builtin_job_types(resources: Mapping[str, Resource], databases: ResourceDatabases) -> list[JobType]:
     """``resources``: the yard's, read when a job runs, so those declared later are found too; ``databases``:
     where an export reads them and an import writes them."""
-    return [images_job_type(), import_job_type(resources, databases), export_job_type(resources, databases)]
+    return [
+        images_job_type(),
+        import_job_type(resources, databases),
+        export_job_type(resources, databases),
+        bulk_update_job_type(resources, databases),
+        bulk_rollback_job_type(resources, databases),
+        migrate_job_type(resources, databases),
+    ]

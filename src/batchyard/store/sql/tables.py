@@ -386,3 +386,65 @@ schedule_slots = Table(
     PrimaryKeyConstraint("schedule_id", "slot_at"),
     Index(None, "schedule_id", "outcome"),
 )
+
+# bulk_update's before and after images (see jobs/bulk): one per row a job changed, keyed by the row's
+# key values as JSON, written in the commit that changes the row so a rollback knows what each row was and became.
+# ``applied`` false: staged by an atomic update and not yet published. A rollback logs its own restores here too.
+bulk_images = Table(
+    "by_bulk_images",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("old_values", Text, nullable=False),
+    Column("new_values", Text, nullable=False),
+    Column("applied", Boolean, nullable=False),
+    PrimaryKeyConstraint("job_id", "key"),
+)
+
+# Which bulk_update a rollback job undid, written with its first restore: an update is rolled back once.
+bulk_rollbacks = Table(
+    "by_bulk_rollbacks",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("rollback_of", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("rollback_of"),
+)
+
+# migrate's key ranges (see jobs/migrate): one row per range a job copied or verified, written in the commit that
+# writes the range's rows, so a range is either done with its counts and checksums or not started. ``lo``/``hi``
+# are the range's bounds as JSON (``lo`` excluded, null: open). Sums are 64-bit checksums as hex.
+migration_ranges = Table(
+    "by_migration_ranges",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("range", Integer, nullable=False),
+    Column("lo", Text, nullable=False),
+    Column("hi", Text, nullable=False),
+    Column("read", BigInteger, nullable=False),
+    Column("written", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("skipped", BigInteger, nullable=False),
+    Column("source_count", BigInteger),
+    Column("source_sum", String(16)),
+    Column("target_count", BigInteger),
+    Column("target_sum", String(16)),
+    Column("verified", Boolean),
+    Column("mismatches", BigInteger, nullable=False, server_default="0"),
+    Column("mismatched_keys", Text),
+    Column("started_at", UtcTime, nullable=False),
+    Column("finished_at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("job_id", "range"),
+)
+
+# migrate's rejected rows: the source row as JSON and why it was not written, replaced with its range's commit.
+migration_rejects = Table(
+    "by_migration_rejects",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("range", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("row", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    PrimaryKeyConstraint("job_id", "range", "position"),
+)

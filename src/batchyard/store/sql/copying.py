@@ -1,0 +1,376 @@
+"""Copying between databases for ``migrate``: another database opened read-only (a table or one read-only SELECT),
+its key stepped to cut ranges of equal rows, a range streamed in key order; and the range rows, rejects and
+target rows a migration keeps in the state database.
+
+Driver errors stop here: a source that cannot be reached is ``DatabaseUnavailable`` (a pause: the range is read
+again later), one that answers with an error (no such table, a bad query) is ``InvalidParams``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from math import ceil
+from threading import Lock
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, tuple_
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from batchyard.core.resources import Resource
+from batchyard.errors import DatabaseUnavailable, InvalidParams
+from batchyard.store.sql.resource_rows import resource_table
+from batchyard.store.sql.tables import migration_ranges, migration_rejects
+
+T = TypeVar("T")
+_LOOKUP_BATCH = 1_000  # keys per IN (...) lookup
+_FETCH_ROWS = 1_000  # rows fetched per trip while a range streams
+_IDENTIFIER = re.compile(r"^[^\W\d]\w*(\.[^\W\d]\w*)?$")
+_QUERY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+_WRITING_WORDS = re.compile(
+    r"\b(insert|update|delete|merge|upsert|create|drop|alter|truncate|grant|revoke|copy|call|exec|execute|pragma"
+    r"|attach|detach|into|lock|vacuum|reindex|load|handler|outfile|dumpfile|nextval|setval|set_config)\b",
+    re.IGNORECASE,
+)
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.DOTALL)
+_engines: dict[str, Engine] = {}
+_engines_lock = Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """Where a migration reads: a database URL, and a table name or a read-only SELECT, and the key column."""
+
+    url: str
+    source: str
+    key: str
+
+    @property
+    def is_query(self) -> bool:
+        return _QUERY_START.match(self.source) is not None
+
+
+# -- the source ---------------------------------------------------------------------------------------------------
+
+
+def check_source(spec: SourceSpec) -> None:
+    """Refuse what a migration must not read from: a source that is neither a table name nor one read-only
+    SELECT (a data-changing CTE, ``SELECT … INTO``, a second statement), or a URL SQLAlchemy cannot open."""
+    if spec.is_query:
+        check_read_only_query(spec.source)
+    elif not _IDENTIFIER.match(spec.source.strip()):
+        raise InvalidParams(reason=f"source: {spec.source!r} is neither a table name nor a SELECT")
+    _engine(spec.url)
+
+
+def check_read_only_query(query: str) -> None:
+    """One SELECT (or WITH … SELECT) that changes nothing: string literals and comments are set aside, then a
+    second statement or a word that writes, locks or calls out is refused. The connection is read-only as well
+    where the driver allows; this check keeps the rest honest."""
+    bare = _LITERALS.sub(" ", query).strip().rstrip(";").strip()
+    if ";" in bare:
+        raise InvalidParams(reason="source: give one SELECT statement, not several")
+    if not _QUERY_START.match(bare):
+        raise InvalidParams(reason="source: a query must be a read-only SELECT (or WITH … SELECT)")
+    found = _WRITING_WORDS.search(bare)
+    if found is not None:
+        raise InvalidParams(reason=f"source: a read-only query may not use {found.group(1).upper()}")
+
+
+def source_columns(spec: SourceSpec) -> list[str]:
+    """The source's column names, in order: a table reflected, a query run with LIMIT 0."""
+    with reading(spec) as conn:
+        result = conn.execute(text(f"SELECT * FROM {_from(conn, spec)} LIMIT 0"))
+        return list(result.keys())
+
+
+def step_bounds(spec: SourceSpec, range_rows: int) -> tuple[int, list[Any]]:
+    """The source's row count and the inclusive upper bound of each range but the last (which is open): the
+    key at every ``step``-th row in key order, found along the key (each step reads a range of the key's index,
+    never the rows), with ``step`` chosen so every range holds the same number of rows, give or take one — so a
+    skewed key (dense ids and a tail of huge ones) makes no straggler. A row without a key is refused: it
+    could be in no range, and would be left behind silently."""
+    with reading(spec) as conn:
+        source, key = _from(conn, spec), _quoted(conn, spec.key)
+        total, empty = conn.execute(text(f"SELECT COUNT(*), COUNT(*) - COUNT({key}) FROM {source}")).one()
+        if empty:
+            raise InvalidParams(reason=f"key: {empty:,} source rows have no {spec.key}; every row needs a key")
+        ranges = max(1, ceil(total / range_rows))
+        step = max(1, ceil(total / ranges))
+        first = text(f"SELECT {key} FROM {source} ORDER BY {key} LIMIT 1 OFFSET :skip")
+        after = text(f"SELECT {key} FROM {source} WHERE {key} > :after ORDER BY {key} LIMIT 1 OFFSET :skip")
+        bounds: list[Any] = []
+        for _ in range(ranges - 1):
+            query, values = (after, {"after": bounds[-1]}) if bounds else (first, {})
+            found = conn.execute(query, {**values, "skip": step - 1}).first()
+            if found is None:
+                break
+            bounds.append(found[0])
+        return int(total), bounds
+
+
+def read_range(spec: SourceSpec, lo: Any, hi: Any, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The source rows with ``lo < key <= hi`` (either bound None: open), in key order, streamed from one
+    query (fetched a thousand at a time): rows sharing a key stay together, where pages would split them."""
+    with reading(spec) as conn:
+        key = _quoted(conn, spec.key)
+        terms = [f"{key} > :lo"] * (lo is not None) + [f"{key} <= :hi"] * (hi is not None)
+        where = f" WHERE {' AND '.join(terms)}" if terms else ""
+        sql = f"SELECT * FROM {_from(conn, spec)}{where} ORDER BY {key}" + (f" LIMIT {int(limit)}" if limit else "")
+        bound = {name: value for name, value in (("lo", lo), ("hi", hi)) if value is not None}
+        result = conn.execution_options(stream_results=True, yield_per=_FETCH_ROWS).execute(text(sql), bound)
+        for row in _translated_rows(result.mappings()):
+            yield dict(row)
+
+
+def _translated_rows(rows: Iterator[T]) -> Iterator[T]:
+    with _translated():
+        yield from rows
+
+
+@contextmanager
+def reading(spec: SourceSpec) -> Iterator[Connection]:
+    """A read-only connection to the source (SQLite opened ``mode=ro``; PostgreSQL and MySQL sessions read-only)."""
+    with _translated(), _engine(spec.url).connect() as conn:
+        yield conn
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except sa_exc.OperationalError as exc:
+        if _lost(exc):
+            raise DatabaseUnavailable(reason=f"the source database: {_said(exc)}") from exc
+        raise InvalidParams(reason=f"the source database refused: {_said(exc)}") from exc
+    except (sa_exc.DBAPIError, sa_exc.NoSuchTableError) as exc:
+        raise InvalidParams(reason=f"the source database refused: {_said(exc)}") from exc
+
+
+def _lost(exc: sa_exc.OperationalError) -> bool:
+    """A connection that failed or dropped (a pause), not a statement the database refused (SQLite says "no
+    such table" as an OperationalError too)."""
+    said = _said(exc).lower()
+    return exc.connection_invalidated or any(
+        words in said for words in ("connect", "server closed", "timeout", "timed out", "database is locked")
+    )
+
+
+def _said(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return " ".join(str(original).split())[:500]
+
+
+def _from(conn: Connection, spec: SourceSpec) -> str:
+    if spec.is_query:
+        return f"({spec.source.strip().rstrip(';')}) AS by_source"
+    return ".".join(_quoted(conn, part) for part in spec.source.strip().split("."))
+
+
+def _quoted(conn: Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote_identifier(name)
+
+
+def _engine(url: str) -> Engine:
+    with _engines_lock:
+        found = _engines.get(url)
+    if found is not None:
+        return found
+    engine = _read_only_engine(url)
+    with _engines_lock:
+        return _engines.setdefault(url, engine)
+
+
+def _read_only_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError:
+        raise InvalidParams(reason="source_url: not a database URL (e.g. sqlite:///legacy.db)") from None
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            return _sqlite_engine(parsed.database)
+        if backend == "postgresql" and parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")  # the driver batchyard ships with
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, sa_exc.NoSuchModuleError) as exc:
+        raise InvalidParams(reason=f"source_url: no driver for {parsed.drivername} is installed ({exc})") from None
+    statement = _READ_ONLY_SESSION.get(backend)
+    if statement is not None:
+        event.listen(engine, "connect", lambda dbapi, _record: _read_only_session(dbapi, statement))
+    return engine
+
+
+def _sqlite_engine(path: str | None) -> Engine:
+    """SQLite opened read-only by URI (``mode=ro``): the file is never written, not even its journal."""
+    if not path or path == ":memory:":
+        raise InvalidParams(reason="source_url: name the SQLite file to read (sqlite:///path/to/legacy.db)")
+    return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+
+_READ_ONLY_SESSION = {
+    "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+    "mysql": "SET SESSION TRANSACTION READ ONLY",
+    "mariadb": "SET SESSION TRANSACTION READ ONLY",
+}
+
+
+def _read_only_session(dbapi: Any, statement: str) -> None:
+    """Every transaction of the session read-only: the server refuses a write, whatever the query says."""
+    cursor = dbapi.cursor()
+    cursor.execute(statement)
+    cursor.close()
+    dbapi.commit()
+
+
+# -- bounds as JSON -----------------------------------------------------------------------------------------------
+
+
+def bound_json(value: Any) -> Any:
+    """A key bound as JSON keeps it: a number or text as it is, other types tagged so they come back typed."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return {"float": repr(value)}
+    if isinstance(value, Decimal):
+        return {"decimal": str(value)}
+    if isinstance(value, datetime.datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, datetime.date):
+        return {"date": value.isoformat()}
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    raise InvalidParams(reason=f"key: values of type {type(value).__name__} cannot partition a migration")
+
+
+_FROM_JSON: dict[str, Callable[[str], Any]] = {
+    "float": float,
+    "decimal": Decimal,
+    "datetime": datetime.datetime.fromisoformat,
+    "date": datetime.date.fromisoformat,
+    "bytes": bytes.fromhex,
+}
+
+
+def bound_value(stored: Any) -> Any:
+    if isinstance(stored, dict):
+        [(kind, value)] = stored.items()
+        return _FROM_JSON[kind](value)
+    return stored
+
+
+# -- the state database -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RangeRecord:
+    """What a range's commit records of it."""
+
+    job_id: int
+    range: int
+    lo: Any
+    hi: Any
+    read: int
+    written: int
+    rejected: int
+    skipped: int
+    source_count: int | None
+    source_sum: str | None
+    target_count: int | None
+    target_sum: str | None
+    verified: bool | None
+    mismatches: int
+    mismatched_keys: list[Any]
+    started_at: datetime.datetime
+    finished_at: datetime.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    key: str
+    row: Mapping[str, Any]
+    reason: str
+
+
+def record_range(conn: Connection, record: RangeRecord, rejects: Sequence[Reject]) -> None:
+    """The range's row and its rejects, replacing what an earlier run of the same range recorded (a range run
+    again after retry-failed counts once)."""
+    c, r = migration_ranges.c, migration_rejects.c
+    conn.execute(delete(migration_ranges).where(c.job_id == record.job_id, c.range == record.range))
+    conn.execute(delete(migration_rejects).where(r.job_id == record.job_id, r.range == record.range))
+    values = {f: getattr(record, f) for f in RangeRecord.__dataclass_fields__}
+    values["lo"] = orjson.dumps(bound_json(record.lo)).decode()
+    values["hi"] = orjson.dumps(bound_json(record.hi)).decode()
+    values["mismatched_keys"] = orjson.dumps(record.mismatched_keys, default=str).decode()
+    conn.execute(insert(migration_ranges).values(values))
+    if rejects:
+        rows = [
+            {
+                "job_id": record.job_id,
+                "range": record.range,
+                "position": position,
+                "key": reject.key,
+                "row": orjson.dumps(reject.row, default=str).decode(),
+                "reason": reject.reason,
+            }
+            for position, reject in enumerate(rejects)
+        ]
+        conn.execute(insert(migration_rejects), rows)
+
+
+def job_totals(conn: Connection, job_id: int) -> tuple[int, int]:
+    """Rows read and rejected by the job's ranges committed so far."""
+    c = migration_ranges.c
+    read, rejected = conn.execute(
+        select(func.coalesce(func.sum(c.read), 0), func.coalesce(func.sum(c.rejected), 0)).where(c.job_id == job_id)
+    ).one()
+    return int(read), int(rejected)
+
+
+def ranges_done(conn: Connection, job_id: int) -> int:
+    c = migration_ranges.c
+    return int(conn.execute(select(func.count()).where(c.job_id == job_id)).scalar_one())
+
+
+def range_records(conn: Connection, job_id: int, only: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The job's range rows in range order, bounds and keys decoded."""
+    c = migration_ranges.c
+    query = select(migration_ranges).where(c.job_id == job_id).order_by(c.range)
+    if only is not None:
+        query = query.where(c.range.in_(list(only)))
+    found = []
+    for row in conn.execute(query).mappings():
+        record = dict(row)
+        record["lo"] = bound_value(orjson.loads(record["lo"]))
+        record["hi"] = bound_value(orjson.loads(record["hi"]))
+        record["mismatched_keys"] = orjson.loads(record["mismatched_keys"] or "[]")
+        found.append(record)
+    return found
+
+
+def job_rejects(conn: Connection, job_id: int, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The job's rejected rows in range and source order."""
+    r = migration_rejects.c
+    query = select(r.range, r.key, r.reason, r.row).where(r.job_id == job_id).order_by(r.range, r.position)
+    for row in conn.execute(query.limit(limit) if limit else query).mappings():
+        yield {**row, "row": orjson.loads(row["row"])}
+
+
+def target_rows(conn: Connection, resource: Resource, keys: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The resource's rows (every field, in field order) whose key is one of ``keys``, typed by the model's
+    columns — the target side of a range's checksum, read in the commit that wrote it."""
+    table = resource_table(conn, resource, create=False)
+    columns = [table.c[f.name] for f in resource.fields]
+    key = [table.c[name] for name in resource.key]
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(keys), _LOOKUP_BATCH):
+        part = keys[start : start + _LOOKUP_BATCH]
+        where = key[0].in_([k[0] for k in part]) if len(key) == 1 else tuple_(*key).in_(list(part))
+        found.extend(tuple(row) for row in conn.execute(select(*columns).where(where)))
+    return found
