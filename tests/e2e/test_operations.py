@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.acceptance.helpers import wait_for
 from tests.e2e.conftest import screenshot, serious_violations, settled, sign_in
 from tests.e2e.server import DemoServer
 
@@ -92,3 +93,67 @@ def test_a_range_over_ninety_days_is_refused_before_it_is_sent(watched: Page, de
     _pick_range(watched, "2025-01-01", "2025-04-01")
     expect(watched.locator("[data-test=range-error]")).to_contain_text("90")
     expect(watched.locator("[data-test=sync-start]")).to_be_disabled()
+
+
+def test_create_a_schedule_with_its_next_five_fire_times_then_pause_it(
+    watched: Page, demo: DemoServer, time_zone: str
+) -> None:
+    name = f"月结账单 {time_zone}"
+    sign_in(watched, demo, path="/schedules/new")
+    watched.locator("[data-test=field-name] input").fill(name)
+    watched.locator("[data-test=field-type] .n-base-selection").click()
+    watched.locator(".n-base-select-option").filter(has_text="Monthly bills").click()
+    cron = watched.locator("[data-test=cron-input] input")
+    cron.fill("0 2 1 * *")
+    expect(watched.locator("[data-test=cron-preview] [data-test=fire-time]")).to_have_count(5, timeout=10_000)
+    settled(watched)
+    assert serious_violations(watched) == []
+    screenshot(watched, "schedule-editor")
+    watched.locator("[data-test=save]").click()
+    expect(watched.locator("[data-test=schedule-title]")).to_contain_text(name, timeout=10_000)
+    schedule_id = int(watched.url.rstrip("/").split("/")[-1])
+    saved = demo.http("alice").get(f"/schedules/{schedule_id}").json()
+    assert (saved["cron"], saved["type"], saved["timezone"]) == ("0 2 1 * *", "monthly_bills", "Asia/Shanghai")
+    assert all(t.endswith("18:00:00Z") or t.endswith("18:00:00+00:00") for t in saved["next"])  # 02:00 in Shanghai
+
+    watched.locator("[data-test=pause]").click()
+    watched.locator("[data-test=pause-reason] input, [data-test=pause-reason] textarea").first.fill("月底封账")
+    watched.locator("[data-test=pause-confirm]").click()
+    expect(watched.locator("[data-test=paused-reason]")).to_contain_text("月底封账", timeout=10_000)
+    assert demo.http("alice").get(f"/schedules/{schedule_id}").json()["paused"] is True
+
+
+def test_a_cron_the_server_refuses_is_explained_in_the_editor(watched: Page, demo: DemoServer) -> None:
+    sign_in(watched, demo, path="/schedules/new")
+    watched.locator("[data-test=cron-input] input").fill("61 * * * *")
+    expect(watched.locator("[data-test=cron-error]")).to_contain_text("61", timeout=10_000)
+
+
+@pytest.mark.slow  # waits for the server's own scheduler to reach the next minute
+def test_a_schedule_started_by_the_server_shows_its_slot_and_job(
+    watched: Page, demo: DemoServer, time_zone: str
+) -> None:
+    http = demo.http("alice")
+    symbol = _symbol_for(time_zone, 3)
+    body = {
+        "name": f"sync {symbol}",
+        "type": "quotes_sync",
+        "cron": "* * * * *",
+        "timezone": "UTC",
+        "overlap": "skip",
+        "params": {"start": "2025-06-02", "end": "2025-06-03", "symbol": symbol},
+    }
+    created = http.post("/schedules", json=body)
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["id"]
+
+    def started() -> list[dict[str, object]] | None:
+        slots = http.get(f"/schedules/{schedule_id}/slots").json()["slots"]
+        return [s for s in slots if s["outcome"] == "started"] or None
+
+    first = wait_for(started, timeout=90, what="the scheduler to start a run", interval=1.0)
+    http.post(f"/schedules/{schedule_id}/pause", json={"reason": "test over"})
+    sign_in(watched, demo, path=f"/schedules/{schedule_id}")
+    job_link = watched.locator("[data-test=slot-job]").first
+    expect(job_link).to_have_attribute("href", f"/jobs/{first[0]['job_id']}", timeout=10_000)
+    screenshot(watched, "schedule-slots")

@@ -3,9 +3,12 @@
 // time is recorded in `missingKeys` (the browser tests read it from `window.__batchyardMissingKeys`).
 import { createI18n } from "vue-i18n";
 import account from "./messages/account";
+import bulk from "./messages/bulk";
 import common from "./messages/common";
 import job from "./messages/job";
 import jobs from "./messages/jobs";
+import migrate from "./messages/migrate";
+import schedules from "./messages/schedules";
 import shell from "./messages/shell";
 import submit from "./messages/submit";
 import sync from "./messages/sync";
@@ -18,7 +21,7 @@ export interface Area {
   "zh-CN": Messages;
 }
 
-export const AREAS: Record<string, Area> = { account, common, job, jobs, shell, submit, sync };
+export const AREAS: Record<string, Area> = { account, bulk, common, job, jobs, migrate, schedules, shell, submit, sync };
 
 export function messagesFor(locale: "en" | "zh-CN"): Messages {
   return Object.fromEntries(Object.entries(AREAS).map(([name, area]) => [name, area[locale]])) as Messages;
