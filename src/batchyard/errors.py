@@ -16,6 +16,9 @@ class BatchyardError(Exception):
     # Shown to people as the message alone, without the class name a failed item's reason otherwise starts with
     # (a row's reasons go to a spreadsheet user, who has no use for "RowRejected:").
     bare: ClassVar[bool] = False
+    # An item failing with it means the whole job has failed: the job stops (as with ``on_error="stop"``) and
+    # ends ``failed``, never retried (an atomic update that cannot publish).
+    fails_job: ClassVar[bool] = False
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.details = details
@@ -461,6 +464,7 @@ class UpdateNotPublished(BatchyardError):
 
     code = "update_not_published"
     bare = True
+    fails_job = True
 
 
 class TooManyRejects(BatchyardError):

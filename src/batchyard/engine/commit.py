@@ -140,7 +140,8 @@ def _write(session: CommitSession, job_type: JobType, outcome: ChunkOutcome, ctx
         return outcome
     reasons = {i: describe(exc) for i, exc in failures.items()}
     reasons_zh = {i: describe_zh(exc) for i, exc in failures.items()}
-    return _fail_items(outcome, reasons, policies=job_type.policies, job_type=job_type, zh=reasons_zh)
+    failed = _fail_items(outcome, reasons, policies=job_type.policies, job_type=job_type, zh=reasons_zh)
+    return _stopped_by(failed, failures)
 
 
 def _apply_said(outcome: ChunkOutcome, said: Mapping[int, Any], job_type: JobType) -> ChunkOutcome:
@@ -168,7 +169,19 @@ def _apply_said(outcome: ChunkOutcome, said: Mapping[int, Any], job_type: JobTyp
     changed = dataclasses.replace(outcome, outputs=outputs, states="".join(states), errors=tuple(errors))
     if not failed:
         return changed
-    return _fail_items(changed, failed, policies=job_type.policies, retry=False, job_type=job_type, zh=failed_zh)
+    refused = _fail_items(changed, failed, policies=job_type.policies, retry=False, job_type=job_type, zh=failed_zh)
+    return _stopped_by(refused, {i: v for i, v in said.items() if isinstance(v, BaseException)})
+
+
+def _stopped_by(outcome: ChunkOutcome, errors: Mapping[int, BaseException]) -> ChunkOutcome:
+    """An item failed with an error that fails its job (``BatchyardError.fails_job``): the job stops."""
+    if outcome.stop_reason is not None:
+        return outcome
+    for i, error in sorted(errors.items()):
+        if getattr(error, "fails_job", False) is True:
+            index = outcome.chunk.first_index + i
+            return dataclasses.replace(outcome, stop_reason=f"item {index} failed: {describe(error)}")
+    return outcome
 
 
 def _fail_items(

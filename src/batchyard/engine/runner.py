@@ -192,7 +192,8 @@ def _record_failure(job_type: JobType, index: int, ctx: Context, exc: Exception,
     i = index - progress.first_index
     progress.attempts[i] = ctx.attempt
     progress.outputs[i] = None
-    if policies.on_error == OnError.RETRY and ctx.attempt < policies.max_attempts:
+    fails_job = getattr(exc, "fails_job", False) is True
+    if policies.on_error == OnError.RETRY and ctx.attempt < policies.max_attempts and not fails_job:
         due = time.time() + backoff_seconds(ctx.attempt, base=policies.retry_backoff)
         progress.retry_at = max(progress.retry_at or 0.0, due)
         return
@@ -200,7 +201,7 @@ def _record_failure(job_type: JobType, index: int, ctx: Context, exc: Exception,
     progress.states[i] = FAILED
     kept, ref = stored_form(job_type, ctx.item)
     progress.errors.append(ItemError(index, message, ctx.attempt, describe_zh(exc), kept, ref))
-    if policies.on_error == OnError.STOP:
+    if policies.on_error == OnError.STOP or fails_job:
         progress.stop_reason = f"item {index} failed: {message}"
 
 

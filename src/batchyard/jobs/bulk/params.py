@@ -80,7 +80,7 @@ class RollbackParams(BaseModel):
         json_schema_extra=zh("回滚批量更新", "把批量更新改过的行恢复为原值。"),
     )
 
-    job_id: int = Field(ge=1, title="Bulk update", json_schema_extra=zh("批量更新任务"))
+    job_id: int = Field(ge=1, le=2**63 - 1, title="Bulk update", json_schema_extra=zh("批量更新任务"))
     force: bool = Field(
         False,
         title="Force",

@@ -57,7 +57,7 @@ class BulkRollback:
             earlier = rollback_of(conn, params.job_id)
             done = job_of(conn, earlier) if earlier is not None else None
             changed = changed_rows(conn, params.job_id)
-        if done is not None and done.status.is_finished:
+        if done is not None and done.status in ("succeeded", "partially_succeeded"):  # one cancelled gives way
             _refuse(params.job_id, f"job {done.id} rolled it back already", f"任务 {done.id} 已回滚过它")
         if not changed:
             _refuse(params.job_id, "it changed no rows", "它没有修改任何行")

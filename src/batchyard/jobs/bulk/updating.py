@@ -174,6 +174,8 @@ def publish(conn: Any, plan: Plan, job_id: int) -> dict[str, int]:
     for start in range(0, len(keys), PUBLISH_PAGE):
         page = list(enumerate(keys[start : start + PUBLISH_PAGE]))
         said = apply_keys(conn, plan, job_id, page, stage=False)
+        if failed := sum(1 for verdict in said.values() if isinstance(verdict, BaseException)):
+            raise UpdateNotPublished(failed=failed)  # all rows or none: this transaction is rolled back whole
         published += sum(1 for verdict in said.values() if verdict == UPDATED)
     return {"published": published, "dropped": len(keys) - published}
 

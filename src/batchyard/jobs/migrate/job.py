@@ -327,7 +327,7 @@ class Migrate:
         if found is not None:
             return found
         spec = SourceSpec(params.source_url, params.source, params.key)
-        check_source(spec)
+        check_source(spec, state_url=self._databases.state_url())
         columns = tuple(source_columns(spec))
         plan = Plan(spec, columns, compile_mapping(params, self._resource(params.resource), columns))
         with self._lock:

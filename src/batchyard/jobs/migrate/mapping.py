@@ -5,6 +5,7 @@ values or the reasons it is rejected."""
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -64,13 +65,25 @@ def _to_int(value: Any) -> int:
     if isinstance(value, float | Decimal) and value == int(value):
         return int(value)
     if isinstance(value, str):
-        return int(value.strip().replace(",", ""))
+        return int(_without_grouping(value.strip()))
     raise ValueError("not a whole number")
+
+
+_GROUPED = re.compile(r"[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+
+
+def _without_grouping(text: str) -> str:
+    """Commas only as thousands separators (``1,234,567.5``); "1,5" is a decimal comma, not fifteen: refused."""
+    if "," not in text:
+        return text
+    if not _GROUPED.fullmatch(text):
+        raise ValueError("a comma that does not separate thousands")
+    return text.replace(",", "")
 
 
 def _to_decimal(value: Any) -> Decimal:
     try:
-        found = Decimal(str(value).strip().replace(",", ""))
+        found = Decimal(_without_grouping(str(value).strip()))
     except InvalidOperation:
         raise ValueError("not a number") from None
     if not found.is_finite():

@@ -29,7 +29,7 @@ class Recopy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    job: int = Field(ge=1)
+    job: int = Field(ge=1, le=2**63 - 1)
     ranges: list[int] = Field(min_length=1, max_length=1_000)
 
 

@@ -15,7 +15,7 @@ from batchyard.core.model import Job
 from batchyard.core.resources import Resource
 from batchyard.store.sql.resource_reads import Condition, Order, ResourceDatabases, page_bounds, read_page
 from batchyard.store.sql.rows import load_job
-from batchyard.store.sql.tables import bulk_images, bulk_rollbacks
+from batchyard.store.sql.tables import bulk_images, bulk_rollbacks, jobs
 
 KeyValues = tuple[Any, ...]
 Image = tuple[str, str, str]  # the row's key as text, its old values and its new values (JSON objects)
@@ -151,7 +151,11 @@ def changed_rows(conn: Connection, job_id: int) -> int:
 
 
 def record_rollback(conn: Connection, job_id: int, of: int) -> None:
-    """Note that ``job_id`` rolls back ``of`` (once: every chunk of the rollback says so, in its commit)."""
+    """Note that ``job_id`` rolls back ``of`` (once: every chunk of the rollback says so, in its commit). An
+    earlier rollback that was cancelled or failed gives way: this one finishes the undo."""
+    c = bulk_rollbacks.c
+    given_up = select(jobs.c.id).where(jobs.c.status.in_(["cancelled", "failed"]))
+    conn.execute(delete(bulk_rollbacks).where(c.rollback_of == of, c.job_id != job_id, c.job_id.in_(given_up)))
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(bulk_rollbacks).values(job_id=job_id, rollback_of=of).on_conflict_do_nothing()
     conn.execute(statement)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime
 import re
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from math import ceil
+from pathlib import Path
 from threading import Lock
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, tuple_
@@ -59,14 +62,47 @@ class SourceSpec:
 # -- the source ---------------------------------------------------------------------------------------------------
 
 
-def check_source(spec: SourceSpec) -> None:
-    """Refuse what a migration must not read from: a source that is neither a table name nor one read-only
-    SELECT (a data-changing CTE, ``SELECT … INTO``, a second statement), or a URL SQLAlchemy cannot open."""
+def check_source(spec: SourceSpec, *, state_url: str | None = None) -> None:
+    """Refuse what a migration must not read from: batchyard's own state database (``state_url``: it holds
+    password hashes and tokens), a source that is neither a table name nor one read-only SELECT (a
+    data-changing CTE, ``SELECT … INTO``, a second statement), or a URL SQLAlchemy cannot open."""
     if spec.is_query:
         check_read_only_query(spec.source)
     elif not _IDENTIFIER.match(spec.source.strip()):
         raise InvalidParams(reason=f"source: {spec.source!r} is neither a table name nor a SELECT")
+    if state_url is not None and _same_database(spec.url, state_url):
+        _check_own_database_source(spec)
     _engine(spec.url)
+
+
+def _check_own_database_source(spec: SourceSpec) -> None:
+    """A source in batchyard's own database (an app's tables beside batchyard's) is a table, never one of
+    batchyard's own (``by_…``: password hashes, tokens, other users' jobs), and never a query, which could
+    read any of them."""
+    if spec.is_query:
+        raise InvalidParams(reason="source: in batchyard's own database a source is a table, not a query")
+    if spec.source.strip().strip('"').split(".")[-1].strip('"').lower().startswith("by_"):
+        raise InvalidParams(reason=f"source: {spec.source!r} is one of batchyard's own tables")
+
+
+def _same_database(url: str, state_url: str) -> bool:
+    try:
+        source, state = make_url(url), make_url(state_url)
+    except sa_exc.ArgumentError:
+        return False
+    if source.get_backend_name() != state.get_backend_name():
+        return False
+    if source.get_backend_name() == "sqlite":
+        return _resolved(source.database) == _resolved(state.database)
+    where = (source.host or "localhost", source.port or 5432, source.database)
+    return where == (state.host or "localhost", state.port or 5432, state.database)
+
+
+def _resolved(path: str | None) -> str:
+    try:
+        return str(Path(path or "").resolve())
+    except OSError:
+        return path or ""
 
 
 def check_read_only_query(query: str) -> None:
@@ -211,7 +247,12 @@ def _sqlite_engine(path: str | None) -> Engine:
     """SQLite opened read-only by URI (``mode=ro``): the file is never written, not even its journal."""
     if not path or path == ":memory:":
         raise InvalidParams(reason="source_url: name the SQLite file to read (sqlite:///path/to/legacy.db)")
-    return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    uri = f"file:{quote(path, safe='/')}?mode=ro"  # quoted: a "?" in the path cannot add a mode of its own
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    return create_engine("sqlite://", creator=connect)
 
 
 _READ_ONLY_SESSION = {

@@ -81,6 +81,10 @@ class ResourceDatabases:
         with translated(), self._engine(resource.database_url).connect() as conn:
             yield conn
 
+    def state_url(self) -> str:
+        """The state database's URL: no migration may read it (it holds password hashes and tokens)."""
+        return self._state().url
+
     def state_dialect(self) -> Dialect:
         """The state database's dialect: an import converts its rows for it while it reads them."""
         return self._state().writer.dialect
