@@ -4,6 +4,10 @@ is named with a link to it."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from decimal import Decimal
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -123,6 +127,7 @@ def test_create_a_schedule_with_its_next_five_fire_times_then_pause_it(
     assert demo.http("alice").get(f"/schedules/{schedule_id}").json()["paused"] is True
 
 
+@pytest.mark.refusals(422)
 def test_a_cron_the_server_refuses_is_explained_in_the_editor(watched: Page, demo: DemoServer) -> None:
     sign_in(watched, demo, path="/schedules/new")
     watched.locator("[data-test=cron-input] input").fill("61 * * * *")
@@ -157,3 +162,70 @@ def test_a_schedule_started_by_the_server_shows_its_slot_and_job(
     job_link = watched.locator("[data-test=slot-job]").first
     expect(job_link).to_have_attribute("href", f"/jobs/{first[0]['job_id']}", timeout=10_000)
     screenshot(watched, "schedule-slots")
+
+
+def _choose(page: Page, select: str, option: str) -> None:
+    page.locator(f"{select} .n-base-selection").first.click()
+    page.locator(".n-base-select-option").filter(has_text=re.compile(option)).first.click()
+
+
+def _total_price(demo: DemoServer) -> str:
+    with sqlite3.connect(f"file:{demo.data_dir / 'batchyard.db'}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT sku, price FROM products ORDER BY sku").fetchall()
+    return str(sum(Decimal(str(price)) for _, price in rows))
+
+
+def test_raise_every_price_preview_apply_atomically_and_roll_back(watched: Page, demo: DemoServer) -> None:
+    """Seed 003's +5% on every price: previewed (nothing changes), applied atomically, rolled back to the cent."""
+    before = _total_price(demo)
+    sign_in(watched, demo, path="/bulk")
+    _choose(watched, "[data-test=bulk-resource]", "^products$")
+    if watched.locator("[data-test=bulk-set-row]").count() == 0:
+        watched.locator("[data-test=bulk-set-add]").click()
+    _choose(watched, "[data-test=bulk-set-row] [data-test=bulk-set-field]", "价格|price")
+    watched.locator("[data-test=bulk-set-expr] input").first.fill("round(price * 1.05, 2)")
+    watched.locator("[data-test=bulk-apply-atomic]").click()
+    watched.locator("[data-test=bulk-preview]").click()
+    expect(watched.locator("[data-test=bulk-preview-counts]")).to_be_visible(timeout=20_000)
+    expect(watched.locator("[data-test=bulk-preview-diffs]")).to_be_visible()
+    assert _total_price(demo) == before  # a preview changes nothing
+    settled(watched)
+    assert serious_violations(watched) == []
+    screenshot(watched, "bulk-preview")
+    watched.locator("[data-test=bulk-apply]").click()
+    watched.locator("[data-test=bulk-confirm]").click()
+    expect(watched.locator("[data-test=bulk-live-summary]")).to_be_visible(timeout=60_000)
+    after = _total_price(demo)
+    assert Decimal(after) > Decimal(before)
+    screenshot(watched, "bulk-applied")
+    watched.locator("[data-test=bulk-rollback]").click()
+    watched.locator("[data-test=rollback-confirm]").click()
+    watched.wait_for_url(re.compile(r"/jobs/\d+"), timeout=20_000)
+    expect(watched.locator("[data-test=job-status]")).to_have_attribute("data-status", "succeeded", timeout=60_000)
+    expect(watched.locator("[data-test=rollback-conflicts-none], [data-test=rollback-conflicts]").first).to_be_visible()
+    assert _total_price(demo) == before
+
+
+def test_a_migration_report_per_table_and_a_range_copied_again(watched: Page, demo: DemoServer) -> None:
+    """Seed 003's legacy users, migrated from the demo's bundled SQLite file: the report on the job's page, then
+    one range copied again from its button."""
+    from batchyard.demo.legacy import migration_params
+
+    http = demo.http("alice")
+    submitted = http.post("/jobs", json={"type": "migrate", "params": migration_params(demo.data_dir / "legacy.db")})
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]
+    sign_in(watched, demo, path=f"/jobs/{job_id}")
+    expect(watched.locator("[data-test=job-status]")).to_have_attribute("data-status", "succeeded", timeout=120_000)
+    report = watched.locator("[data-test=migration-report]")
+    expect(report.locator("[data-test=report-verify]").first).to_contain_text(re.compile("通过|passed"), timeout=20_000)
+    expect(report.locator("[data-test=report-ranges]")).to_be_visible()
+    settled(watched)
+    assert serious_violations(watched) == []
+    screenshot(watched, "migration-report")
+    table = http.get(f"/jobs/{job_id}/report").json()["tables"][0]
+    assert (table["written"], table["rejected"]) == (19_988, 12)
+    watched.locator("[data-test=range-recopy-0]").click()
+    watched.locator("[data-test=recopy-confirm]").click()
+    watched.wait_for_url(lambda url: url.rstrip("/").endswith(f"/jobs/{job_id}") is False, timeout=20_000)
+    expect(watched.locator("[data-test=job-status]")).to_have_attribute("data-status", "succeeded", timeout=60_000)
