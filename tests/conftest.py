@@ -146,6 +146,26 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[_SERVER] = _resolve_postgres(session.config)
 
 
+# The whole-service tests that start real processes over several seconds each: in CI (make slow), not in the
+# developers' make test, which keeps under 15 minutes on a 2-core machine.
+_PROCESS_HEAVY = ("test_review_ops_findings.py", "test_bulk_update_workers.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``make test`` runs the storage and engine (contract) tests on both databases and the integration tests —
+    the API, imports, operations over a whole service — on SQLite; their PostgreSQL runs are marked slow and go
+    with ``make slow``, which CI runs after ``make test``."""
+    for item in items:
+        path = item.path.as_posix()
+        if "/tests/integration/" not in path:
+            continue
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgres or item.path.name in _PROCESS_HEAVY:
+            item.add_marker(pytest.mark.slow)
+
+
 def _needs_postgres(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and callspec.params.get("database_url") == "postgresql":

@@ -76,6 +76,18 @@ ROUTES: dict[str, Access] = {
     "list_users": Access(admin=True),
     "create_user": Access(acts=True, admin=True, ok=201),
     "change_user": Access(acts=True, admin=True),
+    "rollback_job": Access(job=True, acts=True, ok=409),  # a greet job is no bulk update
+    "migration_report": Access(job=True, ok=404),  # a greet job has no report
+    "recopy_range": Access(job=True, acts=True, ok=404),  # nor ranges
+    "list_schedules": Access(),
+    "create_schedule": Access(acts=True, ok=201),
+    "preview_schedule": Access(),
+    "get_schedule": Access(ok=404),  # a schedule id nobody has
+    "update_schedule": Access(acts=True, ok=404),
+    "delete_schedule": Access(acts=True, ok=404),
+    "pause_schedule": Access(acts=True, ok=404),
+    "resume_schedule": Access(acts=True, ok=404),
+    "list_schedule_slots": Access(ok=404),
 }
 
 BODIES: dict[str, Callable[[Service], object]] = {
@@ -88,6 +100,9 @@ BODIES: dict[str, Callable[[Service], object]] = {
     "bulk_action": lambda s: {"action": "pause", "filter": {"group": "active"}},
     "create_user": lambda s: {"name": f"new{len(s.tokens)}{datetime.now(UTC).timestamp():.0f}"},
     "change_user": lambda s: {"quota": 5},
+    "create_schedule": lambda s: {"name": f"m{datetime.now(UTC).timestamp()}", "type": "nightly", "cron": "0 2 * * *"},
+    "preview_schedule": lambda s: {"cron": "0 2 * * *", "timezone": "UTC"},
+    "update_schedule": lambda s: {"cron": "0 3 * * *"},
 }
 
 
@@ -178,6 +193,8 @@ def _url(svc: Service, path: str, caller: str) -> str:
     path = path.replace("{user_id}", str(svc.user_ids["other"]))
     path = path.replace("{notification_id}", "999999999")
     path = path.replace("{webhook_id}", "999999999")
+    path = path.replace("{schedule_id}", "999999999")
+    path = path.replace("{range_index}", "0")
     path = path.replace("{artifact_id}", "999999999")
     path = path.replace("{index}", "0")
     path = path.replace("{type_name}", "greet")

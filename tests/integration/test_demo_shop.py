@@ -31,3 +31,23 @@ def test_the_shop_is_seeded_once_and_its_samples_import(database_url: str, tmp_p
         assert count == shop.PRODUCTS + 150 - 1  # of the two bad rows, one was new
     finally:
         yard.close()
+
+
+def test_the_large_sample_holds_a_hundred_thousand_new_products_and_imports(tmp_path: Path) -> None:
+    """Seed 003's 100k-SKU import: every row new (none of the shop's keys), all valid, imported whole."""
+    path = shop.write_large_sample(tmp_path / "samples", rows=3_000)  # the shape of the 100k file, smaller
+    assert shop.write_large_sample(tmp_path / "samples", rows=3_000) == path  # written once
+    yard = Yard(f"sqlite:///{tmp_path / 'by.db'}", data_dir=tmp_path, lease_seconds=2.0)
+    shop.declare(yard)
+    try:
+        shop.seed(yard)
+        job = yard.submit("import", params={"resource": "products"}, upload_ids=[yard.upload(path).id])
+        done = yard.run_until_done(job.id, timeout=120)
+        assert (done.status, done.succeeded, done.failed) == ("succeeded", 3_000, 0)
+    finally:
+        yard.close()
+    text = (tmp_path / "samples" / "products-100k.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert text[0] == "商品编码,名称,价格,库存,上架日期"
+    assert len(text) == 3_001
+    assert len({line.split(",")[0] for line in text[1:]}) == 3_000
+    assert shop.LARGE_SAMPLE_ROWS == 100_000

@@ -22,6 +22,7 @@ def prepare_shop(yard: Yard) -> Path:
 
     samples = Path(yard.settings.data_dir) / "samples"
     shop.write_samples(samples)
+    shop.write_large_sample(samples)
     if seeded := shop.seed(yard):
         _say(f"demo shop: {seeded:,} generated rows in products, customers and orders")
     if members := billing.seed_members(yard):
@@ -60,6 +61,7 @@ def create_demo_users(store: Store, url: str, samples: Path | None = None) -> No
         if samples is not None:
             lines += (
                 f"  batchyard import {samples / 'products-gbk.csv'} --resource products --mode upsert",
+                f"  batchyard import {samples / 'products-100k.csv'} --resource products",
                 "  batchyard export orders --format xlsx -o orders.xlsx --language zh-CN",
             )
         for line in lines:

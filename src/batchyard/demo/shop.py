@@ -137,6 +137,25 @@ def write_samples(directory: Path) -> list[Path]:
     return made
 
 
+LARGE_SAMPLE_ROWS = 100_000
+
+
+def write_large_sample(directory: Path, rows: int = LARGE_SAMPLE_ROWS) -> Path:
+    """Seed 003's "import 100k SKUs": a UTF-8 CSV (with a BOM, as Excel saves it) of ``rows`` new products,
+    written once, beside the small samples."""
+    path = directory / "products-100k.csv"
+    if path.exists():
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["商品编码", "名称", "价格", "库存", "上架日期"])
+        writer.writerows(products(rows, start=100_000))
+    partial.replace(path)  # whole or not at all
+    return path
+
+
 def _csv(rows: list[list[Any]]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(rows)

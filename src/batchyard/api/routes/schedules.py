@@ -214,7 +214,10 @@ def update_schedule(schedule_id: ScheduleId, body: ScheduleEdit, user: ActingUse
 
 
 @router.delete(
-    "/schedules/{schedule_id}", operation_id="delete_schedule", status_code=204, responses=responses(401, 403, 404)
+    "/schedules/{schedule_id}",
+    operation_id="delete_schedule",
+    status_code=204,
+    responses=responses(401, 403, 404, 422),
 )
 def delete_schedule(schedule_id: ScheduleId, user: ActingUser, service: Schedules) -> Response:
     """The schedule and its slots' record; the jobs it started stay."""
@@ -227,7 +230,7 @@ def delete_schedule(schedule_id: ScheduleId, user: ActingUser, service: Schedule
     "/schedules/{schedule_id}/pause",
     operation_id="pause_schedule",
     response_model=ScheduleOut,
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 422),
 )
 def pause_schedule(
     schedule_id: ScheduleId, user: ActingUser, service: Schedules, body: PauseIn | None = None
@@ -240,7 +243,7 @@ def pause_schedule(
     "/schedules/{schedule_id}/resume",
     operation_id="resume_schedule",
     response_model=ScheduleOut,
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 422),
 )
 def resume_schedule(schedule_id: ScheduleId, user: ActingUser, service: Schedules) -> ScheduleOut:
     """Slots that came due while paused are decided by the schedule's missed-run policy."""
