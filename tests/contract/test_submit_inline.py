@@ -79,3 +79,27 @@ def test_a_list_past_the_inline_size_is_stored_batch_by_batch(yard: Yard) -> Non
     assert kinds[0] == "created"
     assert kinds.count("planned") == 1
     assert _count(yard, "by_chunks") == INLINE_ITEMS // 1000 + 1
+
+
+def test_a_repeat_whose_first_commits_between_the_prechecks_reads_is_not_refused(
+    yard: Yard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parallel repeats of one submission: the first may commit between a repeat's lookup of its idempotency
+    key and its check of the limits, and then counts against them — the repeat must still get the first job,
+    not 429. The window is made certain here by answering the first lookup as it was a moment earlier."""
+    from batchyard.core.users import Role
+    from batchyard.service.auth import AuthService
+    from batchyard.store.sql import planning
+
+    AuthService(yard.store).create_user("olga", role=Role.OPERATOR, quota=0)  # limits are a user's
+    yard.job("single_active", max_active_jobs=1)(lambda item, ctx: item)
+    first = yard.submit("single_active", items=[1], idempotency_key="once", owner="olga")
+    real = planning._idempotent_in
+    calls = iter([None])
+
+    def earlier_then_now(conn: Any, new: Any) -> Any:
+        return next(calls, real(conn, new)) if new.idempotency_key == "once" else real(conn, new)
+
+    monkeypatch.setattr(planning, "_idempotent_in", earlier_then_now)
+    again = yard.submit("single_active", items=[1], idempotency_key="once", owner="olga")
+    assert again.id == first.id

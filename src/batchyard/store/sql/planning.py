@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from batchyard.core.model import Counters, Job, NewJob, PlannedChunk
 from batchyard.core.status import ChunkStatus, ItemState, JobStatus
-from batchyard.errors import Conflict, LeaseLost
+from batchyard.errors import BatchyardError, Conflict, LeaseLost
 from batchyard.store.sql import codec, files, quota
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import add_counters, count_planned, emit, epoch, fitted_key, load_job, shard_of, utcnow
@@ -69,16 +69,28 @@ def precheck(db: Database, new: NewJob) -> Job | None:
     with db.read() as conn:
         if (repeated := _idempotent_in(conn, new)) is not None:
             return repeated
-        if new.exclusive_key is not None:
-            holder = conn.execute(
-                select(exclusive_locks.c.job_id).where(exclusive_locks.c.key == new.exclusive_key)
-            ).scalar_one_or_none()
-            if holder is not None:
-                raise Conflict(job_id=holder, key=new.exclusive_key)
-        quota.check_limits(conn, new)
-        if new.prepaid_items:
-            quota.check_balance(conn, owner=new.owner, amount=new.unit_cost * new.prepaid_items)
+        try:
+            _refusals(conn, new)
+        except BatchyardError:
+            # the first of parallel repeats may commit between the two reads, and its job then counts against
+            # the limits: a repeat is never refused for the job it repeats
+            if (repeated := _idempotent_in(conn, new)) is not None:
+                return repeated
+            raise
     return None
+
+
+def _refusals(conn: Connection, new: NewJob) -> None:
+    """Raise the refusal the submission would meet: an exclusive key held, a limit reached, too little quota."""
+    if new.exclusive_key is not None:
+        holder = conn.execute(
+            select(exclusive_locks.c.job_id).where(exclusive_locks.c.key == new.exclusive_key)
+        ).scalar_one_or_none()
+        if holder is not None:
+            raise Conflict(job_id=holder, key=new.exclusive_key)
+    quota.check_limits(conn, new)
+    if new.prepaid_items:
+        quota.check_balance(conn, owner=new.owner, amount=new.unit_cost * new.prepaid_items)
 
 
 def _find_idempotent(db: Database, new: NewJob) -> Job | None:
