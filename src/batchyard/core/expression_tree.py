@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import operator
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import (
@@ -38,15 +39,17 @@ class Failed(Refused):
     """Why a row could not be computed; becomes ExpressionFailed naming the field."""
 
 
-class Node:
+class Node(ABC):
+    """A compiled expression's node: every kind computes itself for a row and renders itself as text."""
+
     __slots__ = ()
     kind: str
 
-    def evaluate(self, row: Mapping[str, Any]) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def evaluate(self, row: Mapping[str, Any]) -> Any: ...
 
-    def describe(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def describe(self) -> str: ...
 
     def fields(self) -> frozenset[str]:
         return frozenset()

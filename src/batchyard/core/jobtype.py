@@ -41,16 +41,13 @@ class ItemSource(Protocol):
 
     def key(self, item: Any) -> str:
         """The item's key, for ``skip_done``."""
-        raise NotImplementedError
 
     def adapt(self, process: ProcessFn) -> ProcessFn:
         """Wrap ``process`` to hand it each item in its own form."""
-        raise NotImplementedError
 
     @property
     def chunk_size(self) -> int:
         """The chunk size the job type takes unless it says otherwise."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
