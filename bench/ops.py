@@ -162,7 +162,7 @@ def plain_copy(source: Path, url: str) -> float:
 def migration(rows: int, work: Path) -> None:
     from batchyard.demo.legacy import write_legacy_db
 
-    source = write_legacy_db(work / "legacy.db", rows)
+    source = write_legacy_db(work / "data" / "sources" / "legacy.db", rows)  # where a migration may read
     print(f"\nmigration: {rows:,} legacy users, SQLite → PostgreSQL", flush=True)
     with pg_schema() as url:
         ours, report = batchyard_migration(source, url, work / "data")

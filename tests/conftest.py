@@ -201,6 +201,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
 def yard(database_url: str, tmp_path: Path) -> Iterator[Yard]:
     """A yard on a fresh database (files in the test's directory), with a short lease so lost workers are
     noticed within a test."""
-    y = Yard(database_url, lease_seconds=2.0, data_dir=tmp_path)
+    y = Yard(database_url, lease_seconds=2.0, data_dir=tmp_path, migrate_sources=[f"sqlite:///{tmp_path}/*"])
     yield y
     y.close()

@@ -487,6 +487,13 @@ class RangeNotFound(BatchyardError):
     code = "range_not_found"
 
 
+class MigrateSourceNotAllowed(BatchyardError):
+    """This server does not allow migrations from {source}; an administrator lists the databases a migration may
+    read in {setting}."""
+
+    code = "migrate_source_not_allowed"
+
+
 class NoReport(BatchyardError):
     """Job {job_id} is a {type!r} job, which keeps no migration report."""
 
@@ -570,5 +577,6 @@ _ZH: dict[str, str] = {
     "too_many_rejects": "被拒绝的行有 {rejected} 行，超过上限 {limit}；迁移已停止（见 rejects.csv）",
     "verification_failed": "源与目标有 {rows} 行不一致，分布在 {ranges} 个区间；请重新复制这些区间",
     "range_not_found": "任务 {job_id} 没有已复制的区间 {range}。",
+    "migrate_source_not_allowed": "本服务器不允许从 {source} 迁移；可迁移的数据库由管理员在 {setting} 中列出。",
     "no_report": "任务 {job_id} 是 {type!r} 任务，没有迁移报告。",
 }

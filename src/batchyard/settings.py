@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from batchyard.core.smtp import parse_smtp_url
 from batchyard.errors import ConfigurationError
@@ -76,6 +82,12 @@ class Settings(BaseSettings):
     artifact_retention_days: float = Field(
         default=7.0, gt=0, description="How long a job's files (and the uploads it used) are kept"
     )
+    migrate_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The databases a migration may read, separated by commas: sqlite:////dir/file.db, "
+        "sqlite:////dir/* (any file under it), postgresql://host:port/db, mysql://host/db (db * : any), or * "
+        "(anything). Unset: SQLite files under data_dir/sources only",
+    )
 
     @field_validator("smtp_url")
     @classmethod
@@ -83,6 +95,11 @@ class Settings(BaseSettings):
         if value is not None:
             parse_smtp_url(value.get_secret_value())
         return value
+
+    @field_validator("migrate_sources", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @field_validator("smtp_from")
     @classmethod

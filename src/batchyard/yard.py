@@ -30,6 +30,7 @@ from batchyard.service.schedules import ScheduleService, Tick
 from batchyard.settings import Settings, load_settings
 from batchyard.store.base import Store
 from batchyard.store.sql.resource_reads import ResourceDatabases
+from batchyard.store.sql.source_policy import SourcePolicy
 
 T = TypeVar("T")
 
@@ -50,7 +51,8 @@ class Yard:
         self.registry = Registry()
         self.resources: dict[str, Resource] = {}
         self._resource_databases = ResourceDatabases(lambda: self.store.db)  # type: ignore[attr-defined]
-        for job_type in builtin_job_types(self.resources, self._resource_databases):
+        sources = SourcePolicy.of(self.settings.migrate_sources, self.settings.data_dir)
+        for job_type in builtin_job_types(self.resources, self._resource_databases, migrate_sources=sources):
             self.registry.add(job_type, replaceable=True)
         self._store: Store | None = None
         self._blobs: BlobStore | None = None

@@ -74,7 +74,7 @@ def _beyond(target: Yard, job_id: int, seen: int) -> bool:
 def test_twenty_kill_9s_leave_the_target_equal_to_the_source(database_url: str, tmp_path: Path) -> None:
     target = Yard(database_url, data_dir=tmp_path, lease_seconds=1.0)
     target.resource("users", legacy.User, key=["id"])
-    source = legacy.write_legacy_db(tmp_path / "legacy.db", ROWS)
+    source = legacy.write_legacy_db(tmp_path / "sources" / "legacy.db", ROWS)  # where a migration may read
     rng = random.Random(20261201)
     logs = tmp_path / "workers.log"
     workers: list[subprocess.Popen[bytes]] = []

@@ -212,7 +212,8 @@ def test_a_migration_report_per_table_and_a_range_copied_again(watched: Page, de
     from batchyard.demo.legacy import migration_params
 
     http = demo.http("alice")
-    submitted = http.post("/jobs", json={"type": "migrate", "params": migration_params(demo.data_dir / "legacy.db")})
+    params = migration_params(demo.data_dir / "sources" / "legacy.db")
+    submitted = http.post("/jobs", json={"type": "migrate", "params": params})
     assert submitted.status_code == 202, submitted.text
     job_id = submitted.json()["id"]
     sign_in(watched, demo, path=f"/jobs/{job_id}")

@@ -33,7 +33,7 @@ RANGE_ROWS = 400
 def migrating(database_url: str, tmp_path: Path) -> Iterator[tuple[Yard, Path]]:
     yard = Yard(database_url, data_dir=tmp_path / "data", lease_seconds=2.0)
     yard.resource("users", legacy.User, key=["id"])
-    source = legacy.write_legacy_db(tmp_path / "legacy.db", ROWS)
+    source = legacy.write_legacy_db(tmp_path / "data" / "sources" / "legacy.db", ROWS)
     try:
         yield yard, source
     finally:
@@ -255,7 +255,8 @@ def test_postgresql_can_be_the_source(database_url: str, pg_schema_url: str, tmp
         with conn.cursor().copy(f"COPY {schema}.old_users FROM STDIN") as copy:
             for row in legacy.legacy_rows(ROWS):
                 copy.write_row(row)
-    yard = Yard(database_url, data_dir=tmp_path / "data", lease_seconds=2.0)
+    server = pg_schema_url.split("?", maxsplit=1)[0]  # the test server's database, allowed by name
+    yard = Yard(database_url, data_dir=tmp_path / "data", lease_seconds=2.0, migrate_sources=[server])
     yard.resource("users", legacy.User, key=["id"])
     try:
         params = {**legacy.migration_params(tmp_path), "source_url": pg_schema_url, "source": "old_users"}

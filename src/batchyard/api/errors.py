@@ -75,6 +75,7 @@ STATUS: dict[str, int] = {
     "too_many_rejects": 422,
     "verification_failed": 409,
     "range_not_found": 404,
+    "migrate_source_not_allowed": 422,
     "no_report": 404,
 }
 _HTTP_CODES = {400: "bad_request", 401: "not_signed_in", 404: "not_found", 405: "method_not_allowed"}

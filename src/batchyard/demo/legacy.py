@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from batchyard.store.sql.source_policy import SOURCES_FOLDER
 from batchyard.yard import Yard
 
 SEED = 20261201
@@ -104,5 +105,6 @@ def declare(yard: Yard) -> None:
 
 
 def prepare(yard: Yard) -> Path:
-    """The legacy file under the yard's data directory, written on first use; its path."""
-    return write_legacy_db((Path(yard.settings.data_dir) / "legacy.db").resolve())
+    """The legacy file in the yard's ``sources/`` folder (where a migration may read by default), written on first
+    use; its path."""
+    return write_legacy_db((Path(yard.settings.data_dir) / SOURCES_FOLDER / "legacy.db").resolve())

@@ -10,12 +10,15 @@ from typing import Any
 
 import orjson
 
-from batchyard.jobs.migrate.checksums import row_hash
+from batchyard.jobs.migrate.checksums import key_text, row_hash
 from batchyard.jobs.migrate.mapping import FieldMapping, RowRejected
 from batchyard.store.sql.copying import Reject, SourceSpec, read_range
 from batchyard.store.sql.resource_rows import stored_rows
 
 DRY_RUN_ROWS = 1_000
+# Key kinds whose order is the same in every database (text depends on each side's collation; an instant on how
+# each side stores its zone), with the type of a source bound that keeps that order.
+_ORDERED_ALIKE: dict[str, type] = {"integer": int, "date": datetime.date}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,18 @@ class Plan:
     spec: SourceSpec
     columns: tuple[str, ...]
     mapping: FieldMapping
+
+    def orders_alike(self, lo: Any, hi: Any) -> bool:
+        """Whether the range ``lo < key <= hi`` of the source is the same range of the target's key, so the target
+        can be read between the bounds (seeing rows it holds and the source lacks): the whole table, or a key
+        copied as it is (no cast) whose values — whole numbers or dates — order alike in every database."""
+        if lo is None and hi is None:
+            return True
+        key = self.mapping.key_rule
+        kind = self.mapping.resource.field(key.field).kind
+        wanted = _ORDERED_ALIKE.get(kind)
+        bounds = [b for b in (lo, hi) if b is not None]
+        return key.cast is None and wanted is not None and all(type(b) is wanted for b in bounds)
 
     @property
     def key_position(self) -> int:
@@ -46,6 +61,22 @@ class RangeBatch:
     hashes: list[int] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     stored: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def reject_written_elsewhere(self, claimed: dict[str, int], names: Sequence[str]) -> None:
+        """Move the rows whose key another range already wrote to the rejects: two source keys that map to one
+        target key ("01" and "1" cast to 1) must not overwrite each other unseen."""
+        kept = [i for i, key in enumerate(self.keys) if key_text(key) not in claimed]
+        for i in sorted(set(range(len(self.keys))) - set(kept)):
+            key = self.keys[i]
+            reason = (
+                f"the key {key} was written from another source row, in range {claimed[key_text(key)] + 1}; "
+                "the key map gives two source keys one target key"
+            )
+            self.rejects.append(Reject(_key_text(key), dict(zip(names, self.values[i], strict=True)), reason))
+        self.values = [self.values[i] for i in kept]
+        self.keys = [self.keys[i] for i in kept]
+        self.hashes = [self.hashes[i] for i in kept]
+        self.stored = [self.stored[i] for i in kept]
 
 
 def read_batch(

@@ -37,6 +37,12 @@ def canonical(value: Any) -> Any:
     return value
 
 
+def key_text(value: Any) -> str:
+    """A target key as text both sides agree on (1.50 and 1.5 the same key), for the ledger of written keys."""
+    found = canonical(value)
+    return found if isinstance(found, str) else str(found)
+
+
 def row_hash(values: Sequence[Any]) -> int:
     data = orjson.dumps([canonical(v) for v in values])
     return int.from_bytes(blake2b(data, digest_size=8).digest(), "big")

@@ -36,7 +36,7 @@ from batchyard.errors import (
     VerificationFailed,
 )
 from batchyard.jobs.migrate.batches import Plan, RangeBatch, dry_run, read_batch
-from batchyard.jobs.migrate.checksums import checksum, differing_keys, row_hash
+from batchyard.jobs.migrate.checksums import checksum, differing_keys, key_text, row_hash
 from batchyard.jobs.migrate.mapping import compile_mapping
 from batchyard.jobs.migrate.params import MigrateParams
 from batchyard.jobs.migrate.reports import SHOWN_KEYS, build_report, rejects_csv, report_html, report_json
@@ -47,6 +47,7 @@ from batchyard.store.sql.copying import (
     bound_json,
     bound_value,
     check_source,
+    claim_keys,
     job_rejects,
     job_totals,
     range_records,
@@ -55,9 +56,11 @@ from batchyard.store.sql.copying import (
     source_columns,
     step_bounds,
     target_rows,
+    target_rows_between,
 )
 from batchyard.store.sql.resource_reads import ResourceDatabases
 from batchyard.store.sql.resource_rows import resource_table, stored_converters, write_rows
+from batchyard.store.sql.source_policy import SourcePolicy
 
 log = logging.getLogger("batchyard.migrate")
 PLAN_FILE = "plan.json"
@@ -79,9 +82,10 @@ class Migrate:
     Params = MigrateParams
     title = "Migrate from a database"
 
-    def __init__(self, resources: Mapping[str, Resource], databases: ResourceDatabases) -> None:
+    def __init__(self, resources: Mapping[str, Resource], databases: ResourceDatabases, sources: SourcePolicy) -> None:
         self._resources = resources
         self._databases = databases
+        self._sources = sources
         self._plans: dict[str, Plan] = {}
         self._lock = Lock()
 
@@ -190,6 +194,11 @@ class Migrate:
         conn = ctx.connection
         resource = self._resource(params.resource)
         written = 0
+        if params.copy_rows:
+            ledger = params.recopy.job if params.recopy is not None else ctx.job_id
+            claimed = claim_keys(conn, ledger, batch.index, [key_text(k) for k in batch.keys])
+            if claimed:
+                batch.reject_written_elsewhere(claimed, [f.name for f in resource.fields])
         if params.copy_rows and batch.stored:
             done = write_rows(
                 conn,
@@ -214,7 +223,13 @@ class Migrate:
             return Verification(None, None, None, [], 0)
         source = dict(zip(batch.keys, batch.hashes, strict=True))
         position = [f.name for f in resource.fields].index(resource.key[0])
-        target = {row[position]: row_hash(row) for row in target_rows(conn, resource, [(k,) for k in batch.keys])}
+        if self._plan(params).orders_alike(batch.lo, batch.hi):
+            rejected = {r.key for r in batch.rejects}
+            found = target_rows_between(conn, resource, batch.lo, batch.hi)
+            found = [row for row in found if row[position] in source or str(row[position]) not in rejected]
+        else:
+            found = target_rows(conn, resource, [(k,) for k in batch.keys])
+        target = {row[position]: row_hash(row) for row in found}
         mine, theirs = checksum(source.values()), checksum(target.values())
         keys = [] if mine == theirs else differing_keys(source, target)
         return Verification(mine.count, mine.hex, (theirs.count, theirs.hex), keys, len(keys))
@@ -326,6 +341,7 @@ class Migrate:
             found = self._plans.get(cache_key)
         if found is not None:
             return found
+        self._sources.check(params.source_url)
         spec = SourceSpec(params.source_url, params.source, params.key)
         check_source(spec, state_url=self._databases.state_url())
         columns = tuple(source_columns(spec))
@@ -395,11 +411,14 @@ def _dry_reject(row: dict[str, Any]) -> Reject:
     return Reject("" if row["key"] is None else str(row["key"]), row["before"], "; ".join(row["reasons"]))
 
 
-def migrate_job_type(resources: Mapping[str, Resource], databases: ResourceDatabases, **overrides: Any) -> JobType:
-    """The ``migrate`` job type over ``resources``. A range that cannot be read (the source refusing, not away:
-    that is a pause) stops the job, as does passing ``max_rejects``; ``retry-failed`` then resumes with the
-    ranges not yet committed. A range may lose its worker ``max_attempts`` times before it fails."""
-    migration = Migrate(resources, databases)
+def migrate_job_type(
+    resources: Mapping[str, Resource], databases: ResourceDatabases, sources: SourcePolicy, **overrides: Any
+) -> JobType:
+    """The ``migrate`` job type over ``resources``, reading the databases ``sources`` allows. A range that cannot
+    be read (the source refusing, not away: that is a pause) stops the job, as does passing ``max_rejects``;
+    ``retry-failed`` then resumes with the ranges not yet committed. A range may lose its worker ``max_attempts``
+    times before it fails."""
+    migration = Migrate(resources, databases, sources)
     options: dict[str, Any] = {"on_error": "stop", "max_attempts": 10, **overrides}
     base = define_job_type("migrate", migration, title=Migrate.title, **options)
     values = {f.name: getattr(base, f.name) for f in fields(base)}

@@ -24,12 +24,13 @@ from urllib.parse import quote
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, tuple_
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from batchyard.core.resources import Resource
 from batchyard.errors import DatabaseUnavailable, InvalidParams
 from batchyard.store.sql.resource_rows import resource_table
-from batchyard.store.sql.tables import migration_ranges, migration_rejects
+from batchyard.store.sql.tables import migration_keys, migration_ranges, migration_rejects
 
 T = TypeVar("T")
 _LOOKUP_BATCH = 1_000  # keys per IN (...) lookup
@@ -94,8 +95,9 @@ def _same_database(url: str, state_url: str) -> bool:
         return False
     if source.get_backend_name() == "sqlite":
         return _resolved(source.database) == _resolved(state.database)
-    where = (source.host or "localhost", source.port or 5432, source.database)
-    return where == (state.host or "localhost", state.port or 5432, state.database)
+    port = _DEFAULT_PORTS.get(source.get_backend_name())
+    where = (source.host or "localhost", source.port or port, source.database)
+    return where == (state.host or "localhost", state.port or port, state.database)
 
 
 def _resolved(path: str | None) -> str:
@@ -232,8 +234,8 @@ def _read_only_engine(url: str) -> Engine:
     try:
         if backend == "sqlite":
             return _sqlite_engine(parsed.database)
-        if backend == "postgresql" and parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")  # the driver batchyard ships with
+        if "+" not in parsed.drivername and backend in _SHIPPED_DRIVERS:
+            parsed = parsed.set(drivername=f"{backend}+{_SHIPPED_DRIVERS[backend]}")  # the drivers batchyard ships
         engine = create_engine(parsed, pool_pre_ping=True)
     except (ImportError, sa_exc.NoSuchModuleError) as exc:
         raise InvalidParams(reason=f"source_url: no driver for {parsed.drivername} is installed ({exc})") from None
@@ -255,6 +257,8 @@ def _sqlite_engine(path: str | None) -> Engine:
     return create_engine("sqlite://", creator=connect)
 
 
+_SHIPPED_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 _READ_ONLY_SESSION = {
     "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
     "mysql": "SET SESSION TRANSACTION READ ONLY",
@@ -365,6 +369,31 @@ def record_range(conn: Connection, record: RangeRecord, rejects: Sequence[Reject
         conn.execute(insert(migration_rejects), rows)
 
 
+def claim_keys(conn: Connection, job_id: int, range_index: int, keys: Sequence[str]) -> dict[str, int]:
+    """Record that range ``range_index`` of ``job_id`` writes ``keys`` (target keys as text); the keys another
+    range of the job claimed first, with that range. A range claiming again what it claimed before (run again,
+    or re-copied) finds no conflict. Two commits claiming one key at once: the second waits for the first on
+    the key's row and then sees it."""
+    if not keys:
+        return {}
+    c = migration_keys.c
+    rows = [{"job_id": job_id, "key": key, "range": range_index} for key in keys]
+    claimed = set(conn.execute(_insert_new(conn).returning(c.key), rows).scalars())
+    others: dict[str, int] = {}
+    left = [key for key in keys if key not in claimed]
+    for start in range(0, len(left), _LOOKUP_BATCH):
+        part = left[start : start + _LOOKUP_BATCH]
+        query = select(c.key, c.range).where(c.job_id == job_id, c.key.in_(part), c.range != range_index)
+        others.update({key: int(found) for key, found in conn.execute(query)})
+    return others
+
+
+def _insert_new(conn: Connection) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the state database's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(migration_keys).on_conflict_do_nothing()
+
+
 def job_totals(conn: Connection, job_id: int) -> tuple[int, int]:
     """Rows read and rejected by the job's ranges committed so far."""
     c = migration_ranges.c
@@ -415,3 +444,16 @@ def target_rows(conn: Connection, resource: Resource, keys: Sequence[tuple[Any, 
         where = key[0].in_([k[0] for k in part]) if len(key) == 1 else tuple_(*key).in_(list(part))
         found.extend(tuple(row) for row in conn.execute(select(*columns).where(where)))
     return found
+
+
+def target_rows_between(conn: Connection, resource: Resource, lo: Any, hi: Any) -> list[tuple[Any, ...]]:
+    """The resource's rows with ``lo < key <= hi`` (a bound None: open) — the target side of a range whose key
+    orders the same on both sides, so rows the target holds and the source lacks are seen too."""
+    table = resource_table(conn, resource, create=False)
+    key = table.c[resource.key[0]]
+    query = select(*[table.c[f.name] for f in resource.fields])
+    if lo is not None:
+        query = query.where(key > lo)
+    if hi is not None:
+        query = query.where(key <= hi)
+    return [tuple(row) for row in conn.execute(query)]

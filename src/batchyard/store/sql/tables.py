@@ -448,3 +448,15 @@ migration_rejects = Table(
     Column("reason", Text, nullable=False),
     PrimaryKeyConstraint("job_id", "range", "position"),
 )
+
+# Which range of a migration wrote each target key, claimed in the range's commit: two source rows whose keys map
+# to one target key ("01" and "1" cast to 1) in different ranges would otherwise overwrite each other unseen; the
+# second is rejected naming the first's range. A re-copy claims under the job it re-copies.
+migration_keys = Table(
+    "by_migration_keys",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("range", Integer, nullable=False),
+    PrimaryKeyConstraint("job_id", "key"),
+)

@@ -1,0 +1,195 @@
+"""``migrate``'s target keys: two source keys that map to one target key in different ranges are not merged unseen
+(the second is rejected naming the first's range), and a range whose key orders alike on both sides is verified
+against every target row between its bounds, so rows the target holds and the source lacks are found."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+from sqlalchemy import select, text
+
+from batchyard import JobStatus, Yard
+from batchyard.demo import legacy
+from batchyard.store.sql.copying import claim_keys
+from batchyard.store.sql.resource_rows import resource_table
+
+
+class Item(BaseModel):
+    id: int = Field(ge=0)
+    name: str
+
+
+@pytest.fixture
+def yard(database_url: str, tmp_path: Path) -> Iterator[Yard]:
+    y = Yard(database_url, data_dir=tmp_path / "data", lease_seconds=2.0, migrate_sources=[f"sqlite:///{tmp_path}/*"])
+    y.resource("items", Item, key=["id"])
+    y.resource("users", legacy.User, key=["id"])
+    try:
+        yield y
+    finally:
+        y.close()
+
+
+def _text_keyed_source(path: Path, codes: list[str]) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE old_items (code TEXT PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO old_items VALUES (?, ?)", [(c, f"item {c}") for c in codes])
+    return path
+
+
+def _migrate(yard: Yard, params: dict[str, Any]) -> Any:
+    job = yard.submit("migrate", params=params, owner="alice")
+    return yard.run_until_done(job.id, timeout=120)
+
+
+def _report_table(yard: Yard, job: Any) -> dict[str, Any]:
+    report: dict[str, Any] = yard.registry.get("migrate").report(job)  # type: ignore[attr-defined]
+    table: dict[str, Any] = report["tables"][0]
+    return table
+
+
+def _rows(yard: Yard, resource: str) -> dict[int, tuple[Any, ...]]:
+    with yard.store.db.read() as conn:  # type: ignore[attr-defined]
+        table = resource_table(conn, yard.resources[resource], create=False)
+        return {row[0]: tuple(row) for row in conn.execute(select(*table.c))}
+
+
+def test_two_source_keys_cast_to_one_target_key_in_different_ranges_are_not_merged(yard: Yard, tmp_path: Path) -> None:
+    # text order: "001" < "002" < … < "1" < "10" < … — the padded codes and the plain ones fall in different ranges
+    plain = [str(n) for n in range(1, 41)]
+    padded = [f"{n:03d}" for n in (3, 17, 29)]
+    source = _text_keyed_source(tmp_path / "old.db", plain + padded)
+    params = {
+        "source_url": f"sqlite:///{source}",
+        "source": "old_items",
+        "key": "code",
+        "resource": "items",
+        "mapping": {"id": {"from": "code", "cast": "int"}, "name": "name"},
+        "range_rows": 5,
+        "max_rejects": 10,
+    }
+    job = _migrate(yard, params)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    rows = _rows(yard, "items")
+    assert sorted(rows) == list(range(1, 41))
+    for n in (3, 17, 29):  # the padded row came first in key order: it holds the key; the plain one is refused
+        assert rows[n][1] == f"item {n:03d}"
+    table = _report_table(yard, job)
+    assert (table["read"], table["written"], table["rejected"]) == (43, 40, 3)
+    refused = yard.registry.get("migrate").report(job)["rejects"]["sample"]  # type: ignore[attr-defined]
+    assert sorted(r["key"] for r in refused) == ["17", "29", "3"]
+    assert all("another source row, in range 1" in r["reason"] for r in refused)
+    assert table["verify"]["status"] == "passed"
+
+
+def test_a_recopy_of_a_range_claims_its_own_keys_again_without_conflict(yard: Yard, tmp_path: Path) -> None:
+    source = legacy.write_legacy_db(tmp_path / "legacy.db", 1_000)
+    params = {**legacy.migration_params(source), "range_rows": 200}
+    first = _migrate(yard, params)
+    assert first.status == JobStatus.SUCCEEDED
+    again = _migrate(yard, {**params, "recopy": {"job": first.id, "ranges": [0, 2]}})
+    assert again.status == JobStatus.SUCCEEDED, again.error
+    assert (
+        _report_table(yard, again)["rejected"]
+        == _report_table(yard, first)["range_details"][0]["rejected"]
+        + (_report_table(yard, first)["range_details"][2]["rejected"])
+    )
+
+
+def test_rows_the_target_holds_and_the_source_lacks_fail_the_verification_naming_them(
+    yard: Yard, tmp_path: Path
+) -> None:
+    source = legacy.write_legacy_db(tmp_path / "legacy.db", 1_000)
+    params = {**legacy.migration_params(source), "range_rows": 200}
+    assert _migrate(yard, params).status == JobStatus.SUCCEEDED
+    strays = [150, 5_000_000]  # 150: a gap inside a range (deleted at the source's side); 5,000,000: between ids
+    with yard.store.db.write() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("DELETE FROM users WHERE id = 150"))
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, email, registered_at, vip, points) "
+                "VALUES (:id, 'stray', NULL, '2020-01-01 00:00:00', false, 0)"
+            ),
+            [{"id": 5_000_000}],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, email, registered_at, vip, points) "
+                "VALUES (150, 'kept', NULL, '2020-01-01 00:00:00', false, 0)"
+            )
+        )
+    with sqlite3.connect(source) as conn:  # the source loses row 150: the target's is now a row the source lacks
+        conn.execute("DELETE FROM legacy_users WHERE user_id = 150")
+    check = _migrate(yard, {**params, "copy": False})
+    assert check.status == JobStatus.FAILED
+    verify = _report_table(yard, check)["verify"]
+    assert sorted(k for m in verify["mismatches"] for k in m["keys"]) == strays
+    assert verify["mismatched_rows"] == 2
+
+
+def test_a_text_key_is_verified_at_the_source_keys_and_still_passes(yard: Yard, tmp_path: Path) -> None:
+    """Text orders by each side's collation: its ranges are checked at the source's keys, as before."""
+    source = _text_keyed_source(tmp_path / "old.db", [f"K{n:04d}" for n in range(60)])
+
+    class Coded(BaseModel):
+        code: str
+        name: str
+
+    yard.resource("coded", Coded, key=["code"])
+    params = {"source_url": f"sqlite:///{source}", "source": "old_items", "key": "code", "resource": "coded"}
+    job = _migrate(yard, {**params, "range_rows": 25})
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert _report_table(yard, job)["verify"]["status"] == "passed"
+
+
+def test_a_key_claimed_by_a_commit_in_flight_is_seen_once_that_commit_ends(yard: Yard) -> None:
+    """Two ranges' commits claiming one key at once: the second waits for the first and then reports it."""
+    job_id = _any_job(yard)
+    db = yard.store.db  # type: ignore[attr-defined]
+    first_in = threading.Event()
+    release = threading.Event()
+    seen: dict[str, dict[str, int]] = {}
+
+    def first() -> None:
+        with db.write() as conn:
+            seen["first"] = claim_keys(conn, job_id, 0, ["7", "8"])
+            first_in.set()
+            release.wait(10)
+
+    def second() -> None:
+        first_in.wait(10)
+        with db.write() as conn:
+            seen["second"] = claim_keys(conn, job_id, 3, ["8", "9"])
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    assert "second" not in seen  # still waiting for the first commit
+    release.set()
+    for t in threads:
+        t.join(20)
+    assert seen == {"first": {}, "second": {"8": 0}}
+
+
+def _any_job(yard: Yard) -> int:
+    """A job row for the ledger's foreign key."""
+    source = Path(yard.settings.data_dir) / "tiny.db"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    _text_keyed_source(source, ["1"])
+    params = {
+        "source_url": f"sqlite:///{source}",
+        "source": "old_items",
+        "key": "code",
+        "resource": "items",
+        "mapping": {"id": {"from": "code", "cast": "int"}, "name": "name"},
+        "dry_run": True,
+    }
+    return yard.submit("migrate", params=params, owner="alice").id
