@@ -43,8 +43,11 @@ def key_text(value: Any) -> str:
     return found if isinstance(found, str) else str(found)
 
 
+_AS_THEY_ARE = frozenset({str, int, bool, type(None)})  # canonical already: no call per value for most cells
+
+
 def row_hash(values: Sequence[Any]) -> int:
-    data = orjson.dumps([canonical(v) for v in values])
+    data = orjson.dumps([v if type(v) in _AS_THEY_ARE else canonical(v) for v in values])
     return int.from_bytes(blake2b(data, digest_size=8).digest(), "big")
 
 

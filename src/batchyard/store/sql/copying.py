@@ -24,7 +24,6 @@ from urllib.parse import quote
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, tuple_
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from batchyard.core.resources import Resource
@@ -377,8 +376,13 @@ def claim_keys(conn: Connection, job_id: int, range_index: int, keys: Sequence[s
     if not keys:
         return {}
     c = migration_keys.c
-    rows = [{"job_id": job_id, "key": key, "range": range_index} for key in keys]
-    claimed = set(conn.execute(_insert_new(conn).returning(c.key), rows).scalars())
+    values = {"job": job_id, "range": range_index}
+    if conn.dialect.name == "postgresql":  # one statement over an array: ~10× an executemany of the rows
+        values["keys"] = list(keys)
+        claimed = set(conn.execute(_CLAIM_PG, values).scalars())
+    else:
+        values["keys"] = orjson.dumps(list(keys)).decode()
+        claimed = set(conn.execute(_CLAIM_SQLITE, values).scalars())
     others: dict[str, int] = {}
     left = [key for key in keys if key not in claimed]
     for start in range(0, len(left), _LOOKUP_BATCH):
@@ -388,10 +392,15 @@ def claim_keys(conn: Connection, job_id: int, range_index: int, keys: Sequence[s
     return others
 
 
-def _insert_new(conn: Connection) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING in the state database's dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(migration_keys).on_conflict_do_nothing()
+_CLAIMED = "ON CONFLICT (job_id, key) DO NOTHING RETURNING key"
+_CLAIM_PG = text(
+    "INSERT INTO by_migration_keys (job_id, key, range) SELECT :job, k, :range "
+    f"FROM unnest(CAST(:keys AS text[])) AS k {_CLAIMED}"
+)
+_CLAIM_SQLITE = text(
+    f"INSERT INTO by_migration_keys (job_id, key, range) SELECT :job, value, :range FROM json_each(:keys) WHERE true "
+    f"{_CLAIMED}"
+)
 
 
 def job_totals(conn: Connection, job_id: int) -> tuple[int, int]:
