@@ -1,6 +1,7 @@
 """Rows nobody reads any more: events past their retention, failed sign-ins long out of their window,
-deliveries that ended (delivered or failed) long ago, webhooks deleted long ago whose log is gone, and the keys
-a dry-run import counted, a while after it finished (kept that long for a retry of its failed rows).
+deliveries that ended (delivered or failed) long ago, webhooks deleted long ago whose log is gone, the keys a
+dry-run import counted, a while after it finished (kept that long for a retry of its failed rows), and a
+schedule's old decided slots beyond its newest hundred.
 
 Events are deleted as a prefix of ids, oldest first, a batch per call: the oldest kept id then tells a
 resuming client whether anything after its last id is gone (an event younger than the retention stops the
@@ -17,14 +18,30 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, delete, func, select
 
 from batchyard.core.notices import Channel, DeliveryStatus
+from batchyard.core.schedules import SlotOutcome
 from batchyard.store.sql.database import Database
 from batchyard.store.sql.rows import as_utc
-from batchyard.store.sql.tables import deliveries, dry_run_keys, events, jobs, login_failures, webhooks
+from batchyard.store.sql.tables import (
+    deliveries,
+    dry_run_keys,
+    events,
+    jobs,
+    login_failures,
+    schedule_slots,
+    schedules,
+    webhooks,
+)
 
 TIDY_BATCH = 5_000
 SIGN_IN_FAILURES_KEPT_MINUTES = 24 * 60  # far beyond any window in which failures are counted
 ENDED_DELIVERIES_KEPT = timedelta(days=30)  # a webhook's delivery log reaches this far back
 DRY_RUN_KEYS_KEPT = timedelta(days=7)  # a finished dry run's failed rows retried within this see its keys
+SLOTS_KEPT = timedelta(days=30)  # a schedule's slots are listed this far back, and its newest hundred always
+SLOTS_KEPT_PER_SCHEDULE = 100
+# A slot is deleted only this long behind its schedule's cursor: a ticker that read the cursor before it moved
+# (a process paused mid-tick) could otherwise claim a slot again once its row, the guard, is gone.
+SLOT_CURSOR_MARGIN = timedelta(days=7)
+_DECIDED = (SlotOutcome.STARTED.value, SlotOutcome.SKIPPED.value, SlotOutcome.REFUSED.value)
 
 
 def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, bool]:
@@ -42,7 +59,33 @@ def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, 
         deleted += conn.execute(delete(deliveries).where(ended)).rowcount
         deleted += conn.execute(delete(webhooks).where(_forgotten_webhooks(now))).rowcount
         keys, more_keys = _old_dry_run_keys(conn, now - DRY_RUN_KEYS_KEPT)
-    return deleted + keys, more or more_keys
+        slots, more_slots = _old_slots(conn, now)
+    return deleted + keys + slots, more or more_keys or more_slots
+
+
+def _old_slots(conn: Connection, now: datetime) -> tuple[int, bool]:
+    """Up to ``TIDY_BATCH`` decided slots of one schedule, older than ``SLOTS_KEPT``, well behind its cursor and
+    not among its newest hundred (a slot claimed or buffered is never deleted); whether some may be left."""
+    s, c = schedule_slots.c, schedules.c
+    for schedule_id, cursor_at in conn.execute(select(c.id, c.cursor_at).order_by(c.id)).all():
+        cursor = as_utc(cursor_at) or now
+        cutoff = min(now - SLOTS_KEPT, cursor - SLOT_CURSOR_MARGIN)
+        newest = (
+            select(s.slot_at)
+            .where(s.schedule_id == schedule_id)
+            .order_by(s.slot_at.desc())
+            .offset(SLOTS_KEPT_PER_SCHEDULE - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+        old = select(s.slot_at).where(
+            s.schedule_id == schedule_id, s.slot_at < cutoff, s.slot_at < newest, s.outcome.in_(_DECIDED)
+        )
+        batch = old.order_by(s.slot_at).limit(TIDY_BATCH).scalar_subquery()
+        gone = conn.execute(delete(schedule_slots).where(s.schedule_id == schedule_id, s.slot_at.in_(batch))).rowcount
+        if gone:
+            return gone, True  # this schedule may have more, or another one
+    return 0, False
 
 
 def _old_dry_run_keys(conn: Connection, finished_before: datetime) -> tuple[int, bool]:
