@@ -4,6 +4,7 @@ against every target row between its bounds, so rows the target holds and the so
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 import threading
 import time
@@ -103,7 +104,7 @@ def test_a_recopy_of_a_range_claims_its_own_keys_again_without_conflict(yard: Ya
     )
 
 
-def test_rows_the_target_holds_and_the_source_lacks_fail_the_verification_naming_them(
+def test_rows_the_target_holds_and_the_source_lacks_fail_a_verification_of_extra_rows_naming_them(
     yard: Yard, tmp_path: Path
 ) -> None:
     source = legacy.write_legacy_db(tmp_path / "legacy.db", 1_000)
@@ -127,7 +128,9 @@ def test_rows_the_target_holds_and_the_source_lacks_fail_the_verification_naming
         )
     with sqlite3.connect(source) as conn:  # the source loses row 150: the target's is now a row the source lacks
         conn.execute("DELETE FROM legacy_users WHERE user_id = 150")
-    check = _migrate(yard, {**params, "copy": False})
+    at_source_keys = _migrate(yard, {**params, "copy": False})  # by default: the target at the source's keys
+    assert at_source_keys.status == JobStatus.SUCCEEDED, at_source_keys.error
+    check = _migrate(yard, {**params, "copy": False, "verify_extra_rows": True})
     assert check.status == JobStatus.FAILED
     verify = _report_table(yard, check)["verify"]
     assert sorted(k for m in verify["mismatches"] for k in m["keys"]) == strays
@@ -193,3 +196,26 @@ def _any_job(yard: Yard) -> int:
         "dry_run": True,
     }
     return yard.submit("migrate", params=params, owner="alice").id
+
+
+def test_a_migrations_key_claims_are_tidied_a_month_after_it_finished(yard: Yard, tmp_path: Path) -> None:
+    source = _text_keyed_source(tmp_path / "old.db", [str(n) for n in range(1, 31)])
+    params = {
+        "source_url": f"sqlite:///{source}",
+        "source": "old_items",
+        "key": "code",
+        "resource": "items",
+        "mapping": {"id": {"from": "code", "cast": "int"}, "name": "name"},
+        "range_rows": 10,
+    }
+    old, recent = _migrate(yard, params), _migrate(yard, params)
+    db = yard.store.db  # type: ignore[attr-defined]
+    with db.write() as conn:
+        conn.execute(
+            text("UPDATE by_jobs SET finished_at = :at WHERE id = :id"),
+            {"at": datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=31), "id": old.id},
+        )
+    yard.store.tidy()
+    with db.read() as conn:
+        left = dict(conn.execute(text("SELECT job_id, COUNT(*) FROM by_migration_keys GROUP BY job_id")).all())
+    assert left == {recent.id: 30}

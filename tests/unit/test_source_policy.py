@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from batchyard import Yard
-from batchyard.errors import ConfigurationError, MigrateSourceNotAllowed
+from batchyard.errors import ConfigurationError, InvalidParams, MigrateSourceNotAllowed
 from batchyard.store.sql.source_policy import SourcePolicy
 
 
@@ -61,7 +61,7 @@ def test_entries_allow_a_file_a_folder_a_database_or_anything(tmp_path: Path) ->
     assert not _allowed(policy, "postgresql://db.internal:5433/hr")
     assert not _allowed(policy, "mysql://db.internal:5433/erp")  # same host and port, another kind of server
     assert _allowed(policy, "mysql+pymysql://reader:pw@mysql.internal:3306/shop")
-    assert _allowed(policy, "mariadb://reader@mysql.internal/crm") is False  # mariadb:// is its own backend
+    assert _allowed(policy, "mariadb://reader@mysql.internal/crm")  # one protocol: a mysql entry allows mariadb://
     assert not _allowed(policy, "mysql://root@mysql.internal/shop")  # the entry names its user
     assert not _allowed(policy, f"sqlite:///{tmp_path}/sources/legacy.db")  # a list replaces the default
     assert _allowed(SourcePolicy.of(["*"], tmp_path), "sqlite:////anything/at/all.db")
@@ -87,3 +87,25 @@ def test_the_setting_is_read_as_a_comma_separated_list(tmp_path: Path, monkeypat
     monkeypatch.setenv("BATCHYARD_MIGRATE_SOURCES", "sqlite:////srv/a/*, postgresql://h/db ,")
     yard = Yard(f"sqlite:///{tmp_path}/x.db", data_dir=tmp_path)
     assert yard.settings.migrate_sources == ["sqlite:////srv/a/*", "postgresql://h/db"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://etl@erp.internal/erp?host=payroll.internal",
+        "postgresql://etl@erp.internal/erp?dbname=payroll",
+        "postgresql://etl@erp.internal/erp?options=-cdefault_transaction_read_only%3Doff",
+        "mysql://etl@erp.internal/erp?init_command=DELETE+FROM+t",
+        "mysql://etl@erp.internal/erp?local_infile=1",
+        "sqlite:////srv/legacy/erp.db?mode=rwc",
+    ],
+)
+def test_a_connection_parameter_that_could_move_or_change_the_connection_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(InvalidParams, match=r"parameter|options"):
+        SourcePolicy.of(["*"], tmp_path).check(url)
+
+
+def test_harmless_parameters_and_a_search_path_are_accepted(tmp_path: Path) -> None:
+    policy = SourcePolicy.of(["postgresql://erp.internal/erp", "mysql://erp.internal/erp"], tmp_path)
+    policy.check("postgresql://etl@erp.internal/erp?sslmode=require&connect_timeout=5&options=-csearch_path%3Dlegacy")
+    policy.check("mysql://etl@erp.internal/erp?charset=utf8mb4")

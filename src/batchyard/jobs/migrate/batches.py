@@ -28,6 +28,7 @@ class Plan:
     spec: SourceSpec
     columns: tuple[str, ...]
     mapping: FieldMapping
+    verify_extra_rows: bool = False
 
     def orders_alike(self, lo: Any, hi: Any) -> bool:
         """Whether the range ``lo < key <= hi`` of the source is the same range of the target's key, so the target
@@ -61,8 +62,10 @@ class RangeBatch:
     hashes: list[int] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     stored: list[tuple[Any, ...]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)  # each kept row as the source gave it
+    scan_bounds: bool = False  # verify against every target row between the bounds (see ``Plan.orders_alike``)
 
-    def reject_written_elsewhere(self, claimed: dict[str, int], names: Sequence[str]) -> None:
+    def reject_written_elsewhere(self, claimed: dict[str, int]) -> None:
         """Move the rows whose key another range already wrote to the rejects: two source keys that map to one
         target key ("01" and "1" cast to 1) must not overwrite each other unseen."""
         kept = [i for i, key in enumerate(self.keys) if key_text(key) not in claimed]
@@ -72,11 +75,12 @@ class RangeBatch:
                 f"the key {key} was written from another source row, in range {claimed[key_text(key)] + 1}; "
                 "the key map gives two source keys one target key"
             )
-            self.rejects.append(Reject(_key_text(key), dict(zip(names, self.values[i], strict=True)), reason))
+            self.rejects.append(Reject(_key_text(key), self.sources[i], reason))
         self.values = [self.values[i] for i in kept]
         self.keys = [self.keys[i] for i in kept]
         self.hashes = [self.hashes[i] for i in kept]
         self.stored = [self.stored[i] for i in kept]
+        self.sources = [self.sources[i] for i in kept]
 
 
 def read_batch(
@@ -85,6 +89,7 @@ def read_batch(
     """The range's rows mapped one by one; a row the map or the model refuses, or whose key came before in the
     range, is rejected with its reason — never dropped without a record."""
     batch = RangeBatch(index, lo, hi, datetime.datetime.now(datetime.UTC))
+    batch.scan_bounds = plan.verify_extra_rows and plan.orders_alike(lo, hi)
     seen: set[Any] = set()
     position = plan.key_position
     for row in read_range(plan.spec, lo, hi):
@@ -100,6 +105,7 @@ def read_batch(
             continue
         seen.add(key)
         batch.values.append(values)
+        batch.sources.append(row)
         batch.keys.append(key)
         batch.hashes.append(row_hash(values))
     batch.stored = stored_rows(list(converters), batch.values)

@@ -48,6 +48,7 @@ from batchyard.store.sql.copying import (
     bound_value,
     check_source,
     claim_keys,
+    claims_elsewhere,
     job_rejects,
     job_totals,
     range_records,
@@ -60,6 +61,7 @@ from batchyard.store.sql.copying import (
 )
 from batchyard.store.sql.resource_reads import ResourceDatabases
 from batchyard.store.sql.resource_rows import resource_table, stored_converters, write_rows
+from batchyard.store.sql.rows import load_job
 from batchyard.store.sql.source_policy import SourcePolicy
 
 log = logging.getLogger("batchyard.migrate")
@@ -97,10 +99,25 @@ class Migrate:
         self._resource(params.resource)
         if params.dry_run and params.recopy is not None:
             raise InvalidParams(reason="dry_run: a re-copy writes; it cannot be a dry run")
+        if params.recopy is not None:
+            self._check_recopied(params)
         try:
             self._plan(params)
         except DatabaseUnavailable as exc:
             log.warning("the source of a migration could not be checked now: %s", exc)
+
+    def _check_recopied(self, params: MigrateParams) -> None:
+        """A re-copy names the first migration of what it copies again (the one whose ranges and key claims it
+        shares), with the same source, key, resource and map — not any job of anyone's."""
+        assert params.recopy is not None
+        with self._databases.reading(self._resource(params.resource)) as conn:
+            earlier = load_job(conn, params.recopy.job)
+        if earlier is None or earlier.type != "migrate":
+            raise InvalidParams(reason=f"recopy: job {params.recopy.job} is not a migration")
+        first = MigrateParams.model_validate(earlier.params)
+        same = ("source_url", "source", "key", "resource", "mapping", "drop")
+        if first.recopy is not None or any(getattr(first, f) != getattr(params, f) for f in same):
+            raise InvalidParams(reason=f"recopy: job {params.recopy.job} is not the first migration of this source")
 
     def preview(self, params: MigrateParams, ctx: Context) -> dict[str, Any]:
         """The dry run: the first 1,000 rows before and after the map, with every reason a row would fail."""
@@ -159,6 +176,11 @@ class Migrate:
         ctx.current = f"range {index + 1}"
         converters = stored_converters(self._databases.state_dialect(), plan.mapping.resource)
         batch = read_batch(plan, index, bound_value(spec["lo"]), bound_value(spec["hi"]), converters)
+        if params.copy_rows and batch.keys:  # keys other ranges wrote: rejected now, so the limit counts them
+            with self._databases.reading(self._resource(params.resource)) as conn:
+                batch.reject_written_elsewhere(
+                    claims_elsewhere(conn, _ledger(params, ctx.job_id), index, [key_text(k) for k in batch.keys])
+                )
         ctx.state = batch
         if batch.rejects and self._would_pass_limit(params, ctx.job_id, batch):
             self._save_report(ctx, params, status="failed", pending=batch)  # the commit then stops the job
@@ -195,10 +217,9 @@ class Migrate:
         resource = self._resource(params.resource)
         written = 0
         if params.copy_rows:
-            ledger = params.recopy.job if params.recopy is not None else ctx.job_id
-            claimed = claim_keys(conn, ledger, batch.index, [key_text(k) for k in batch.keys])
-            if claimed:
-                batch.reject_written_elsewhere(claimed, [f.name for f in resource.fields])
+            claimed = claim_keys(conn, _ledger(params, ctx.job_id), batch.index, [key_text(k) for k in batch.keys])
+            if claimed:  # claimed since the load, by a range committed meanwhile
+                batch.reject_written_elsewhere(claimed)
         if params.copy_rows and batch.stored:
             done = write_rows(
                 conn,
@@ -223,7 +244,7 @@ class Migrate:
             return Verification(None, None, None, [], 0)
         source = dict(zip(batch.keys, batch.hashes, strict=True))
         position = [f.name for f in resource.fields].index(resource.key[0])
-        if self._plan(params).orders_alike(batch.lo, batch.hi):
+        if batch.scan_bounds:
             rejected = {r.key for r in batch.rejects}
             found = target_rows_between(conn, resource, batch.lo, batch.hi)
             found = [row for row in found if row[position] in source or str(row[position]) not in rejected]
@@ -332,7 +353,8 @@ class Migrate:
             if not range_records(conn, job.id, [index]):
                 raise RangeNotFound(job_id=job.id, range=index)
         raw = params.model_dump(mode="json", by_alias=True)
-        return {**raw, "mode": "upsert", "copy": True, "verify": True, "recopy": {"job": job.id, "ranges": [index]}}
+        first = params.recopy.job if params.recopy is not None else job.id  # a re-copy of a re-copy: the first's
+        return {**raw, "mode": "upsert", "copy": True, "verify": True, "recopy": {"job": first, "ranges": [index]}}
 
     # helpers ----------------------------------------------------------------------------------------------------
     def _plan(self, params: MigrateParams) -> Plan:
@@ -345,7 +367,8 @@ class Migrate:
         spec = SourceSpec(params.source_url, params.source, params.key)
         check_source(spec, state_url=self._databases.state_url())
         columns = tuple(source_columns(spec))
-        plan = Plan(spec, columns, compile_mapping(params, self._resource(params.resource), columns))
+        mapping = compile_mapping(params, self._resource(params.resource), columns)
+        plan = Plan(spec, columns, mapping, verify_extra_rows=params.verify_extra_rows)
         with self._lock:
             if len(self._plans) >= _PLANS_KEPT:
                 self._plans.clear()
@@ -372,6 +395,11 @@ class Verification:
     target: tuple[int, str] | None
     keys: list[Any]
     mismatches: int
+
+
+def _ledger(params: MigrateParams, job_id: int) -> int:
+    """The job whose key claims a migration shares: a re-copy, its first migration's."""
+    return params.recopy.job if params.recopy is not None else job_id
 
 
 def over_limit(limit: int | float, *, read: int, rejected: int) -> bool:

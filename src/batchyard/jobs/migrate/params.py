@@ -96,6 +96,16 @@ class MigrateParams(BaseModel):
         description="Compare count and checksum of every range on both sides; differing keys are listed.",
         json_schema_extra=zh("校验", "逐区间比较两侧的行数与校验和，并列出不一致的键。"),
     )
+    verify_extra_rows: bool = Field(
+        False,
+        title="Verify rows only the target has",
+        description="Also compare every target row between a range's bounds, so rows the source lacks are listed "
+        "(a table migrated whole; whole-number or date keys copied without a cast).",
+        json_schema_extra=zh(
+            "校验目标多出的行",
+            "同时比较每个区间边界内的全部目标行，列出源中没有的行（整表迁移；键为未转换的整数或日期）。",
+        ),
+    )
     copy_rows: bool = Field(
         True,
         alias="copy",

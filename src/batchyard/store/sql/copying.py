@@ -38,9 +38,12 @@ _IDENTIFIER = re.compile(r"^[^\W\d]\w*(\.[^\W\d]\w*)?$")
 _QUERY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 _WRITING_WORDS = re.compile(
     r"\b(insert|update|delete|merge|upsert|create|drop|alter|truncate|grant|revoke|copy|call|exec|execute|pragma"
-    r"|attach|detach|into|lock|vacuum|reindex|load|handler|outfile|dumpfile|nextval|setval|set_config)\b",
+    r"|attach|detach|into|lock|vacuum|reindex|load|handler|outfile|dumpfile|nextval|setval|set_config"
+    r"|load_file|pg_read_file|pg_read_binary_file|pg_ls_dir|pg_stat_file|lo_import|lo_export|lo_get|lo_open"
+    r"|dblink|dblink_exec|dblink_connect|query_to_xml|readfile|writefile|edit|load_extension|sys_exec|sys_eval)\b",
     re.IGNORECASE,
 )
+_EXECUTABLE_COMMENT = re.compile(r"/\*\s*M?!")
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _engines: dict[str, Engine] = {}
 _engines_lock = Lock()
@@ -70,9 +73,23 @@ def check_source(spec: SourceSpec, *, state_url: str | None = None) -> None:
         check_read_only_query(spec.source)
     elif not _IDENTIFIER.match(spec.source.strip()):
         raise InvalidParams(reason=f"source: {spec.source!r} is neither a table name nor a SELECT")
+    else:
+        _check_table_in_database(spec)
     if state_url is not None and _same_database(spec.url, state_url):
         _check_own_database_source(spec)
     _engine(spec.url)
+
+
+def _check_table_in_database(spec: SourceSpec) -> None:
+    """On MySQL a qualified name is ``database.table``: a table of another database than the URL's is refused
+    (on PostgreSQL it is ``schema.table``, inside the URL's database)."""
+    try:
+        url = make_url(spec.url)
+    except (sa_exc.ArgumentError, ValueError):
+        return  # refused with its reason when opened
+    parts = spec.source.strip().split(".")
+    if url.get_backend_name() in ("mysql", "mariadb") and len(parts) == 2 and parts[0] != url.database:
+        raise InvalidParams(reason=f"source: {spec.source!r} is in another database than {url.database!r}")
 
 
 def _check_own_database_source(spec: SourceSpec) -> None:
@@ -88,7 +105,7 @@ def _check_own_database_source(spec: SourceSpec) -> None:
 def _same_database(url: str, state_url: str) -> bool:
     try:
         source, state = make_url(url), make_url(state_url)
-    except sa_exc.ArgumentError:
+    except (sa_exc.ArgumentError, ValueError):
         return False
     if source.get_backend_name() != state.get_backend_name():
         return False
@@ -110,14 +127,27 @@ def check_read_only_query(query: str) -> None:
     """One SELECT (or WITH … SELECT) that changes nothing: string literals and comments are set aside, then a
     second statement or a word that writes, locks or calls out is refused. The connection is read-only as well
     where the driver allows; this check keeps the rest honest."""
+    if _EXECUTABLE_COMMENT.search(query):  # MySQL and MariaDB run what such a "comment" holds
+        raise InvalidParams(reason="source: a query may not hold an executable comment (/*! … */)")
     bare = _LITERALS.sub(" ", query).strip().rstrip(";").strip()
     if ";" in bare:
         raise InvalidParams(reason="source: give one SELECT statement, not several")
+    if not _balanced(bare):  # a ")" of its own would close the subquery the source is read through
+        raise InvalidParams(reason="source: the query's parentheses do not pair up")
     if not _QUERY_START.match(bare):
         raise InvalidParams(reason="source: a query must be a read-only SELECT (or WITH … SELECT)")
     found = _WRITING_WORDS.search(bare)
     if found is not None:
         raise InvalidParams(reason=f"source: a read-only query may not use {found.group(1).upper()}")
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def source_columns(spec: SourceSpec) -> list[str]:
@@ -205,8 +235,8 @@ def _said(exc: BaseException) -> str:
 
 
 def _from(conn: Connection, spec: SourceSpec) -> str:
-    if spec.is_query:
-        return f"({spec.source.strip().rstrip(';')}) AS by_source"
+    if spec.is_query:  # the line break ends a trailing "-- comment" before the subquery's ")"
+        return f"({spec.source.strip().rstrip(';')}\n) AS by_source"
     return ".".join(_quoted(conn, part) for part in spec.source.strip().split("."))
 
 
@@ -227,7 +257,7 @@ def _engine(url: str) -> Engine:
 def _read_only_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
-    except sa_exc.ArgumentError:
+    except (sa_exc.ArgumentError, ValueError):
         raise InvalidParams(reason="source_url: not a database URL (e.g. sqlite:///legacy.db)") from None
     backend = parsed.get_backend_name()
     try:
@@ -248,7 +278,8 @@ def _sqlite_engine(path: str | None) -> Engine:
     """SQLite opened read-only by URI (``mode=ro``): the file is never written, not even its journal."""
     if not path or path == ":memory:":
         raise InvalidParams(reason="source_url: name the SQLite file to read (sqlite:///path/to/legacy.db)")
-    uri = f"file:{quote(path, safe='/')}?mode=ro"  # quoted: a "?" in the path cannot add a mode of its own
+    resolved = _resolved(path)  # the file the allow-list judged, not where a link may point later
+    uri = f"file:{quote(resolved, safe='/')}?mode=ro"  # quoted: a "?" in the path cannot add a mode of its own
 
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -373,20 +404,27 @@ def claim_keys(conn: Connection, job_id: int, range_index: int, keys: Sequence[s
     range of the job claimed first, with that range. A range claiming again what it claimed before (run again,
     or re-copied) finds no conflict. Two commits claiming one key at once: the second waits for the first on
     the key's row and then sees it."""
+    c = migration_keys.c
+    # the range's earlier claims first: a key its source no longer has (fixed, then re-copied) is free again
+    conn.execute(delete(migration_keys).where(c.job_id == job_id, c.range == range_index))
     if not keys:
         return {}
-    c = migration_keys.c
-    values = {"job": job_id, "range": range_index}
+    values: dict[str, Any] = {"job": job_id, "range": range_index}
     if conn.dialect.name == "postgresql":  # one statement over an array: ~10× an executemany of the rows
         values["keys"] = list(keys)
         claimed = set(conn.execute(_CLAIM_PG, values).scalars())
     else:
         values["keys"] = orjson.dumps(list(keys)).decode()
         claimed = set(conn.execute(_CLAIM_SQLITE, values).scalars())
+    return claims_elsewhere(conn, job_id, range_index, [key for key in keys if key not in claimed])
+
+
+def claims_elsewhere(conn: Connection, job_id: int, range_index: int, keys: Sequence[str]) -> dict[str, int]:
+    """Which of ``keys`` another range of the job has claimed, and which range."""
+    c = migration_keys.c
     others: dict[str, int] = {}
-    left = [key for key in keys if key not in claimed]
-    for start in range(0, len(left), _LOOKUP_BATCH):
-        part = left[start : start + _LOOKUP_BATCH]
+    for start in range(0, len(keys), _LOOKUP_BATCH):
+        part = list(keys[start : start + _LOOKUP_BATCH])
         query = select(c.key, c.range).where(c.job_id == job_id, c.key.in_(part), c.range != range_index)
         others.update({key: int(found) for key, found in conn.execute(query)})
     return others

@@ -1,7 +1,8 @@
 """Rows nobody reads any more: events past their retention, failed sign-ins long out of their window,
 deliveries that ended (delivered or failed) long ago, webhooks deleted long ago whose log is gone, the keys a
-dry-run import counted, a while after it finished (kept that long for a retry of its failed rows), and a
-schedule's old decided slots beyond its newest hundred.
+dry-run import counted, a while after it finished (kept that long for a retry of its failed rows), the target
+keys a migration claimed, a month after it finished (kept that long for its re-copies), and a schedule's old
+decided slots beyond its newest hundred.
 
 Events are deleted as a prefix of ids, oldest first, a batch per call: the oldest kept id then tells a
 resuming client whether anything after its last id is gone (an event younger than the retention stops the
@@ -27,6 +28,7 @@ from batchyard.store.sql.tables import (
     events,
     jobs,
     login_failures,
+    migration_keys,
     schedule_slots,
     schedules,
     webhooks,
@@ -36,6 +38,7 @@ TIDY_BATCH = 5_000
 SIGN_IN_FAILURES_KEPT_MINUTES = 24 * 60  # far beyond any window in which failures are counted
 ENDED_DELIVERIES_KEPT = timedelta(days=30)  # a webhook's delivery log reaches this far back
 DRY_RUN_KEYS_KEPT = timedelta(days=7)  # a finished dry run's failed rows retried within this see its keys
+MIGRATION_KEYS_KEPT = timedelta(days=30)  # a re-copy of a migration finished within this checks its key claims
 SLOTS_KEPT = timedelta(days=30)  # a schedule's slots are listed this far back, and its newest hundred always
 SLOTS_KEPT_PER_SCHEDULE = 100
 # A slot is deleted only this long behind its schedule's cursor: a ticker that read the cursor before it moved
@@ -59,8 +62,25 @@ def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, 
         deleted += conn.execute(delete(deliveries).where(ended)).rowcount
         deleted += conn.execute(delete(webhooks).where(_forgotten_webhooks(now))).rowcount
         keys, more_keys = _old_dry_run_keys(conn, now - DRY_RUN_KEYS_KEPT)
+        claims, more_claims = _old_migration_keys(conn, now - MIGRATION_KEYS_KEPT)
         slots, more_slots = _old_slots(conn, now)
-    return deleted + keys + slots, more or more_keys or more_slots
+    return deleted + keys + claims + slots, more or more_keys or more_claims or more_slots
+
+
+def _old_migration_keys(conn: Connection, finished_before: datetime) -> tuple[int, bool]:
+    """Up to ``TIDY_BATCH`` key claims of one migration finished before ``finished_before``; whether more may be
+    left. A re-copy made later claims its ranges' keys afresh."""
+    k, j = migration_keys.c, jobs.c
+    job = conn.execute(
+        select(k.job_id)
+        .select_from(migration_keys.join(jobs, j.id == k.job_id))
+        .where(j.finished_at < finished_before)
+        .limit(1)
+    ).scalar()
+    if job is None:
+        return 0, False
+    batch = select(k.key).where(k.job_id == job).limit(TIDY_BATCH).scalar_subquery()
+    return conn.execute(delete(migration_keys).where(k.job_id == job, k.key.in_(batch))).rowcount, True
 
 
 def _old_slots(conn: Connection, now: datetime) -> tuple[int, bool]:

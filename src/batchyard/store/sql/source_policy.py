@@ -10,10 +10,16 @@ the server can open and any database it can reach. An entry names what may be re
 - ``*`` — anything (a single-user machine).
 
 With no list, only SQLite files under the data directory's ``sources/`` folder may be read.
+
+A URL's query string is passed to the driver, which lets it override the host, database, user or port the list
+judged (``?host=``, ``?dbname=``, ``?unix_socket=``), or run a statement at connect (MySQL's ``?init_command=``):
+only the few parameters below, which change none of that, are accepted. A table's or query's reach inside an
+allowed database is what the URL's account may read: give migrations an account that reads the legacy data only.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,16 @@ from batchyard.errors import ConfigurationError, InvalidParams, MigrateSourceNot
 SETTING = "BATCHYARD_MIGRATE_SOURCES"
 SOURCES_FOLDER = "sources"
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+_FAMILY = {"mariadb": "mysql"}  # one protocol: an entry of either allows both
+# Connection parameters a source URL may carry: none moves the connection elsewhere or runs anything.
+_SAFE_PARAMETERS = {
+    "postgresql": frozenset({"sslmode", "connect_timeout", "application_name", "options"}),
+    "mysql": frozenset({"charset", "connect_timeout", "ssl_mode"}),
+    "sqlite": frozenset(),
+}
+# PostgreSQL's ``options`` only as a search path (``-csearch_path=…``): other settings could lift the read-only
+# session's guard (``default_transaction_read_only``) or a server's limits.
+_SEARCH_PATH_ONLY = re.compile(r"^\s*(-c\s*search_path\s*=\s*[\w,\s\"$]+)\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,32 +67,50 @@ class SourcePolicy:
 
     def check(self, url: str) -> None:
         source = _parsed(url, what="source_url")
+        check_parameters(source)
         if not any(_allows(entry, source) for entry in self.allowed_entries()):
             raise MigrateSourceNotAllowed(source=_shown(source), setting=SETTING)
+
+
+def check_parameters(url: URL) -> None:
+    """Refuse a connection parameter that is not one of the few harmless ones, naming it (never its value)."""
+    allowed = _SAFE_PARAMETERS.get(_backend(url), frozenset())
+    for name, value in url.query.items():
+        if name not in allowed:
+            shown = ", ".join(sorted(allowed)) or "none"
+            raise InvalidParams(reason=f"source_url: the parameter {name!r} is not accepted (accepted: {shown})")
+        values = value if isinstance(value, tuple) else (value,)
+        if name == "options" and not all(_SEARCH_PATH_ONLY.match(v) for v in values):
+            raise InvalidParams(reason="source_url: options may only set the search_path (-csearch_path=…)")
 
 
 def _parsed(url: str, *, what: str) -> URL:
     try:
         return make_url(url)
-    except sa_exc.ArgumentError:
+    except (sa_exc.ArgumentError, ValueError):
         raise InvalidParams(reason=f"{what}: not a database URL (e.g. sqlite:///legacy.db)") from None
 
 
 def _is_url(text: str) -> bool:
     try:
         make_url(text)
-    except sa_exc.ArgumentError:
+    except (sa_exc.ArgumentError, ValueError):
         return False
     return True
+
+
+def _backend(url: URL) -> str:
+    name = url.get_backend_name()
+    return _FAMILY.get(name, name)
 
 
 def _allows(entry: str, source: URL) -> bool:
     if entry == "*":
         return True
     allowed = make_url(entry)
-    if allowed.get_backend_name() != source.get_backend_name():
+    if _backend(allowed) != _backend(source):
         return False
-    if source.get_backend_name() == "sqlite":
+    if _backend(source) == "sqlite":
         return _file_allowed(allowed.database or "", source.database or "")
     if allowed.username and allowed.username != source.username:
         return False
@@ -102,5 +136,5 @@ def _port(url: URL) -> int | None:
 
 
 def _shown(url: URL) -> str:
-    """The URL as an error may show it: without its password."""
-    return url.render_as_string(hide_password=True)
+    """The URL as an error may show it: without its password, nor its query string (a password may be there)."""
+    return url.set(query={}).render_as_string(hide_password=True)
