@@ -459,4 +459,5 @@ migration_keys = Table(
     Column("key", Text, nullable=False),
     Column("range", Integer, nullable=False),
     PrimaryKeyConstraint("job_id", "key"),
+    Index(None, "job_id", "range"),  # a range's commit gives up its earlier claims first
 )

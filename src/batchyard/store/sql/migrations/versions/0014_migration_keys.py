@@ -29,7 +29,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("job_id", "key", name=op.f("pk_by_migration_keys")),
     )
+    op.create_index(op.f("ix_by_migration_keys_job_id_range"), "by_migration_keys", ["job_id", "range"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_by_migration_keys_job_id_range"), table_name="by_migration_keys")
     op.drop_table("by_migration_keys")
