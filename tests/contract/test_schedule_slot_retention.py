@@ -75,3 +75,18 @@ def test_a_backlog_is_worked_through_in_batches(yard: Yard, monkeypatch: pytest.
     _slots(yard, schedule, [NOW - timedelta(days=60, minutes=m) for m in range(125)], SlotOutcome.STARTED)
     assert yard.store.tidy() == 25
     assert len(_kept(yard, schedule)) == 100
+
+
+def test_an_old_slot_whose_run_has_not_finished_is_kept(yard: Yard) -> None:
+    """Overlap and pause-on-failure find a schedule's runs through its slots: a run paused for months keeps its."""
+    yard.job("noop")(lambda item, ctx: item)
+    job = yard.submit("noop", items=[1], owner="alice")  # never run here: unfinished
+    schedule = _schedule(yard, "long-run", cursor=NOW)
+    at = NOW - timedelta(days=45)
+    store = yard.store.schedules  # type: ignore[attr-defined]
+    assert store.claim_slot(Slot(schedule, at, SlotOutcome.CLAIMED))
+    store.settle_slot(schedule, at, SlotOutcome.STARTED, job_id=job.id)
+    _slots(yard, schedule, [NOW - timedelta(days=40, minutes=m) for m in range(150)], SlotOutcome.SKIPPED)
+    yard.store.tidy()
+    assert at in _kept(yard, schedule)
+    assert len(_kept(yard, schedule)) == 101

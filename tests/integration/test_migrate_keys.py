@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 
 from batchyard import JobStatus, Yard
 from batchyard.demo import legacy
+from batchyard.errors import InvalidParams
 from batchyard.store.sql.copying import claim_keys
 from batchyard.store.sql.resource_rows import resource_table
 
@@ -219,3 +220,34 @@ def test_a_migrations_key_claims_are_tidied_a_month_after_it_finished(yard: Yard
     with db.read() as conn:
         left = dict(conn.execute(text("SELECT job_id, COUNT(*) FROM by_migration_keys GROUP BY job_id")).all())
     assert left == {recent.id: 30}
+
+
+def test_a_recopy_naming_another_users_migration_copies_nothing(yard: Yard, tmp_path: Path) -> None:
+    source = legacy.write_legacy_db(tmp_path / "legacy.db", 600)
+    params = {**legacy.migration_params(source), "range_rows": 200}
+    theirs = _migrate(yard, params)
+    assert theirs.status == JobStatus.SUCCEEDED
+    with yard.store.db.read() as conn:  # type: ignore[attr-defined]
+        claims_before = conn.execute(text("SELECT COUNT(*) FROM by_migration_keys")).scalar_one()
+    crafted = yard.submit("migrate", params={**params, "recopy": {"job": theirs.id, "ranges": [0]}}, owner="mallory")
+    done = yard.run_until_done(crafted.id, timeout=60)
+    assert done.status == JobStatus.FAILED
+    assert "mallory" in (done.error or "")
+    with yard.store.db.read() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(text("SELECT COUNT(*) FROM by_migration_keys")).scalar_one() == claims_before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT $$'$$ AS a, pg_read_file(chr(47)) AS b, $$'$$ AS c",
+        "SELECT 1 AS a #'\n, 2 AS b #'\n",
+        "SELECT E'x\\'' AS a, 1 AS b, E'\\'' AS c",
+        "SELECT 1 AS a --'\r, 2 AS b",
+    ],
+)
+def test_a_query_with_quoting_the_check_does_not_read_is_refused(yard: Yard, tmp_path: Path, query: str) -> None:
+    source = _text_keyed_source(tmp_path / "old.db", ["1"])
+    params = {"source_url": f"sqlite:///{source}", "source": query, "key": "a", "resource": "items"}
+    with pytest.raises(InvalidParams, match="may not contain"):
+        yard.submit("migrate", params=params, owner="alice")

@@ -57,9 +57,10 @@ def migration_report(job_id: JobId, user: CurrentUser, store: StoreDep, registry
     responses=responses(401, 403, 404, 409, 422, 429),
 )
 def recopy_range(job_id: JobId, range_index: RangeIndex, user: ActingUser, jobs: Jobs) -> JobOut:
-    """Copy one range of a migration again, as a new `migrate` job of the caller's: the range's rows upserted
-    from the source and verified — what fixes the rows a verification found differing."""
+    """Copy one range of a migration again, as a new `migrate` job in the migration owner's name (an admin's
+    re-copy too): the range's rows upserted from the source and verified — what fixes the rows a verification
+    found differing."""
     job = owned(jobs.store.get_job(job_id), user)
     recopy = _migration(jobs.registry, job).recopy
     assert recopy is not None
-    return JobOut.of(jobs.submit(job.type, owner=user.name, params=recopy(job, range_index)))
+    return JobOut.of(jobs.submit(job.type, owner=job.owner, params=recopy(job, range_index)))

@@ -20,6 +20,7 @@ from threading import Lock
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from batchyard.core.context import Completed, Context, RetryLater
 from batchyard.core.jobtype import JobType, define_job_type
@@ -114,9 +115,12 @@ class Migrate:
             earlier = load_job(conn, params.recopy.job)
         if earlier is None or earlier.type != "migrate":
             raise InvalidParams(reason=f"recopy: job {params.recopy.job} is not a migration")
-        first = MigrateParams.model_validate(earlier.params)
+        try:
+            first = MigrateParams.model_validate(earlier.params)
+        except ValidationError:
+            raise InvalidParams(reason=f"recopy: job {params.recopy.job} was made by another version") from None
         same = ("source_url", "source", "key", "resource", "mapping", "drop")
-        if first.recopy is not None or any(getattr(first, f) != getattr(params, f) for f in same):
+        if first.recopy is not None or first.dry_run or any(getattr(first, f) != getattr(params, f) for f in same):
             raise InvalidParams(reason=f"recopy: job {params.recopy.job} is not the first migration of this source")
 
     def preview(self, params: MigrateParams, ctx: Context) -> dict[str, Any]:
@@ -130,7 +134,7 @@ class Migrate:
             return
         ranges = self._kept_plan(ctx)
         if ranges is None:
-            ranges = self._new_plan(params)
+            ranges = self._new_plan(params, ctx.owner)
             ctx.save_file(PLAN_FILE, [orjson.dumps(ranges)], "application/json", kind="spool")
         for index, lo, hi in ranges:
             yield Segment({"range": index, "lo": lo, "hi": hi}, 1)
@@ -144,18 +148,22 @@ class Migrate:
             kept: list[list[Any]] = orjson.loads(stream.read())
             return kept
 
-    def _new_plan(self, params: MigrateParams) -> list[list[Any]]:
+    def _new_plan(self, params: MigrateParams, owner: str) -> list[list[Any]]:
         if params.recopy is not None:
-            return self._recopied_ranges(params)
+            return self._recopied_ranges(params, owner)
         plan = self._plan(params)
         _, bounds = step_bounds(plan.spec, params.range_rows)
         edges = [None, *bounds, None]
         return [[i, bound_json(edges[i]), bound_json(edges[i + 1])] for i in range(len(edges) - 1)]
 
-    def _recopied_ranges(self, params: MigrateParams) -> list[list[Any]]:
+    def _recopied_ranges(self, params: MigrateParams, owner: str) -> list[list[Any]]:
+        """The ranges to copy again, of a migration of the same owner's (the API re-copies in the owner's name)."""
         assert params.recopy is not None
         wanted = sorted(set(params.recopy.ranges))
         with self._databases.reading(self._resource(params.resource)) as conn:
+            earlier = load_job(conn, params.recopy.job)
+            if earlier is None or earlier.owner != owner:
+                raise InvalidParams(reason=f"recopy: job {params.recopy.job} is not a migration of {owner}'s")
             found = range_records(conn, params.recopy.job, wanted)
         missing = sorted(set(wanted) - {r["range"] for r in found})
         if missing:

@@ -44,6 +44,9 @@ _WRITING_WORDS = re.compile(
     re.IGNORECASE,
 )
 _EXECUTABLE_COMMENT = re.compile(r"/\*\s*M?!")
+# PostgreSQL's $$…$$ and E'\'' strings, MySQL's backslash escapes and # comments, SQLite's [names], and a comment
+# ended by a carriage return: text this check would take for a string or a comment, a database for SQL.
+_UNREAD = re.compile(r"[$\\#\[\r]")
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _engines: dict[str, Engine] = {}
 _engines_lock = Lock()
@@ -129,6 +132,12 @@ def check_read_only_query(query: str) -> None:
     where the driver allows; this check keeps the rest honest."""
     if _EXECUTABLE_COMMENT.search(query):  # MySQL and MariaDB run what such a "comment" holds
         raise InvalidParams(reason="source: a query may not hold an executable comment (/*! … */)")
+    found = _UNREAD.search(query)
+    if found is not None:  # quoting and comments this check does not read as the database would: refused
+        raise InvalidParams(
+            reason=f"source: a query may not contain {found.group(0)!r} (dollar quotes, backslash escapes, # "
+            "comments, [names], carriage returns); read a view or a table instead"
+        )
     bare = _LITERALS.sub(" ", query).strip().rstrip(";").strip()
     if ";" in bare:
         raise InvalidParams(reason="source: give one SELECT statement, not several")

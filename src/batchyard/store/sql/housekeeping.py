@@ -98,8 +98,9 @@ def _old_slots(conn: Connection, now: datetime) -> tuple[int, bool]:
             .limit(1)
             .scalar_subquery()
         )
-        old = select(s.slot_at).where(
-            s.schedule_id == schedule_id, s.slot_at < cutoff, s.slot_at < newest, s.outcome.in_(_DECIDED)
+        running = select(jobs.c.id).where(jobs.c.id == s.job_id, jobs.c.finished_at.is_(None)).exists()
+        old = select(s.slot_at).where(  # a slot's unfinished run is how overlap and pause-on-failure find it
+            s.schedule_id == schedule_id, s.slot_at < cutoff, s.slot_at < newest, s.outcome.in_(_DECIDED), ~running
         )
         batch = old.order_by(s.slot_at).limit(TIDY_BATCH).scalar_subquery()
         gone = conn.execute(delete(schedule_slots).where(s.schedule_id == schedule_id, s.slot_at.in_(batch))).rowcount
