@@ -606,8 +606,9 @@ export interface paths {
         put?: never;
         /**
          * Recopy Range
-         * @description Copy one range of a migration again, as a new `migrate` job of the caller's: the range's rows upserted
-         *     from the source and verified — what fixes the rows a verification found differing.
+         * @description Copy one range of a migration again, as a new `migrate` job in the migration owner's name (an admin's
+         *     re-copy too): the range's rows upserted from the source and verified — what fixes the rows a verification
+         *     found differing.
          */
         post: operations["recopy_range"];
         delete?: never;
