@@ -22,13 +22,26 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    TextClause,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from batchyard.core.resources import Resource
 from batchyard.errors import DatabaseUnavailable, InvalidParams
 from batchyard.store.sql.resource_rows import resource_table
+from batchyard.store.sql.source_policy import DEFAULT_PORTS
 from batchyard.store.sql.tables import migration_keys, migration_ranges, migration_rejects
 
 T = TypeVar("T")
@@ -114,7 +127,7 @@ def _same_database(url: str, state_url: str) -> bool:
         return False
     if source.get_backend_name() == "sqlite":
         return _resolved(source.database) == _resolved(state.database)
-    port = _DEFAULT_PORTS.get(source.get_backend_name())
+    port = DEFAULT_PORTS.get(source.get_backend_name())
     where = (source.host or "localhost", source.port or port, source.database)
     return where == (state.host or "localhost", state.port or port, state.database)
 
@@ -297,7 +310,6 @@ def _sqlite_engine(path: str | None) -> Engine:
 
 
 _SHIPPED_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 _READ_ONLY_SESSION = {
     "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
     "mysql": "SET SESSION TRANSACTION READ ONLY",
@@ -418,13 +430,7 @@ def claim_keys(conn: Connection, job_id: int, range_index: int, keys: Sequence[s
     conn.execute(delete(migration_keys).where(c.job_id == job_id, c.range == range_index))
     if not keys:
         return {}
-    values: dict[str, Any] = {"job": job_id, "range": range_index}
-    if conn.dialect.name == "postgresql":  # one statement over an array: ~10× an executemany of the rows
-        values["keys"] = list(keys)
-        claimed = set(conn.execute(_CLAIM_PG, values).scalars())
-    else:
-        values["keys"] = orjson.dumps(list(keys)).decode()
-        claimed = set(conn.execute(_CLAIM_SQLITE, values).scalars())
+    claimed = {row[0] for row in _over_keys(conn, _CLAIM, job_id, range_index, keys)}
     return claims_elsewhere(conn, job_id, range_index, [key for key in keys if key not in claimed])
 
 
@@ -433,32 +439,40 @@ def claims_elsewhere(conn: Connection, job_id: int, range_index: int, keys: Sequ
     array (an ``IN`` list of thousands is planned as a scan per key on a young table)."""
     if not keys:
         return {}
-    values: dict[str, Any] = {"job": job_id, "range": range_index}
-    if conn.dialect.name == "postgresql":
-        values["keys"] = list(keys)
-        found = conn.execute(_CLAIMED_ELSEWHERE_PG, values)
-    else:
-        values["keys"] = orjson.dumps(list(keys)).decode()
-        found = conn.execute(_CLAIMED_ELSEWHERE_SQLITE, values)
-    return {key: int(other) for key, other in found}
+    found = _over_keys(conn, _CLAIMED_ELSEWHERE, job_id, range_index, keys)
+    return {str(row[0]): int(row[1]) for row in found}
 
 
-_CLAIMED_ELSEWHERE_PG = text(
-    "SELECT m.key, m.range FROM unnest(CAST(:keys AS text[])) AS k(key) "
-    "JOIN by_migration_keys AS m ON m.job_id = :job AND m.key = k.key WHERE m.range <> :range"
+def _over_keys(
+    conn: Connection, statements: tuple[TextClause, TextClause], job_id: int, range_index: int, keys: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """One of the (PostgreSQL, SQLite) statements over ``keys`` passed as one value: an array on PostgreSQL, JSON
+    on SQLite — about 10× an executemany of a row per key."""
+    on_postgresql = conn.dialect.name == "postgresql"
+    listed = list(keys) if on_postgresql else orjson.dumps(list(keys)).decode()
+    statement = statements[0] if on_postgresql else statements[1]
+    return [tuple(row) for row in conn.execute(statement, {"job": job_id, "range": range_index, "keys": listed})]
+
+
+_CLAIMED_ELSEWHERE = (
+    text(
+        "SELECT m.key, m.range FROM unnest(CAST(:keys AS text[])) AS k(key) "
+        "JOIN by_migration_keys AS m ON m.job_id = :job AND m.key = k.key WHERE m.range <> :range"
+    ),
+    text(
+        "SELECT m.key, m.range FROM json_each(:keys) AS k "
+        "JOIN by_migration_keys AS m ON m.job_id = :job AND m.key = k.value WHERE m.range <> :range"
+    ),
 )
-_CLAIMED_ELSEWHERE_SQLITE = text(
-    "SELECT m.key, m.range FROM json_each(:keys) AS k "
-    "JOIN by_migration_keys AS m ON m.job_id = :job AND m.key = k.value WHERE m.range <> :range"
-)
-_CLAIMED = "ON CONFLICT (job_id, key) DO NOTHING RETURNING key"
-_CLAIM_PG = text(
-    "INSERT INTO by_migration_keys (job_id, key, range) SELECT :job, k, :range "
-    f"FROM unnest(CAST(:keys AS text[])) AS k {_CLAIMED}"
-)
-_CLAIM_SQLITE = text(
-    f"INSERT INTO by_migration_keys (job_id, key, range) SELECT :job, value, :range FROM json_each(:keys) WHERE true "
-    f"{_CLAIMED}"
+_CLAIM = (
+    text(
+        "INSERT INTO by_migration_keys (job_id, key, range) SELECT :job, k, :range "
+        "FROM unnest(CAST(:keys AS text[])) AS k ON CONFLICT (job_id, key) DO NOTHING RETURNING key"
+    ),
+    text(  # "WHERE true": SQLite reads ON CONFLICT after a bare SELECT … FROM as a join's
+        "INSERT INTO by_migration_keys (job_id, key, range) SELECT :job, value, :range FROM json_each(:keys) "
+        "WHERE true ON CONFLICT (job_id, key) DO NOTHING RETURNING key"
+    ),
 )
 
 

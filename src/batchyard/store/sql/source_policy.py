@@ -31,7 +31,7 @@ from batchyard.errors import ConfigurationError, InvalidParams, MigrateSourceNot
 
 SETTING = "BATCHYARD_MIGRATE_SOURCES"
 SOURCES_FOLDER = "sources"
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 _FAMILY = {"mariadb": "mysql"}  # one protocol: an entry of either allows both
 # Connection parameters a source URL may carry: none moves the connection elsewhere or runs anything.
 _SAFE_PARAMETERS = {
@@ -132,7 +132,7 @@ def _file_allowed(pattern: str, path: str) -> bool:
 
 
 def _port(url: URL) -> int | None:
-    return url.port or _DEFAULT_PORTS.get(url.get_backend_name())
+    return url.port or DEFAULT_PORTS.get(url.get_backend_name())
 
 
 def _shown(url: URL) -> str:
