@@ -31,6 +31,8 @@ def test_a_deep_link_survives_a_reload_and_sign_out_forgets_the_token(watched: P
     token = watched.evaluate("() => sessionStorage.getItem('batchyard.token')")
     watched.locator("[data-test=sign-out]").click()
     watched.wait_for_url(lambda url: "/sign-in" in url)
+    # the page is left first, then the session ends once the requests still out have been answered
+    watched.wait_for_function("() => sessionStorage.getItem('batchyard.token') === null")
     signed_out = httpx.get(f"{demo.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert signed_out.status_code == 401, "the token no longer works anywhere"
     watched.goto(f"{demo.url}/jobs/{job['id']}")

@@ -30,14 +30,39 @@ export function authHeaders(): Record<string, string> {
   return headers;
 }
 
+// Requests still waiting for an answer: sign-out waits for them, or one sent just before would come back refused.
+let inFlight = 0;
+let idleWaiters: Array<() => void> = [];
+
+function answered(): void {
+  inFlight = Math.max(0, inFlight - 1);
+  if (inFlight > 0) return;
+  for (const resume of idleWaiters) resume();
+  idleWaiters = [];
+}
+
+/** Resolves once none of the client's requests is waiting for an answer, or after `atMostMs`. */
+export function settled(atMostMs = 5_000): Promise<void> {
+  if (inFlight === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    idleWaiters.push(resolve);
+    setTimeout(resolve, atMostMs);
+  });
+}
+
 const session: Middleware = {
   onRequest({ request }) {
+    inFlight += 1;
     for (const [name, value] of Object.entries(authHeaders())) request.headers.set(name, value);
     return request;
   },
   onResponse({ response }) {
+    answered();
     if (response.status === 401 && context.token()) context.signedOut();
     return response;
+  },
+  onError() {
+    answered();
   },
 };
 

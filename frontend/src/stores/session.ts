@@ -1,7 +1,7 @@
 // Who is signed in. The token lives in sessionStorage: it lasts as long as the tab, not the browser.
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
-import { api, unwrap, type User } from "@/api/client";
+import { api, settled, unwrap, type User } from "@/api/client";
 
 const TOKEN_KEY = "batchyard.token";
 
@@ -27,9 +27,15 @@ export const useSession = defineStore("session", () => {
     user.value = await unwrap(api.GET("/api/v1/me"));
   }
 
-  /** End the session on the service too (the token stops working everywhere), then here. */
+  /**
+   * End the session on the service too (the token stops working everywhere), then here. Call it once the page
+   * has been left: it waits for the requests still out, so none comes back refused by the revoked token.
+   */
   async function signOut(): Promise<void> {
-    if (token.value) await api.POST("/api/v1/auth/logout").catch(() => undefined);
+    if (token.value) {
+      await settled();
+      await api.POST("/api/v1/auth/logout").catch(() => undefined);
+    }
     forget();
   }
 
