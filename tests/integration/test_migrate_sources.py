@@ -127,3 +127,30 @@ def test_a_mariadb_source_is_read_in_a_session_that_refuses_writes(mariadb_table
         cur.execute(f"SELECT COUNT(*) FROM {mariadb_table}")
         assert cur.fetchone() == (ROWS,)
     check.close()
+
+
+POSTGRES_SOURCE = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def test_a_postgresql_source_runs_one_statement_per_call_never_a_stacked_script() -> None:
+    """Behind the query check, the driver too runs one statement at a time (each prepared): a script that ends
+    the read-only transaction and writes is refused by the server, not run."""
+    table = f"by_stacked_{uuid.uuid4().hex[:8]}"
+    spec = SourceSpec(POSTGRES_SOURCE, "pg_class", "oid")
+    script = f"SELECT 1; COMMIT; BEGIN READ WRITE; CREATE TABLE {table} (x int); COMMIT"
+    with pytest.raises(InvalidParams, match="multiple commands"), reading(spec) as conn:
+        conn.execute(text(script))
+    with reading(spec) as conn:
+        assert conn.execute(text("SELECT to_regclass(:name)"), {"name": table}).scalar_one() is None
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1  # a single statement is read as before
+
+
+def test_a_mariadb_source_runs_one_statement_per_call_never_a_stacked_script(mariadb_table: str) -> None:
+    spec = SourceSpec(MARIADB_URL, mariadb_table, "user_id")
+    with pytest.raises(InvalidParams), reading(spec) as conn:
+        conn.execute(text(f"SELECT 1; SET SESSION TRANSACTION READ WRITE; DELETE FROM {mariadb_table}"))
+    check = pymysql.connect(**MARIADB)  # type: ignore[arg-type]
+    with check.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM {mariadb_table}")
+        assert cur.fetchone() == (ROWS,)
+    check.close()

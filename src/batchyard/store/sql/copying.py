@@ -287,7 +287,7 @@ def _read_only_engine(url: str) -> Engine:
             return _sqlite_engine(parsed.database)
         if "+" not in parsed.drivername and backend in _SHIPPED_DRIVERS:
             parsed = parsed.set(drivername=f"{backend}+{_SHIPPED_DRIVERS[backend]}")  # the drivers batchyard ships
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=_ONE_STATEMENT.get(parsed.drivername, {}))
     except (ImportError, sa_exc.NoSuchModuleError) as exc:
         raise InvalidParams(reason=f"source_url: no driver for {parsed.drivername} is installed ({exc})") from None
     statement = _READ_ONLY_SESSION.get(backend)
@@ -310,6 +310,10 @@ def _sqlite_engine(path: str | None) -> Engine:
 
 
 _SHIPPED_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+# One statement per call, whatever the text holds: psycopg sends a statement without parameters by the simple
+# protocol, which runs a whole script (it could end the read-only transaction and write); prepared at once, the
+# server refuses more than one. PyMySQL runs one unless asked for more (CLIENT.MULTI_STATEMENTS, never set).
+_ONE_STATEMENT: dict[str, dict[str, Any]] = {"postgresql+psycopg": {"prepare_threshold": 0}}
 _READ_ONLY_SESSION = {
     "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
     "mysql": "SET SESSION TRANSACTION READ ONLY",
