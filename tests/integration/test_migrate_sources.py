@@ -154,3 +154,19 @@ def test_a_mariadb_source_runs_one_statement_per_call_never_a_stacked_script(mar
         cur.execute(f"SELECT COUNT(*) FROM {mariadb_table}")
         assert cur.fetchone() == (ROWS,)
     check.close()
+
+
+@pytest.mark.parametrize(
+    ("environment", "url"),
+    [
+        ({"PGPORT": "1"}, "postgresql://postgres@127.0.0.1/test"),  # no port: 5432, as the allow-list judged
+        ({"PGHOST": "/nonexistent-socket-dir"}, "postgresql://postgres@:5432/test"),  # no host: localhost
+    ],
+)
+def test_a_postgresql_source_is_the_server_its_url_was_judged_as_not_the_environments(
+    environment: dict[str, str], url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with reading(SourceSpec(url, "pg_class", "oid")) as conn:
+        assert conn.execute(text("SELECT inet_server_port()")).scalar_one() == 5432

@@ -287,6 +287,9 @@ def _read_only_engine(url: str) -> Engine:
             return _sqlite_engine(parsed.database)
         if "+" not in parsed.drivername and backend in _SHIPPED_DRIVERS:
             parsed = parsed.set(drivername=f"{backend}+{_SHIPPED_DRIVERS[backend]}")  # the drivers batchyard ships
+        # the server the allow-list judged (no host: localhost; no port: the default), not one libpq would take
+        # from the service's environment (PGHOST, PGPORT) or its Unix socket
+        parsed = parsed.set(host=parsed.host or "localhost", port=parsed.port or DEFAULT_PORTS.get(backend))
         engine = create_engine(parsed, pool_pre_ping=True, connect_args=_ONE_STATEMENT.get(parsed.drivername, {}))
     except (ImportError, sa_exc.NoSuchModuleError) as exc:
         raise InvalidParams(reason=f"source_url: no driver for {parsed.drivername} is installed ({exc})") from None
