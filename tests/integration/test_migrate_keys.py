@@ -251,3 +251,47 @@ def test_a_query_with_quoting_the_check_does_not_read_is_refused(yard: Yard, tmp
     params = {"source_url": f"sqlite:///{source}", "source": query, "key": "a", "resource": "items"}
     with pytest.raises(InvalidParams, match="may not contain"):
         yard.submit("migrate", params=params, owner="alice")
+
+
+def _finished_days_ago(yard: Yard, job_id: int, days: int) -> None:
+    with yard.store.db.write() as conn:  # type: ignore[attr-defined]
+        conn.execute(
+            text("UPDATE by_jobs SET finished_at = :at WHERE id = :id"),
+            {"at": datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days), "id": job_id},
+        )
+
+
+def _claims(yard: Yard) -> dict[int, int]:
+    with yard.store.db.read() as conn:  # type: ignore[attr-defined]
+        return dict(conn.execute(text("SELECT job_id, COUNT(*) FROM by_migration_keys GROUP BY job_id")).all())
+
+
+def test_a_migrations_claims_are_kept_while_a_recopy_of_it_is_recent_or_unfinished(yard: Yard, tmp_path: Path) -> None:
+    source = legacy.write_legacy_db(tmp_path / "legacy.db", 600)
+    params = {**legacy.migration_params(source), "range_rows": 200}
+    first = _migrate(yard, params)
+    again = _migrate(yard, {**params, "recopy": {"job": first.id, "ranges": [1]}})
+    assert again.status == JobStatus.SUCCEEDED, again.error
+    claimed = _claims(yard)
+    assert set(claimed) == {first.id}
+    _finished_days_ago(yard, first.id, 60)
+    yard.store.tidy()
+    assert _claims(yard) == claimed, "the re-copy finished yesterday: a re-copy of it must still see every claim"
+    with yard.store.db.write() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("UPDATE by_jobs SET finished_at = NULL WHERE id = :id"), {"id": again.id})
+    yard.store.tidy()
+    assert _claims(yard) == claimed, "a re-copy still running claims under its first migration"
+    _finished_days_ago(yard, again.id, 31)
+    yard.store.tidy()
+    assert _claims(yard) == {}
+
+
+def test_a_recopy_of_a_migration_whose_claims_were_tidied_is_refused_saying_so(yard: Yard, tmp_path: Path) -> None:
+    source = legacy.write_legacy_db(tmp_path / "legacy.db", 600)
+    params = {**legacy.migration_params(source), "range_rows": 200}
+    first = _migrate(yard, params)
+    _finished_days_ago(yard, first.id, 31)
+    yard.store.tidy()
+    assert _claims(yard) == {}
+    with pytest.raises(InvalidParams, match="new migration"):
+        yard.submit("migrate", params={**params, "recopy": {"job": first.id, "ranges": [0]}}, owner="alice")

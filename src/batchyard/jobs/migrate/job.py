@@ -50,6 +50,7 @@ from batchyard.store.sql.copying import (
     check_source,
     claim_keys,
     claims_elsewhere,
+    claims_tidied,
     job_rejects,
     job_totals,
     range_records,
@@ -113,6 +114,7 @@ class Migrate:
         assert params.recopy is not None
         with self._databases.reading(self._resource(params.resource)) as conn:
             earlier = load_job(conn, params.recopy.job)
+            tidied = earlier is not None and claims_tidied(conn, earlier.id)
         if earlier is None or earlier.type != "migrate":
             raise InvalidParams(reason=f"recopy: job {params.recopy.job} is not a migration")
         try:
@@ -122,6 +124,11 @@ class Migrate:
         same = ("source_url", "source", "key", "resource", "mapping", "drop")
         if first.recopy is not None or first.dry_run or any(getattr(first, f) != getattr(params, f) for f in same):
             raise InvalidParams(reason=f"recopy: job {params.recopy.job} is not the first migration of this source")
+        if tidied:  # without them a key two ranges map to could be merged unseen
+            raise InvalidParams(
+                reason=f"recopy: the key claims of job {params.recopy.job} were tidied a month after it finished; "
+                "start a new migration of the source instead (rows copied already are upserted, not doubled)"
+            )
 
     def preview(self, params: MigrateParams, ctx: Context) -> dict[str, Any]:
         """The dry run: the first 1,000 rows before and after the map, with every reason a row would fail."""

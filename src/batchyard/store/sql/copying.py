@@ -441,6 +441,15 @@ def claim_keys(conn: Connection, job_id: int, range_index: int, keys: Sequence[s
     return claims_elsewhere(conn, job_id, range_index, [key for key in keys if key not in claimed])
 
 
+def claims_tidied(conn: Connection, job_id: int) -> bool:
+    """Whether the migration wrote rows but holds no key claims: housekeeping tidied them (a month after it and
+    its re-copies finished)."""
+    k, r = migration_keys.c, migration_ranges.c
+    if conn.execute(select(k.key).where(k.job_id == job_id).limit(1)).first() is not None:
+        return False
+    return conn.execute(select(r.range).where(r.job_id == job_id, r.written > 0).limit(1)).first() is not None
+
+
 def claims_elsewhere(conn: Connection, job_id: int, range_index: int, keys: Sequence[str]) -> dict[str, int]:
     """Which of ``keys`` another range of the job has claimed, and which range: one join over the keys as one
     array (an ``IN`` list of thousands is planned as a scan per key on a young table)."""

@@ -1,8 +1,8 @@
 """Rows nobody reads any more: events past their retention, failed sign-ins long out of their window,
 deliveries that ended (delivered or failed) long ago, webhooks deleted long ago whose log is gone, the keys a
 dry-run import counted, a while after it finished (kept that long for a retry of its failed rows), the target
-keys a migration claimed, a month after it finished (kept that long for its re-copies), and a schedule's old
-decided slots beyond its newest hundred.
+keys a migration claimed, a month after it and its last re-copy finished (kept that long for re-copies), and a
+schedule's old decided slots beyond its newest hundred.
 
 Events are deleted as a prefix of ids, oldest first, a batch per call: the oldest kept id then tells a
 resuming client whether anything after its last id is gone (an event younger than the retention stops the
@@ -14,6 +14,7 @@ and a client resuming after it would miss the new event.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select
@@ -68,19 +69,34 @@ def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, 
 
 
 def _old_migration_keys(conn: Connection, finished_before: datetime) -> tuple[int, bool]:
-    """Up to ``TIDY_BATCH`` key claims of one migration finished before ``finished_before``; whether more may be
-    left. A re-copy made later claims its ranges' keys afresh."""
+    """Up to ``TIDY_BATCH`` key claims of one migration finished before ``finished_before`` whose re-copies (which
+    claim under it) all finished before then too; whether more may be left. A re-copy of it is refused after."""
     k, j = migration_keys.c, jobs.c
-    job = conn.execute(
+    query = (
         select(k.job_id)
         .select_from(migration_keys.join(jobs, j.id == k.job_id))
         .where(j.finished_at < finished_before)
         .limit(1)
-    ).scalar()
+    )
+    in_use = _ledgers_of_recent_recopies(conn, finished_before)
+    job = conn.execute(query.where(k.job_id.not_in(in_use)) if in_use else query).scalar()
     if job is None:
         return 0, False
     batch = select(k.key).where(k.job_id == job).limit(TIDY_BATCH).scalar_subquery()
     return conn.execute(delete(migration_keys).where(k.job_id == job, k.key.in_(batch))).rowcount, True
+
+
+def _ledgers_of_recent_recopies(conn: Connection, finished_before: datetime) -> list[int]:
+    """The migrations that re-copies still running, or finished since ``finished_before``, claim keys under (a
+    re-copy's params name it: ``recopy.job``). Unfinished and recent migrations are few; their params are read."""
+    j = jobs.c
+    recent = (j.finished_at.is_(None)) | (j.finished_at >= finished_before)
+    ledgers: set[int] = set()
+    for (params,) in conn.execute(select(j.params).where(j.type == "migrate", recent)):
+        recopy = json.loads(params).get("recopy")
+        if isinstance(recopy, dict) and isinstance(recopy.get("job"), int):
+            ledgers.add(recopy["job"])
+    return sorted(ledgers)
 
 
 def _old_slots(conn: Connection, now: datetime) -> tuple[int, bool]:
