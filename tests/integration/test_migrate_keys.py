@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from batchyard import JobStatus, Yard
 from batchyard.demo import legacy
 from batchyard.errors import InvalidParams
+from batchyard.store.sql import housekeeping
 from batchyard.store.sql.copying import claim_keys
 from batchyard.store.sql.resource_rows import resource_table
 
@@ -295,3 +296,75 @@ def test_a_recopy_of_a_migration_whose_claims_were_tidied_is_refused_saying_so(y
     assert _claims(yard) == {}
     with pytest.raises(InvalidParams, match="new migration"):
         yard.submit("migrate", params={**params, "recopy": {"job": first.id, "ranges": [0]}}, owner="alice")
+
+
+def _padded_and_plain(tmp_path: Path) -> dict[str, Any]:
+    """ "003" and "3" both cast to id 3, in different ranges: only the key claims keep the second from merging."""
+    source = _text_keyed_source(tmp_path / "old.db", [str(n) for n in range(1, 41)] + ["003", "017", "029"])
+    return {
+        "source_url": f"sqlite:///{source}",
+        "source": "old_items",
+        "key": "code",
+        "resource": "items",
+        "mapping": {"id": {"from": "code", "cast": "int"}, "name": "name"},
+        "range_rows": 5,
+        "max_rejects": 10,
+    }
+
+
+def test_a_recopy_asked_for_while_tidy_is_part_way_through_is_refused(
+    yard: Yard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = _padded_and_plain(tmp_path)
+    first = _migrate(yard, params)
+    assert _rows(yard, "items")[3][1] == "item 003"
+    _finished_days_ago(yard, first.id, 31)
+    monkeypatch.setattr(housekeeping, "TIDY_BATCH", 13)  # a big ledger: one sweep deletes a part of it
+    now = datetime.datetime.now(datetime.UTC)
+    housekeeping.tidy(yard.store.db, events_before=now - datetime.timedelta(days=365), now=now)  # type: ignore[attr-defined]
+    assert 0 < _claims(yard)[first.id] < 40
+    with pytest.raises(InvalidParams, match="new migration"):
+        yard.submit(
+            "migrate", params={**params, "recopy": {"job": first.id, "ranges": list(range(1, 9))}}, owner="alice"
+        )
+    assert _rows(yard, "items")[3][1] == "item 003"
+
+
+def test_a_migration_that_claimed_keys_but_wrote_none_is_refused_a_recopy_once_tidied(
+    yard: Yard, tmp_path: Path
+) -> None:
+    params = _padded_and_plain(tmp_path)
+    seed = _migrate(yard, params)
+    first = _migrate(yard, {**params, "mode": "insert"})  # the target holds every row: it writes none, claims all
+    assert first.status == JobStatus.SUCCEEDED, first.error
+    assert _claims(yard)[first.id] == 40
+    for job in (seed, first):
+        _finished_days_ago(yard, job.id, 31)
+    yard.store.tidy()
+    assert _claims(yard) == {}
+    with pytest.raises(InvalidParams, match="new migration"):
+        yard.submit(
+            "migrate", params={**params, "mode": "insert", "recopy": {"job": first.id, "ranges": [1]}}, owner="alice"
+        )
+
+
+def test_a_recopy_let_in_just_before_its_claims_were_marked_tidied_fails_without_writing(
+    yard: Yard, tmp_path: Path
+) -> None:
+    """The re-copy passed its check, then a tidy that had not seen it yet began on the claims: its ranges' commits
+    see the mark and stop the job, rather than check keys against what is left."""
+    params = _padded_and_plain(tmp_path)
+    first = _migrate(yard, params)
+    again = yard.submit("migrate", params={**params, "recopy": {"job": first.id, "ranges": [6]}}, owner="alice")
+    with yard.store.db.write() as conn:  # type: ignore[attr-defined]
+        conn.execute(
+            text("INSERT INTO by_migration_claims_tidied (job_id, tidied_at) VALUES (:job, :at)"),
+            {"job": first.id, "at": datetime.datetime.now(datetime.UTC)},
+        )
+        conn.execute(text("DELETE FROM by_migration_keys WHERE job_id = :job AND range = 0"), {"job": first.id})
+        items = resource_table(conn, yard.resources["items"], create=False)
+        conn.execute(items.update().values(name="changed"))
+    done = yard.run_until_done(again.id, timeout=60)
+    assert done.status == JobStatus.FAILED
+    assert "new migration" in (done.error or "")
+    assert {row[1] for row in _rows(yard, "items").values()} == {"changed"}, "the re-copy wrote nothing"

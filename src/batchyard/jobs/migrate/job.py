@@ -124,11 +124,8 @@ class Migrate:
         same = ("source_url", "source", "key", "resource", "mapping", "drop")
         if first.recopy is not None or first.dry_run or any(getattr(first, f) != getattr(params, f) for f in same):
             raise InvalidParams(reason=f"recopy: job {params.recopy.job} is not the first migration of this source")
-        if tidied:  # without them a key two ranges map to could be merged unseen
-            raise InvalidParams(
-                reason=f"recopy: the key claims of job {params.recopy.job} were tidied a month after it finished; "
-                "start a new migration of the source instead (rows copied already are upserted, not doubled)"
-            )
+        if tidied:
+            raise _claims_gone(params.recopy.job)
 
     def preview(self, params: MigrateParams, ctx: Context) -> dict[str, Any]:
         """The dry run: the first 1,000 rows before and after the map, with every reason a row would fail."""
@@ -232,6 +229,8 @@ class Migrate:
         resource = self._resource(params.resource)
         written = 0
         if params.copy_rows:
+            if claims_tidied(conn, _ledger(params, ctx.job_id)):  # a retry, or a re-copy let in as they went
+                raise _claims_gone(_ledger(params, ctx.job_id))
             claimed = claim_keys(conn, _ledger(params, ctx.job_id), batch.index, [key_text(k) for k in batch.keys])
             if claimed:  # claimed since the load, by a range committed meanwhile
                 batch.reject_written_elsewhere(claimed)
@@ -415,6 +414,14 @@ class Verification:
 def _ledger(params: MigrateParams, job_id: int) -> int:
     """The job whose key claims a migration shares: a re-copy, its first migration's."""
     return params.recopy.job if params.recopy is not None else job_id
+
+
+def _claims_gone(ledger: int) -> InvalidParams:
+    """Without its key claims a range could merge, unseen, a key another range wrote."""
+    return InvalidParams(
+        reason=f"recopy: the key claims of migration {ledger} were tidied a month after it finished; start a new "
+        "migration of the source instead (rows copied already are upserted, not doubled)"
+    )
 
 
 def over_limit(limit: int | float, *, read: int, rejected: int) -> bool:

@@ -42,7 +42,7 @@ from batchyard.core.resources import Resource
 from batchyard.errors import DatabaseUnavailable, InvalidParams
 from batchyard.store.sql.resource_rows import resource_table
 from batchyard.store.sql.source_policy import DEFAULT_PORTS
-from batchyard.store.sql.tables import migration_keys, migration_ranges, migration_rejects
+from batchyard.store.sql.tables import migration_claims_tidied, migration_keys, migration_ranges, migration_rejects
 
 T = TypeVar("T")
 _LOOKUP_BATCH = 1_000  # keys per IN (...) lookup
@@ -442,12 +442,10 @@ def claim_keys(conn: Connection, job_id: int, range_index: int, keys: Sequence[s
 
 
 def claims_tidied(conn: Connection, job_id: int) -> bool:
-    """Whether the migration wrote rows but holds no key claims: housekeeping tidied them (a month after it and
-    its re-copies finished)."""
-    k, r = migration_keys.c, migration_ranges.c
-    if conn.execute(select(k.key).where(k.job_id == job_id).limit(1)).first() is not None:
-        return False
-    return conn.execute(select(r.range).where(r.job_id == job_id, r.written > 0).limit(1)).first() is not None
+    """Whether housekeeping has begun to delete the migration's key claims (a month after it and its re-copies
+    finished): what is left of them can no longer tell which keys other ranges wrote."""
+    t = migration_claims_tidied.c
+    return conn.execute(select(t.job_id).where(t.job_id == job_id)).first() is not None
 
 
 def claims_elsewhere(conn: Connection, job_id: int, range_index: int, keys: Sequence[str]) -> dict[str, int]:

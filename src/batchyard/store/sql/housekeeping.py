@@ -18,6 +18,7 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from batchyard.core.notices import Channel, DeliveryStatus
 from batchyard.core.schedules import SlotOutcome
@@ -29,6 +30,7 @@ from batchyard.store.sql.tables import (
     events,
     jobs,
     login_failures,
+    migration_claims_tidied,
     migration_keys,
     schedule_slots,
     schedules,
@@ -63,14 +65,32 @@ def tidy(db: Database, *, events_before: datetime, now: datetime) -> tuple[int, 
         deleted += conn.execute(delete(deliveries).where(ended)).rowcount
         deleted += conn.execute(delete(webhooks).where(_forgotten_webhooks(now))).rowcount
         keys, more_keys = _old_dry_run_keys(conn, now - DRY_RUN_KEYS_KEPT)
-        claims, more_claims = _old_migration_keys(conn, now - MIGRATION_KEYS_KEPT)
+        claims, more_claims = _old_migration_keys(conn, now - MIGRATION_KEYS_KEPT, now)
         slots, more_slots = _old_slots(conn, now)
     return deleted + keys + claims + slots, more or more_keys or more_claims or more_slots
 
 
-def _old_migration_keys(conn: Connection, finished_before: datetime) -> tuple[int, bool]:
+def _old_migration_keys(conn: Connection, finished_before: datetime, now: datetime) -> tuple[int, bool]:
     """Up to ``TIDY_BATCH`` key claims of one migration finished before ``finished_before`` whose re-copies (which
-    claim under it) all finished before then too; whether more may be left. A re-copy of it is refused after."""
+    claim under it) all finished before then too; whether more may be left. The migration is marked tidied in
+    the transaction of the first batch: from then on a re-copy of it, or a retry of its ranges, is refused."""
+    k, t = migration_keys.c, migration_claims_tidied.c
+    begun = conn.execute(
+        select(k.job_id).select_from(migration_keys.join(migration_claims_tidied, t.job_id == k.job_id)).limit(1)
+    ).scalar()
+    job = begun if begun is not None else _ledger_to_tidy(conn, finished_before)
+    if job is None:
+        return 0, False
+    if begun is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(migration_claims_tidied).values(job_id=job, tidied_at=now).on_conflict_do_nothing())
+    batch = select(k.key).where(k.job_id == job).limit(TIDY_BATCH).scalar_subquery()
+    return conn.execute(delete(migration_keys).where(k.job_id == job, k.key.in_(batch))).rowcount, True
+
+
+def _ledger_to_tidy(conn: Connection, finished_before: datetime) -> int | None:
+    """A migration holding claims, finished before ``finished_before``, no re-copy of which is recent or running.
+    The re-copies are looked for only once there is such a migration (most tidies find none)."""
     k, j = migration_keys.c, jobs.c
     query = (
         select(k.job_id)
@@ -78,12 +98,14 @@ def _old_migration_keys(conn: Connection, finished_before: datetime) -> tuple[in
         .where(j.finished_at < finished_before)
         .limit(1)
     )
+    found = conn.execute(query).scalar()
+    if found is None:
+        return None
     in_use = _ledgers_of_recent_recopies(conn, finished_before)
-    job = conn.execute(query.where(k.job_id.not_in(in_use)) if in_use else query).scalar()
-    if job is None:
-        return 0, False
-    batch = select(k.key).where(k.job_id == job).limit(TIDY_BATCH).scalar_subquery()
-    return conn.execute(delete(migration_keys).where(k.job_id == job, k.key.in_(batch))).rowcount, True
+    if found not in in_use:
+        return int(found)
+    again = conn.execute(query.where(k.job_id.not_in(in_use))).scalar()
+    return None if again is None else int(again)
 
 
 def _ledgers_of_recent_recopies(conn: Connection, finished_before: datetime) -> list[int]:
@@ -93,7 +115,10 @@ def _ledgers_of_recent_recopies(conn: Connection, finished_before: datetime) -> 
     recent = (j.finished_at.is_(None)) | (j.finished_at >= finished_before)
     ledgers: set[int] = set()
     for (params,) in conn.execute(select(j.params).where(j.type == "migrate", recent)):
-        recopy = json.loads(params).get("recopy")
+        try:
+            recopy = json.loads(params).get("recopy")
+        except (ValueError, AttributeError):  # not a JSON object: names no migration
+            continue
         if isinstance(recopy, dict) and isinstance(recopy.get("job"), int):
             ledgers.add(recopy["job"])
     return sorted(ledgers)

@@ -461,3 +461,12 @@ migration_keys = Table(
     PrimaryKeyConstraint("job_id", "key"),
     Index(None, "job_id", "range"),  # a range's commit gives up its earlier claims first
 )
+
+# The migrations whose claims housekeeping has begun to delete (marked in the transaction of the first batch): a
+# re-copy of one, or a retry of its ranges, would check its keys against a part of them, so it is refused.
+migration_claims_tidied = Table(
+    "by_migration_claims_tidied",
+    metadata,
+    Column("job_id", Id, ForeignKey("by_jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("tidied_at", UtcTime, nullable=False),
+)
