@@ -3,7 +3,7 @@ import { createApp, watch } from "vue";
 import App from "./App.vue";
 import { configureClient } from "./api/client";
 import { i18n } from "./i18n";
-import { router } from "./router";
+import { router, signedOutHere } from "./router";
 import { usePrefs } from "./stores/prefs";
 import { useSession } from "./stores/session";
 
@@ -24,10 +24,7 @@ watch(
 configureClient({
   token: () => session.token,
   language: () => prefs.locale,
-  signedOut: () => {
-    session.forget();
-    void router.push({ name: "sign-in", query: { next: router.currentRoute.value.fullPath } });
-  },
+  signedOut: signedOutHere,
 });
 if (session.signedIn) void session.refresh().catch(() => undefined);
 // Mount once the first route is known: before that every route looks like a signed-in page, and the frame would

@@ -32,3 +32,10 @@ router.beforeEach((to) => {
   if (!to.meta.public && !session.signedIn) return { name: "sign-in", query: { next: to.fullPath } };
   return true;
 });
+
+/** The token was refused: forget it, and ask for a sign-in that leads back here (from the sign-in page: stay). */
+export function signedOutHere(): void {
+  useSession().forget();
+  const here = router.currentRoute.value;
+  if (!here.meta.public) void router.push({ name: "sign-in", query: { next: here.fullPath } });
+}

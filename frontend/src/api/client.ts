@@ -53,12 +53,16 @@ export function settled(atMostMs = 5_000): Promise<void> {
 const session: Middleware = {
   onRequest({ request }) {
     inFlight += 1;
-    for (const [name, value] of Object.entries(authHeaders())) request.headers.set(name, value);
+    // a header the caller set stays (sign-out names the token it ends)
+    for (const [name, value] of Object.entries(authHeaders())) if (!request.headers.has(name)) request.headers.set(name, value);
     return request;
   },
-  onResponse({ response }) {
+  onResponse({ request, response }) {
     answered();
-    if (response.status === 401 && context.token()) context.signedOut();
+    // refused for the token the tab holds now, not for one already ended or replaced by a new sign-in
+    const token = context.token();
+    if (response.status === 401 && token && request.headers.get("Authorization") === `Bearer ${token}`)
+      context.signedOut();
     return response;
   },
   onError() {

@@ -32,11 +32,12 @@ export const useSession = defineStore("session", () => {
    * has been left: it waits for the requests still out, so none comes back refused by the revoked token.
    */
   async function signOut(): Promise<void> {
-    if (token.value) {
-      await settled();
-      await api.POST("/api/v1/auth/logout").catch(() => undefined);
-    }
-    forget();
+    const ending = token.value;
+    if (!ending) return;
+    await settled();
+    const headers = { Authorization: `Bearer ${ending}` }; // this token, even if a new sign-in came meanwhile
+    await api.POST("/api/v1/auth/logout", { headers }).catch(() => undefined);
+    if (token.value === ending) forget();
   }
 
   function forget(): void {
